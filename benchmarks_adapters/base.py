@@ -1,0 +1,86 @@
+"""The adapter interface: one class per benchmark, hub and local loading through one row mapper.
+
+An adapter maps one row *in the hub dataset's own column layout* to a ``Sample``
+(``row_to_sample``). The hub path (``datasets.load_dataset`` at a pinned revision) and
+the local path (parquet / JSON Lines / JSON / CSV / VLMEvalKit TSV files in that same
+layout) both feed rows through it, so a local copy of a hub dataset loads identically.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Iterable
+
+from leakaudit.benchmark import Benchmark
+from leakaudit.errors import DataError, LeakauditError, RowErrors
+from leakaudit.schema import Sample, check_unique_ids
+
+
+class HubUnavailableError(LeakauditError):
+    """The hub could not be reached; the message says how to point leakaudit at a local copy."""
+
+
+class BenchmarkAdapter:
+    #: registry name (``leakaudit scan NAME``)
+    name: ClassVar[str] = ""
+    #: one line for ``leakaudit benchmarks``
+    description: ClassVar[str] = ""
+    #: Hugging Face dataset id, config names, split and pinned revision (None: no hub copy)
+    hub_id: ClassVar[str | None] = None
+    hub_configs: ClassVar[tuple[str, ...]] = ()
+    hub_split: ClassVar[str] = "test"
+    hub_revision: ClassVar[str | None] = None
+
+    # -- to implement --------------------------------------------------------------
+    def row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample | None:
+        """Map one raw row to a Sample (or None to drop it knowingly, e.g. a video row).
+
+        Raise ``DataError(file, index, field, msg)`` for a bad row. ``root`` is the folder
+        image paths are relative to (None for hub rows, whose images are embedded).
+        """
+        raise NotImplementedError
+
+    # -- provided ---------------------------------------------------------------------
+    def load(self, path: str | Path | None = None, *, split: str | None = None, limit: int | None = None, on_error: str = "raise") -> Benchmark:
+        if path is None:
+            return self.load_hub(split=split, limit=limit, on_error=on_error)
+        return self.load_local(Path(path), split=split, limit=limit, on_error=on_error)
+
+    def load_hub(self, *, split: str | None = None, limit: int | None = None, on_error: str = "raise") -> Benchmark:
+        from .io import load_hub_rows
+
+        rows, source = load_hub_rows(self, split=split or self.hub_split, limit=limit)
+        return self.build(rows, source=source, fmt="hub", file=source, root=None, on_error=on_error, limit=limit)
+
+    def load_local(self, path: Path, *, split: str | None = None, limit: int | None = None, on_error: str = "raise") -> Benchmark:
+        from .io import read_local_rows
+
+        rows, fmt, file, root = read_local_rows(path, adapter=self)
+        return self.build(rows, source=str(path), fmt=fmt, file=file, root=root, on_error=on_error, limit=limit)
+
+    def build(self, rows: Iterable[dict[str, Any]], *, source: str, fmt: str, file: str | None, root: Path | None, on_error: str, limit: int | None) -> Benchmark:
+        """Map rows to validated samples under the ``on_error`` policy; duplicates ids are errors."""
+        errors = RowErrors(on_error)  # type: ignore[arg-type]
+        samples: list[Sample] = []
+        raw: list[dict[str, Any]] = []
+        seen: dict[str, int] = {}
+        for i, row in enumerate(rows):
+            if limit is not None and len(samples) >= limit:
+                break
+            try:
+                s = self.row_to_sample(row, i, file=file, root=root)
+                if s is None:
+                    continue
+                s.meta.setdefault("row", i)
+                s.validate(file, i)
+                if s.id in seen:
+                    raise DataError(file, i, "id", f"duplicate id {s.id!r} (first seen at row {seen[s.id]})")
+            except DataError as err:
+                errors.report(err)
+                continue
+            seen[s.id] = i
+            samples.append(s)
+            raw.append(row)
+        if not samples and not errors.skipped:
+            raise DataError(file, None, None, "no samples found (empty file?)")
+        check_unique_ids(samples, file)
+        return Benchmark(name=self.name, samples=samples, source=source, format=fmt, root=root, raw_rows=raw, skipped=errors, adapter=self.name)
