@@ -29,6 +29,27 @@ class BenchmarkAdapter:
     hub_configs: ClassVar[tuple[str, ...]] = ()
     hub_split: ClassVar[str] = "test"
     hub_revision: ClassVar[str | None] = None
+    #: columns a local file in this benchmark's own layout must have; an entry that is a
+    #: tuple means "any one of these" (e.g. ``("options", "choices")``)
+    required_columns: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
+    #: file names a local copy usually has (``data.jsonl``); a folder path finds them
+    local_files: ClassVar[tuple[str, ...]] = ()
+    #: also read VLMEvalKit TSV files (index, question, A.., answer, base64 image)
+    accepts_vlmevalkit: ClassVar[bool] = True
+    #: MMBench-style circular copies share ``index % 1_000_000`` (meta['circular_group'])
+    circular_groups: ClassVar[bool] = False
+
+    def describe(self) -> dict[str, Any]:
+        """What ``leakaudit benchmarks`` shows: name, hub id, configs, split, revision, description."""
+        return {
+            "name": self.name,
+            "hub_id": self.hub_id,
+            "hub_configs": list(self.hub_configs),
+            "hub_split": self.hub_split,
+            "hub_revision": self.hub_revision,
+            "description": self.description,
+            "required_columns": [c if isinstance(c, str) else "|".join(c) for c in self.required_columns],
+        }
 
     # -- to implement --------------------------------------------------------------
     def row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample | None:
@@ -40,25 +61,54 @@ class BenchmarkAdapter:
         raise NotImplementedError
 
     # -- provided ---------------------------------------------------------------------
-    def load(self, path: str | Path | None = None, *, split: str | None = None, limit: int | None = None, on_error: str = "raise") -> Benchmark:
+    def load(self, path: str | Path | None = None, *, split: str | None = None, limit: int | None = None, on_error: str = "raise", revision: str | None = None) -> Benchmark:
+        """From the hub at ``revision`` (default: the adapter's pin), or from a local ``path``."""
         if path is None:
-            return self.load_hub(split=split, limit=limit, on_error=on_error)
+            return self.load_hub(split=split, limit=limit, on_error=on_error, revision=revision)
         return self.load_local(Path(path), split=split, limit=limit, on_error=on_error)
 
-    def load_hub(self, *, split: str | None = None, limit: int | None = None, on_error: str = "raise") -> Benchmark:
+    def load_hub(self, *, split: str | None = None, limit: int | None = None, on_error: str = "raise", revision: str | None = None) -> Benchmark:
         from .io import load_hub_rows
 
-        rows, source = load_hub_rows(self, split=split or self.hub_split, limit=limit)
-        return self.build(rows, source=source, fmt="hub", file=source, root=None, on_error=on_error, limit=limit)
+        split = split or self.hub_split
+        rows, source = load_hub_rows(self, split=split, limit=limit, revision=revision)
+        return self.build(rows, source=source, fmt="hub", file=source, root=None, on_error=on_error, limit=limit, split=split)
 
     def load_local(self, path: Path, *, split: str | None = None, limit: int | None = None, on_error: str = "raise") -> Benchmark:
         from .io import read_local_rows
 
         rows, fmt, file, root = read_local_rows(path, adapter=self)
-        return self.build(rows, source=str(path), fmt=fmt, file=file, root=root, on_error=on_error, limit=limit)
+        vlmevalkit = fmt == "tsv" and self.accepts_vlmevalkit and bool(rows) and not self.has_native_columns(rows[0])
+        mapper = self._vlmevalkit_row_to_sample if vlmevalkit else None
+        return self.build(rows, source=file, fmt=fmt, file=file, root=root, on_error=on_error, limit=limit, split=split or self.hub_split, mapper=mapper)
 
-    def build(self, rows: Iterable[dict[str, Any]], *, source: str, fmt: str, file: str | None, root: Path | None, on_error: str, limit: int | None) -> Benchmark:
-        """Map rows to validated samples under the ``on_error`` policy; duplicates ids are errors."""
+    def _vlmevalkit_row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample:
+        from .common import vlmevalkit_row_to_sample
+
+        return vlmevalkit_row_to_sample(self.name, row, index, file=file, root=root, circular=self.circular_groups)
+
+    def has_native_columns(self, row: dict[str, Any]) -> bool:
+        """True when ``row`` has every required column of this benchmark's own layout."""
+        return not self.missing_columns(row.keys())
+
+    def missing_columns(self, columns: Iterable[str]) -> list[str]:
+        cols = set(columns)
+        missing = []
+        for req in self.required_columns:
+            alternatives = (req,) if isinstance(req, str) else tuple(req)
+            if not any(a in cols for a in alternatives):
+                missing.append(" or ".join(alternatives))
+        return missing
+
+    def build(self, rows: Iterable[dict[str, Any]], *, source: str, fmt: str, file: str | None, root: Path | None, on_error: str, limit: int | None, split: str | None = None, mapper=None) -> Benchmark:
+        """Map rows to validated samples under the ``on_error`` policy; duplicates ids are errors.
+
+        Image headers are probed here (cheap: no pixel decoding) so a missing, unreadable
+        or decompression-bomb image is reported at load time with its file and row.
+        """
+        from .common import probe_images
+
+        mapper = mapper or self.row_to_sample
         errors = RowErrors(on_error)  # type: ignore[arg-type]
         samples: list[Sample] = []
         raw: list[dict[str, Any]] = []
@@ -67,11 +117,14 @@ class BenchmarkAdapter:
             if limit is not None and len(samples) >= limit:
                 break
             try:
-                s = self.row_to_sample(row, i, file=file, root=root)
+                s = mapper(row, i, file=file, root=root)
                 if s is None:
                     continue
                 s.meta.setdefault("row", i)
+                if split:
+                    s.split = split
                 s.validate(file, i)
+                probe_images(s, file=file, row=i)
                 if s.id in seen:
                     raise DataError(file, i, "id", f"duplicate id {s.id!r} (first seen at row {seen[s.id]})")
             except DataError as err:

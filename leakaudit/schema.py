@@ -72,10 +72,14 @@ class Sample:
 
     @property
     def content_hash(self) -> str:
-        """sha256 over question, hint, options, answer and the bytes of every image."""
+        """sha256 over id, question, hint, options, answer and the bytes of every image.
+
+        The id is included because distinct items can share all their text (MMStar's
+        text-only copy has 141 questions whose text repeats another's; only the image differs).
+        """
         if self._hash is None:
             h = hashlib.sha256()
-            h.update(json.dumps([self.question, self.hint or "", self.options, self.answer], ensure_ascii=False).encode())
+            h.update(json.dumps([self.id, self.question, self.hint or "", self.options, self.answer], ensure_ascii=False).encode())
             for img in self.images:
                 h.update(b"\x00img\x00")
                 h.update(hashlib.sha256(img.raw_bytes()).digest())

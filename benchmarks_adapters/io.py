@@ -1,0 +1,383 @@
+"""Reading benchmark rows from local files and the hub, and writing subsets back.
+
+Local copies come as parquet, JSON Lines, JSON, CSV or VLMEvalKit TSV; the format is
+taken from the suffix, else sniffed from the first bytes. Submitted data is untrusted:
+it is parsed with pyarrow / pandas / json only, so nothing is ever unpickled or
+evaluated (a pickled object in a cell stays an opaque ``bytes`` value and the adapter
+refuses it). ``write_benchmark`` writes a (filtered) benchmark in its input's own
+format from the rows it was read from, so a kept subset opens in the same tools.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from leakaudit.errors import DataError, LeakauditError
+
+from .base import HubUnavailableError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from leakaudit.benchmark import Benchmark
+
+    from .base import BenchmarkAdapter
+
+FORMAT_BY_SUFFIX = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".tsv": "tsv",
+}
+SUFFIX_BY_FORMAT = {"parquet": ".parquet", "jsonl": ".jsonl", "json": ".json", "csv": ".csv", "tsv": ".tsv"}
+#: VLMEvalKit stores a repeated image once and points later rows at it by index
+_IMAGE_REF_MAX_LEN = 64
+
+
+# -- finding and sniffing ------------------------------------------------------------------
+def find_data_file(folder: Path, adapter: "BenchmarkAdapter | None" = None) -> Path:
+    """The data file inside ``folder``: one the adapter expects by name, else the only data file."""
+    for name in getattr(adapter, "local_files", ()) or ():
+        if (folder / name).is_file():
+            return folder / name
+    candidates = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FORMAT_BY_SUFFIX)
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise DataError(folder, None, None, f"no data file (one of {', '.join(sorted(set(FORMAT_BY_SUFFIX)))}) in this folder")
+    names = ", ".join(p.name for p in candidates)
+    raise DataError(folder, None, None, f"several data files in this folder ({names}); pass the one to read as the path")
+
+
+def sniff_format(path: Path) -> str:
+    """Format from the suffix, else from the first bytes (parquet magic, JSON brackets, tabs)."""
+    fmt = FORMAT_BY_SUFFIX.get(path.suffix.lower())
+    if fmt:
+        return fmt
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    if head[:4] == b"PAR1":
+        return "parquet"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped[:1] == b"[":
+        return "json"
+    if stripped[:1] == b"{":
+        first_line = stripped.split(b"\n", 1)[0]
+        try:
+            json.loads(first_line)
+            return "jsonl"
+        except ValueError:
+            return "json"
+    first_line = stripped.split(b"\n", 1)[0]
+    return "tsv" if b"\t" in first_line else "csv"
+
+
+# -- reading ---------------------------------------------------------------------------------
+def _decode_utf8(data: bytes, file: Path, *, header_lines: int | None) -> str:
+    """Decode, or name the line (and data row, for line-per-row formats) holding the first invalid byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        row = None if header_lines is None else line - 1 - header_lines
+        raise DataError(file, row if row is not None and row >= 0 else None, None, f"invalid UTF-8 at line {line} (byte {exc.start}): {exc.reason}; save the file as UTF-8") from None
+
+
+def _read_parquet(file: Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(file)
+    except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for non-parquet data
+        raise DataError(file, None, None, f"not a readable parquet file: {exc}") from None
+    try:
+        return table.to_pylist()
+    except UnicodeDecodeError as exc:
+        raise DataError(file, None, None, f"invalid UTF-8 in a text column: {exc.reason}") from None
+
+
+def _read_jsonl(file: Path) -> list[dict[str, Any]]:
+    text = _decode_utf8(file.read_bytes(), file, header_lines=0)
+    rows = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise DataError(file, len(rows), None, f"invalid JSON on line {line_no}: {exc}") from None
+        if not isinstance(obj, dict):
+            raise DataError(file, len(rows), None, f"line {line_no} is a JSON {type(obj).__name__}, expected an object")
+        rows.append(obj)
+    return rows
+
+
+def _read_json(file: Path) -> list[dict[str, Any]]:
+    text = _decode_utf8(file.read_bytes(), file, header_lines=None)
+    if not text.strip():
+        return []
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        raise DataError(file, None, None, f"invalid JSON: {exc}") from None
+    if isinstance(obj, dict) and obj and all(isinstance(v, dict) for v in obj.values()):
+        obj = list(obj.values())  # keyed by id, as MathVista's GitHub annotation files are
+    elif isinstance(obj, dict):
+        lists = [k for k, v in obj.items() if isinstance(v, list)]
+        key = "data" if "data" in lists else (lists[0] if len(lists) == 1 else None)
+        if key is None:
+            raise DataError(file, None, None, "a JSON object must hold the rows as a list under 'data'")
+        obj = obj[key]
+    if not isinstance(obj, list):
+        raise DataError(file, None, None, "expected a JSON list of rows (or {\"data\": [...]})")
+    for i, row in enumerate(obj):
+        if not isinstance(row, dict):
+            raise DataError(file, i, None, f"row is a JSON {type(row).__name__}, expected an object")
+    return obj
+
+
+def _read_delimited(file: Path, sep: str) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    text = _decode_utf8(file.read_bytes(), file, header_lines=1)
+    if not text.strip():
+        return []
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    except Exception as exc:  # pandas raises ParserError, EmptyDataError...
+        raise DataError(file, None, None, f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {exc}") from None
+    return frame.to_dict("records")
+
+
+def _resolve_tsv_image_refs(rows: list[dict[str, Any]]) -> None:
+    """VLMEvalKit writes a repeated image once; later rows hold the index of that row instead."""
+    if not rows or "image" not in rows[0] or "index" not in rows[0]:
+        return
+    by_index = {str(r.get("index")): r.get("image") for r in rows if isinstance(r.get("image"), str) and len(r["image"]) > _IMAGE_REF_MAX_LEN}
+    for r in rows:
+        img = r.get("image")
+        if isinstance(img, str) and 0 < len(img) <= _IMAGE_REF_MAX_LEN and img.strip() in by_index:
+            r["image"] = by_index[img.strip()]
+
+
+def read_local_rows(path: str | Path, adapter: "BenchmarkAdapter") -> tuple[list[dict[str, Any]], str, str, Path]:
+    """Rows of a local file (or the data file in a folder): ``(rows, format, file, root)``.
+
+    ``root`` is the file's folder, which image paths are relative to. Raises DataError
+    for an empty file, bad UTF-8 (naming the line) and a column layout the adapter does
+    not know (listing the columns found and expected).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, None, None, "no such file or folder")
+    file = find_data_file(path, adapter) if path.is_dir() else path
+    if file.stat().st_size == 0:
+        raise DataError(file, None, None, "empty file")
+    fmt = sniff_format(file)
+    readers = {
+        "parquet": _read_parquet,
+        "jsonl": _read_jsonl,
+        "json": _read_json,
+        "csv": lambda f: _read_delimited(f, ","),
+        "tsv": lambda f: _read_delimited(f, "\t"),
+    }
+    rows = readers[fmt](file)
+    if not rows:
+        raise DataError(file, None, None, "empty file (no data rows)")
+    if fmt == "tsv":
+        _resolve_tsv_image_refs(rows)
+    check_columns(rows, adapter, file, fmt)
+    return rows, fmt, str(file), file.parent.resolve()
+
+
+def check_columns(rows: list[dict[str, Any]], adapter: "BenchmarkAdapter", file: Path, fmt: str) -> None:
+    """Refuse a file whose columns match neither the adapter's own layout nor VLMEvalKit TSV."""
+    from .common import VLMEVALKIT_COLUMNS
+
+    columns: dict[str, None] = {}
+    for r in rows[:1000]:
+        columns.update(dict.fromkeys(r))
+    missing = adapter.missing_columns(columns)
+    if not missing:
+        return
+    if fmt == "tsv" and adapter.accepts_vlmevalkit and all(c in columns for c in VLMEVALKIT_COLUMNS):
+        return
+    expected = [c if isinstance(c, str) else " or ".join(c) for c in adapter.required_columns]
+    hint = " (or a VLMEvalKit TSV: index, question, A, B.., answer, image)" if adapter.accepts_vlmevalkit else ""
+    raise DataError(
+        file, None, None,
+        f"unknown column layout for benchmark '{adapter.name}': found columns [{', '.join(columns)}]; "
+        f"expected [{', '.join(expected)}]{hint}; missing: {', '.join(missing)}",
+    )
+
+
+# -- hub -----------------------------------------------------------------------------------------
+def _hub_help(adapter: "BenchmarkAdapter", split: str) -> str:
+    configs = list(adapter.hub_configs)
+    export = (
+        f"python -c \"from datasets import load_dataset, concatenate_datasets; "
+        f"concatenate_datasets([load_dataset('{adapter.hub_id}', c, split='{split}') for c in {configs!r}]).to_parquet('{adapter.name}.parquet')\""
+        if configs
+        else f"python -c \"from datasets import load_dataset; load_dataset('{adapter.hub_id}', split='{split}').to_parquet('{adapter.name}.parquet')\""
+    )
+    return (
+        f"Point leakaudit at a local copy instead: `leakaudit ... {adapter.name} --path FILE_OR_FOLDER`. "
+        f"A parquet, JSON Lines or VLMEvalKit TSV copy in the hub layout works (images embedded as bytes, "
+        f"or paths relative to the file); on a machine with access, export one with: {export}"
+    )
+
+
+def load_hub_rows(adapter: "BenchmarkAdapter", split: str, limit: int | None = None, revision: str | None = None) -> tuple[Iterator[dict[str, Any]], str]:
+    """Rows of ``adapter.hub_id`` over all ``hub_configs`` at the pinned (or given) revision.
+
+    Rows come as plain dicts in the hub layout with images left undecoded
+    (``{'bytes', 'path'}``), exactly as a parquet copy reads. The first config is
+    loaded now so an unreachable hub fails here with ``HubUnavailableError``; the
+    others load lazily, so a ``limit`` met early never touches them (``limit`` itself is
+    applied by the caller, after adapters drop rows such as SEED-Bench's videos).
+    """
+    if not adapter.hub_id:
+        raise LeakauditError(f"benchmark '{adapter.name}' has no hub copy; pass --path to a local file")
+    rev = revision or adapter.hub_revision
+    configs: list[str | None] = list(adapter.hub_configs) or [None]
+
+    def load(config: str | None):
+        try:
+            import datasets
+        except ImportError as exc:  # pragma: no cover - datasets is a core dependency
+            raise HubUnavailableError(f"the `datasets` package is not installed. {_hub_help(adapter, split)}") from exc
+        try:
+            return datasets.load_dataset(adapter.hub_id, config, split=split, revision=rev)
+        except Exception as exc:  # offline, network, auth or missing revision: all mean "use a local copy"
+            where = f"{adapter.hub_id}" + (f" (config {config!r})" if config else "") + f", split {split!r}, revision {rev!r}"
+            raise HubUnavailableError(f"could not load {where} from the Hugging Face hub: {type(exc).__name__}: {exc}. {_hub_help(adapter, split)}") from exc
+
+    first = load(configs[0])
+
+    def rows() -> Iterator[dict[str, Any]]:
+        # lazy: the caller stops after ``limit`` samples, so later configs are never loaded
+        for k, config in enumerate(configs):
+            ds = first if k == 0 else load(config)
+            for batch in ds.with_format("arrow").iter(batch_size=256):
+                yield from batch.to_pylist()
+
+    return rows(), f"hf://{adapter.hub_id}@{rev}/{split}"
+
+
+# -- writing ------------------------------------------------------------------------------------------
+def _image_bytes_ext(data: bytes) -> str:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return "." + (img.format or "png").lower().replace("jpeg", "jpg")
+    except Exception:
+        return ".bin"
+
+
+def _is_image_struct(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) <= {"bytes", "path"} and isinstance(value.get("bytes"), (bytes, bytearray))
+
+
+def _externalise(value: Any, out_dir: Path, stem: str) -> Any:
+    """For JSON formats: embedded image bytes become files under images/, referenced by relative path."""
+    if _is_image_struct(value) or isinstance(value, (bytes, bytearray)):
+        data = bytes(value["bytes"] if isinstance(value, dict) else value)
+        rel = Path("images") / f"{stem}{_image_bytes_ext(data)}"
+        (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / rel).write_bytes(data)
+        return rel.as_posix()
+    if isinstance(value, list):
+        return [_externalise(v, out_dir, f"{stem}_{k}") for k, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _externalise(v, out_dir, f"{stem}_{k}") for k, v in value.items()}
+    return value
+
+
+def _cell_text(value: Any) -> Any:
+    """For CSV/TSV cells: lists/dicts as JSON, bytes as base64 (VLMEvalKit's convention)."""
+    if _is_image_struct(value):
+        return base64.b64encode(bytes(value["bytes"])).decode()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _copy_image_files(bench: "Benchmark", out_dir: Path) -> None:
+    """Copy image files the samples reference so their relative paths stay valid next to the output."""
+    if bench.root is None:
+        return
+    root = Path(bench.root).resolve()
+    out_resolved = out_dir.resolve()
+    for sample in bench.samples:
+        for ref in sample.images:
+            if ref.path is None:
+                continue
+            src = Path(ref.path)
+            try:
+                rel = src.resolve().relative_to(root)
+            except ValueError:
+                continue
+            dest = out_resolved / rel
+            if dest == src.resolve():
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+
+
+def write_benchmark(bench: "Benchmark", path: str | Path) -> Path:
+    """Write ``bench`` (e.g. a filtered subset) in its input's own format; return the data file.
+
+    ``path`` is a file (its suffix picks the format) or a folder (the input's file name
+    and format are kept; hub data is written as parquet in the hub layout). Embedded
+    images stay embedded where the format allows; image files are copied next to the
+    output at the same relative paths. Ids the adapter derived from the row position
+    are written to an ``id`` column so a subset keeps them.
+    """
+    if bench.raw_rows is None:
+        raise LeakauditError(f"benchmark '{bench.name}' ({bench.format}) keeps no source rows, so it cannot be written in its own format")
+    path = Path(path)
+    source_fmt = bench.format if bench.format in SUFFIX_BY_FORMAT else "parquet"
+    fmt = FORMAT_BY_SUFFIX.get(path.suffix.lower())
+    if fmt is None:
+        source = Path(bench.source)
+        name = source.name if bench.format in SUFFIX_BY_FORMAT and source.suffix.lower() in FORMAT_BY_SUFFIX else f"{bench.name}{SUFFIX_BY_FORMAT[source_fmt]}"
+        fmt = source_fmt
+        out_file = path / name
+    else:
+        out_file = path
+    out_dir = out_file.parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    rows: list[dict[str, Any]] = []
+    for raw, sample in zip(bench.raw_rows, bench.samples):
+        row = dict(raw)
+        if sample.meta.get("derived_id") == "row":
+            row["id"] = sample.id
+        rows.append(row)
+    _copy_image_files(bench, out_dir)
+
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), out_file)
+    elif fmt in ("jsonl", "json"):
+        rows = [{k: _externalise(v, out_dir, f"{i}_{k}") for k, v in r.items()} for i, r in enumerate(rows)]
+        if fmt == "jsonl":
+            out_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        else:
+            out_file.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    else:
+        import pandas as pd
+
+        frame = pd.DataFrame([{k: _cell_text(v) for k, v in r.items()} for r in rows])
+        frame.to_csv(out_file, sep="\t" if fmt == "tsv" else ",", index=False)
+    return out_file

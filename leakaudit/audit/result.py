@@ -1,0 +1,357 @@
+"""``audit(run_dir)``: the answer store turned into metrics, per-question evidence and a summary.
+
+``AuditResult`` is what every later stage reads (filter, report, gate, regeneration); it
+saves to and loads from the audit output folder (summary.json, metrics.csv, averages.csv,
+samples.csv, samples.parquet) so those stages also work from a folder on disk.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import LeakauditError
+from ..store import STORE_FILE, AnswerStore
+from .evidence import (
+    EVIDENCE_COLUMNS,
+    LEAKED,
+    TEXT_ANSWERABLE,
+    UNKNOWN,
+    VISION_DEPENDENT,
+    compute_evidence,
+    label_quality,
+    share,
+    threshold_rule,
+)
+from .metrics import (
+    AVERAGE,
+    METRIC_COLUMNS,
+    check_base_llms,
+    compute_metrics,
+    model_roles,
+    question_correctness,
+)
+
+#: default CI threshold written into every summary's verdict (the gate may use others)
+DEFAULT_MAX_TEXT_ANSWERABLE = 0.10
+SUMMARY_FILE, METRICS_FILE, AVERAGES_FILE = "summary.json", "metrics.csv", "averages.csv"
+SAMPLES_CSV, SAMPLES_PARQUET = "samples.csv", "samples.parquet"
+
+
+def jsonable(obj: Any) -> Any:
+    """Plain JSON types, with NaN/inf as null (pandas and numpy values included)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """DataFrame rows as JSON-ready dicts (NaN -> None)."""
+    return [jsonable(r) for r in df.astype(object).where(df.notna(), None).to_dict(orient="records")]
+
+
+@dataclass
+class AuditResult:
+    """Metrics (one row per model x benchmark x category), evidence (one row per question), summary."""
+
+    metrics: pd.DataFrame
+    samples: pd.DataFrame
+    summary: dict[str, Any]
+    averages: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    # -- convenience -----------------------------------------------------------------
+    def metric(self, model: str, benchmark: str | None = None, category: str | None = None) -> pd.Series:
+        """The metric row of ``model`` (whole benchmark unless ``category``)."""
+        m = self.metrics
+        sel = (m["model"] == model) & (m["category"].isna() if category is None else m["category"] == category)
+        if benchmark is not None:
+            sel &= m["benchmark"] == benchmark
+        rows = m[sel]
+        if rows.empty:
+            raise KeyError(f"no metrics for model {model!r}, benchmark {benchmark!r}, category {category!r}")
+        return rows.iloc[0]
+
+    def to_json(self) -> dict[str, Any]:
+        """One JSON-ready object: metrics rows (percent, null where not run), averages, summary."""
+        keep = [c for c in METRIC_COLUMNS if c in self.metrics.columns]
+        return {
+            "metrics": frame_records(self.metrics[keep]),
+            "averages": frame_records(self.averages) if not self.averages.empty else [],
+            "summary": jsonable(self.summary),
+        }
+
+    # -- files -----------------------------------------------------------------------
+    def save(self, out_dir: str | Path) -> Path:
+        """Write summary.json, metrics.csv, averages.csv, samples.csv and samples.parquet."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / SUMMARY_FILE).write_text(json.dumps(jsonable(self.summary), indent=2, ensure_ascii=False), encoding="utf-8")
+        self.metrics.to_csv(out / METRICS_FILE, index=False)
+        self.averages.to_csv(out / AVERAGES_FILE, index=False)
+        self.samples.to_csv(out / SAMPLES_CSV, index=False)
+        self.samples.to_parquet(out / SAMPLES_PARQUET, index=False)
+        return out
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> "AuditResult":
+        """Read an audit output folder written by :meth:`save` (or by ``leakaudit scan``)."""
+        out = Path(out_dir)
+        if not (out / SUMMARY_FILE).is_file():
+            raise LeakauditError(f"{out} is not an audit output folder: {SUMMARY_FILE} is missing (run `leakaudit scan` or `leakaudit audit --out`)")
+        summary = json.loads((out / SUMMARY_FILE).read_text(encoding="utf-8"))
+        metrics = _none_for_nan(pd.read_csv(out / METRICS_FILE)) if (out / METRICS_FILE).is_file() else pd.DataFrame(columns=METRIC_COLUMNS)
+        averages = _none_for_nan(pd.read_csv(out / AVERAGES_FILE)) if (out / AVERAGES_FILE).is_file() and (out / AVERAGES_FILE).stat().st_size > 1 else pd.DataFrame()
+        if (out / SAMPLES_PARQUET).is_file():
+            samples = pd.read_parquet(out / SAMPLES_PARQUET)
+        elif (out / SAMPLES_CSV).is_file():
+            samples = pd.read_csv(out / SAMPLES_CSV, dtype={"sample_id": str, "sample_hash": str})
+        else:
+            samples = pd.DataFrame(columns=EVIDENCE_COLUMNS)
+        return cls(metrics=metrics, samples=samples, summary=summary, averages=averages)
+
+
+def _none_for_nan(df: pd.DataFrame) -> pd.DataFrame:
+    for col in ("category", "base_llm", "note"):
+        if col in df.columns:
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
+    return df
+
+
+# -- audit ---------------------------------------------------------------------------------
+def resolve_store(run_dir: str | Path) -> Path:
+    """The answers.sqlite of a run folder (or the file itself); an error when there is none."""
+    p = Path(run_dir)
+    store = p if p.suffix == ".sqlite" else p / STORE_FILE
+    if not store.is_file():
+        raise LeakauditError(f"no answer store at {store}: run models first (`leakaudit run` / `leakaudit scan`) or import predictions (`leakaudit import`)")
+    return store
+
+
+def _load_zoo(zoo: Any, notes: list[str]) -> Any:
+    if zoo is not None and not isinstance(zoo, (str, Path)):
+        return zoo
+    try:
+        from ..zoo import load_zoo
+    except ImportError as exc:  # pragma: no cover - zoo module missing in a partial install
+        notes.append(f"model zoo unavailable ({exc}); model kinds inferred from the conditions they ran")
+        return None
+    return load_zoo(zoo) if zoo is not None else load_zoo()
+
+
+def _samples_frame(store: AnswerStore, answers: pd.DataFrame, benchmark: Any) -> pd.DataFrame:
+    """One row per audited question: from the store's samples table, completed from answers."""
+    cols = ["benchmark", "sample_hash", "sample_id", "category", "l2_category", "n_options", "answer", "label"]
+    if benchmark is not None and not isinstance(benchmark, str):
+        recs = [
+            {"benchmark": s.benchmark, "sample_hash": s.content_hash, "sample_id": s.id, "category": s.category,
+             "l2_category": s.l2_category, "n_options": len(s.options), "answer": s.answer, "label": s.meta.get("label")}
+            for s in benchmark.samples
+        ]
+        return pd.DataFrame.from_records(recs, columns=cols)
+    table = store.samples()[cols]
+    benches = set(answers["benchmark"]) if benchmark is None else {benchmark}
+    table = table[table["benchmark"].isin(benches)]
+    known = set(zip(table["benchmark"], table["sample_hash"]))
+    extra = answers[[(b, h) not in known for b, h in zip(answers["benchmark"], answers["sample_hash"])]]
+    if not extra.empty:
+        # answers of samples never registered: recover what the answers themselves tell
+        ex = extra.sort_values("rotation").drop_duplicates(["benchmark", "sample_hash"])
+        n_opt = ex["option_scores"].map(lambda v: len(v) if isinstance(v, list) else np.nan)
+        table = pd.concat([table, pd.DataFrame({
+            "benchmark": ex["benchmark"], "sample_hash": ex["sample_hash"], "sample_id": ex["sample_id"],
+            "category": None, "l2_category": None, "n_options": n_opt, "answer": None, "label": None,
+        })], ignore_index=True)
+    return table.reset_index(drop=True)
+
+
+def _benchmark_sources(store: AnswerStore, benchmark: Any, names: list[str]) -> dict[str, str | None]:
+    if benchmark is not None and not isinstance(benchmark, str):
+        return {benchmark.name: str(benchmark.source)}
+    out: dict[str, str | None] = {n: None for n in names}
+    for run in store.runs():
+        name = run.get("benchmark") or run.get("benchmark_name")
+        src = run.get("source") or run.get("benchmark_source")
+        if isinstance(name, str) and name in out and src:
+            out[name] = str(src)
+    return out
+
+
+def audit(
+    run_dir: str | Path,
+    *,
+    benchmark: Any = None,
+    zoo: Any = None,
+    text_shots: int = 0,
+    k: int | None = None,
+    n: int | None = None,
+    circular: bool = False,
+    n_boot: int = 1000,
+    seed: int = 0,
+    base_llms: Mapping[str, str] | None = None,
+    scoring: str | None = None,
+    blind_mode: str | None = None,
+    prefer_scoring: str | None = None,
+    inspectors: Sequence[str] | None = None,
+) -> AuditResult:
+    """Audit the answers stored in ``run_dir``.
+
+    ``benchmark``: a name (only that benchmark's answers) or a loaded ``Benchmark`` (only its
+    questions, with its own metadata). ``zoo``: a loaded zoo, a zoo YAML path, or None for the
+    default zoo; it gives each LVLM's base LLM (``base_llms`` overrides it). ``text_shots``
+    selects the few-shot setting of S_t (0 as in MMStar's tables, 2 as its filter). ``k``/``n``
+    set the text-answerable threshold (see :func:`leakaudit.audit.evidence.max_text_hits`).
+    ``scoring``/``blind_mode`` restrict to answers of one scoring mode / blind mode;
+    ``prefer_scoring`` only prefers one where a question was answered under several.
+    ``inspectors``: the text-only LLMs whose hits count as evidence (MMStar's 8 inspectors);
+    default every LLM with text-only answers. Other LLMs still give S_t (e.g. base LLMs).
+    """
+    notes: list[str] = []
+    store_path = resolve_store(run_dir)
+    with AnswerStore(store_path) as store:
+        answers = store.answers()
+        bench_name = benchmark if isinstance(benchmark, str) or benchmark is None else benchmark.name
+        if bench_name is not None:
+            answers = answers[answers["benchmark"] == bench_name]
+        if benchmark is not None and not isinstance(benchmark, str):
+            answers = answers[answers["sample_hash"].isin({s.content_hash for s in benchmark.samples})]
+        if scoring is not None:
+            answers = answers[answers["scoring"] == scoring]
+        if blind_mode is not None:
+            answers = answers[(answers["condition"] != "blind") | (answers["blind_mode"] == blind_mode)]
+        if answers.empty:
+            what = f" for benchmark {bench_name!r}" if bench_name else ""
+            raise LeakauditError(f"the store {store_path} has no answers{what}" + (f" with scoring {scoring!r}" if scoring else ""))
+        samples = _samples_frame(store, answers, benchmark)
+        sources = _benchmark_sources(store, benchmark, sorted(set(samples["benchmark"])))
+    samples = samples.drop_duplicates(["benchmark", "sample_hash"]).reset_index(drop=True)
+    samples["chance"] = samples["n_options"].map(lambda x: 1.0 / x if x and not pd.isna(x) else 0.0)
+
+    zoo_obj = _load_zoo(zoo, notes)
+    roles = model_roles(answers, zoo_obj, base_llms)
+    check_base_llms(roles, answers.loc[answers["condition"] == "blind", "model"], zoo_obj, base_llms)
+    # an LVLM's base LLM is an LLM even when it only appears as someone's base
+    for r in list(roles.values()):
+        if r.kind == "lvlm" and r.base_llm and r.base_llm in roles and roles[r.base_llm].kind == "lvlm":
+            raise LeakauditError(f"base LLM {r.base_llm!r} of {r.name!r} is itself an LVLM in the zoo")
+
+    n_options = {(b, h): (int(x) if not pd.isna(x) else 1) for b, h, x in zip(samples["benchmark"], samples["sample_hash"], samples["n_options"])}
+    correct = question_correctness(answers, n_options, circular=circular, prefer_scoring=prefer_scoring)
+    if circular and correct.empty:
+        raise LeakauditError("circular evaluation asked for, but no question has answers for all rotations of its options: run with --circular first")
+    mres = compute_metrics(correct, samples, roles, text_shots=text_shots, circular=circular, n_boot=n_boot, seed=seed)
+    notes += mres.notes
+
+    # evidence: each LLM at text_shots where it ran so, else at its most-shot setting
+    llms = {m for m, r in roles.items() if r.kind != "lvlm"}
+    if inspectors is not None:
+        unknown = sorted(set(inspectors) - llms)
+        if unknown and not set(inspectors) & llms:
+            raise LeakauditError(f"none of the inspector LLMs {', '.join(inspectors)} has text-only answers in the store")
+        if unknown:
+            notes.append(f"inspector LLMs without text-only answers: {', '.join(unknown)}")
+        llms &= set(inspectors)
+    text = correct[(correct["condition"] == "text") & correct["model"].isin(llms)]
+    evidence_shots: dict[str, int] = {}
+    parts = []
+    for model, grp in text.groupby("model"):
+        shots = sorted(set(int(s) for s in grp["shots"]))
+        use = text_shots if text_shots in shots else shots[-1]
+        evidence_shots[model] = use
+        if use != text_shots:
+            notes.append(f"evidence for {model} uses its {use}-shot text answers (no {text_shots}-shot run)")
+        parts.append(grp[grp["shots"] == use])
+    text_ev = pd.concat(parts) if parts else text
+    lowest = lambda df: df.sort_values("shots").drop_duplicates(["benchmark", "sample_hash", "model"])  # noqa: E731
+    evidence = compute_evidence(
+        text_ev, lowest(correct[correct["condition"] == "blind"]), lowest(correct[correct["condition"] == "vision"]),
+        samples, roles, k=k, n=n, circular=circular,
+    )
+    summary = build_summary(evidence, mres.averages, roles, sources=sources, store=store_path, k=k, n=n, text_shots=text_shots,
+                            evidence_shots=evidence_shots, circular=circular, n_boot=n_boot, seed=seed, scoring=scoring,
+                            blind_mode=blind_mode, notes=notes, inspectors=sorted(set(text_ev["model"])) if len(text_ev) else [],
+                            prefer_scoring=prefer_scoring)
+    return AuditResult(metrics=mres.metrics, samples=evidence, summary=summary, averages=mres.averages)
+
+
+def build_summary(evidence: pd.DataFrame, averages: pd.DataFrame, roles: Mapping[str, Any], *, sources: Mapping[str, str | None],
+                  store: Path | None, k: int | None, n: int | None, text_shots: int, evidence_shots: Mapping[str, int], circular: bool,
+                  n_boot: int, seed: int, scoring: str | None, blind_mode: str | None, notes: list[str],
+                  inspectors: list[str] | None = None, prefer_scoring: str | None = None) -> dict[str, Any]:
+    """Headline numbers, settings and the default verdict, as the report and gate read them."""
+    audited = evidence[evidence["label"] != UNKNOWN]
+    counts = {lab: int((evidence["label"] == lab).sum()) for lab in (VISION_DEPENDENT, TEXT_ANSWERABLE, LEAKED, UNKNOWN)}
+    whole = averages[averages["category"].isna()] if not averages.empty else averages
+    per_bench = {}
+    for bench in sorted(set(evidence["benchmark"])):
+        ev = evidence[evidence["benchmark"] == bench]
+        avg = whole[whole["benchmark"] == bench] if not whole.empty else whole
+        per_bench[bench] = {
+            "source": sources.get(bench), "n_samples": int(len(ev)),
+            "share_text_answerable": share(ev, TEXT_ANSWERABLE), "share_leaked": share(ev, LEAKED),
+            "mean_S_v": float(avg["S_v"].iloc[0]) if len(avg) else None, "mean_S_wv": float(avg["S_wv"].iloc[0]) if len(avg) else None,
+            "mean_MG": float(avg["MG"].iloc[0]) if len(avg) else None, "mean_ML": float(avg["ML"].iloc[0]) if len(avg) else None,
+        }
+    share_ta = share(evidence, TEXT_ANSWERABLE)
+    single = next(iter(per_bench.values())) if len(per_bench) == 1 else {}
+    quality = label_quality(evidence)
+    summary: dict[str, Any] = {
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "store": str(store) if store else None,
+        "benchmark": next(iter(per_bench)) if len(per_bench) == 1 else sorted(per_bench),
+        "source": single.get("source"),
+        "benchmarks": per_bench,
+        "n_samples": int(len(evidence)),
+        "n_audited": int(len(audited)),
+        "label_counts": counts,
+        "share_text_answerable": share_ta,
+        "share_leaked": share(evidence, LEAKED),
+        "share_vision_dependent": share(evidence, VISION_DEPENDENT),
+        "share_kept": float(evidence["kept"].mean()) if len(evidence) else float("nan"),
+        "mean_MG": single.get("mean_MG"),
+        "mean_ML": single.get("mean_ML"),
+        "models": {
+            "llms": sorted(m for m, r in roles.items() if r.kind != "lvlm"),
+            "lvlms": {m: r.base_llm for m, r in sorted(roles.items()) if r.kind == "lvlm"},
+        },
+        "settings": {
+            "k": k, "n": n, "rule": threshold_rule(k, n), "text_shots": text_shots,
+            "text_shots_note": f"S_t is the base LLM's {text_shots}-shot text-only score" + (" (as in MMStar's tables)" if text_shots == 0 else " (as MMStar's filter; see MMStar issue #6)"),
+            "evidence_shots": dict(evidence_shots), "circular": circular, "n_boot": n_boot, "seed": seed,
+            "scoring": scoring, "prefer_scoring": prefer_scoring, "blind_mode": blind_mode,
+            "inspectors": list(inspectors or []), "n_inspectors": len(inspectors or []),
+        },
+        "label_quality": quality,
+        "verdict": {
+            "max_text_answerable": DEFAULT_MAX_TEXT_ANSWERABLE,
+            "text_answerable_ok": bool(share_ta <= DEFAULT_MAX_TEXT_ANSWERABLE) if not math.isnan(share_ta) else None,
+            "status": "pass" if (not math.isnan(share_ta) and share_ta <= DEFAULT_MAX_TEXT_ANSWERABLE) else ("fail" if not math.isnan(share_ta) else "unknown"),
+            "message": (f"{share_ta:.1%} of audited questions are answerable without the image (limit {DEFAULT_MAX_TEXT_ANSWERABLE:.0%})"
+                        if not math.isnan(share_ta) else "no question was audited"),
+        },
+        "notes": list(dict.fromkeys(notes)),
+    }
+    if quality:
+        summary.update(precision=quality["precision"], recall=quality["recall"], f1=quality["f1"])
+    return summary
+
+
+__all__ = ["AVERAGE", "AuditResult", "audit", "build_summary", "frame_records", "jsonable", "resolve_store"]

@@ -1,0 +1,91 @@
+"""``leakaudit benchmarks`` and ``leakaudit inspect``: what can be loaded and what a benchmark holds."""
+from __future__ import annotations
+
+import json
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..benchmark import ENTRY_POINT_GROUP, load_benchmark
+from ..inspect import inspect_benchmark
+
+
+@click.command("benchmarks")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of a table.")
+def benchmarks(as_json: bool) -> None:
+    """List the benchmark adapters (built-ins and plugins) with their hub datasets."""
+    rows = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            info = ep.load()().describe()
+            info["name"] = ep.name
+        except Exception as exc:  # a broken plugin must not hide the others
+            info = {"name": ep.name, "hub_id": None, "hub_split": None, "description": f"(cannot load {ep.value}: {type(exc).__name__}: {exc})"}
+        rows.append(info)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table(title="leakaudit benchmarks")
+    for col in ("name", "hub dataset", "split", "description"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["name"], r.get("hub_id") or "-", r.get("hub_split") or "-", r.get("description") or "")
+    Console().print(table)
+
+
+def _table(title: str, counts: dict, total: int) -> Table:
+    t = Table(title=title)
+    t.add_column("value", overflow="fold")
+    t.add_column("count", justify="right")
+    t.add_column("share", justify="right")
+    for k, v in counts.items():
+        t.add_row(str(k), str(v), f"{v / total:.1%}" if total else "-")
+    return t
+
+
+@click.command("inspect")
+@click.argument("bench")
+@click.option("--path", type=click.Path(exists=True, path_type=Path), help="Local copy (file or folder) of an adapter's benchmark instead of the hub.")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
+@click.option("--limit", type=int, default=None, help="Read only the first N samples.")
+@click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True, help="Stop at the first bad row, or skip bad rows and list them.")
+@click.option("--skipped-out", type=click.Path(path_type=Path), default=None, help="Where --on-error skip writes the skipped rows [default: skipped_rows.csv].")
+def inspect(bench: str, path: Path | None, as_json: bool, limit: int | None, on_error: str, skipped_out: Path | None) -> None:
+    """Counts and problems of BENCH (an adapter name, or a path to a submission file/folder)."""
+    loaded = load_benchmark(bench, path=path, limit=limit, on_error=on_error)
+    stats = inspect_benchmark(loaded)
+    err = Console(stderr=True)
+    if on_error == "skip" and len(loaded.skipped):
+        out = loaded.skipped.write(skipped_out or Path("skipped_rows.csv"))
+        stats["skipped_rows_file"] = str(out)
+        err.print(f"{len(loaded.skipped)} row(s) skipped; list written to {out}")
+    if as_json:
+        click.echo(json.dumps(stats, ensure_ascii=False, default=str))
+        return
+    con = Console()
+    n = stats["n_samples"]
+    con.print(f"[bold]{stats['benchmark']}[/bold] from {stats['source']} ({stats['format']}): {n} samples, "
+              f"{stats['n_multiple_choice']} multiple-choice, {stats['n_open']} open, {stats['n_without_image']} without image, {stats['n_skipped']} skipped")
+    con.print(_table("samples per category", stats["by_category"], n))
+    if set(stats["by_l2_category"]) != {"(none)"}:
+        con.print(_table("samples per l2 category", stats["by_l2_category"], n))
+    con.print(_table("options per question (0 = open)", stats["option_counts"], n))
+    con.print(_table("answer letters", stats["answer_letters"], stats["n_multiple_choice"]))
+    con.print(_table("images per sample", stats["images_per_sample"], n))
+    problems = Table(title="problems found")
+    problems.add_column("kind")
+    problems.add_column("count", justify="right")
+    problems.add_column("details", overflow="fold")
+    problems.add_column("example ids", overflow="fold")
+    for p in stats["problems"]:
+        problems.add_row(p["kind"], str(p["count"]), p["message"], ", ".join(p["ids"][:5]))
+    if stats["problems"]:
+        con.print(problems)
+    else:
+        con.print("no problems found")
+
+
+COMMANDS = [benchmarks, inspect]

@@ -1,0 +1,102 @@
+"""``leakaudit models``, ``leakaudit run`` and ``leakaudit export``: the zoo and the answer store."""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import LeakauditError
+
+
+@click.command("models")
+@click.option("--zoo", "zoo_path", type=click.Path(dir_okay=False), default=None, help="Zoo YAML (default: $LEAKAUDIT_ZOO or the bundled model_zoo.yaml).")
+@click.option("--group", default=None, help="Only this group (e.g. tiny).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
+def models(zoo_path: str | None, group: str | None, as_json: bool) -> None:
+    """List the model zoo: name, kind, backend, hub id, size, base LLM and groups."""
+    from ..zoo import load_zoo, zoo_frame, zoo_table
+
+    zoo = load_zoo(zoo_path)
+    if as_json:
+        frame = zoo_frame(zoo)
+        if group is not None:
+            keep = {s.name for s in zoo.group(group)}
+            frame = frame[frame["name"].isin(keep)]
+        click.echo(json.dumps(json.loads(frame.to_json(orient="records")), indent=2))
+        return
+    from rich.console import Console
+
+    Console().print(zoo_table(zoo, group=group))
+
+
+def _model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:
+    names: list[str] = []
+    if models_opt:
+        names += [m.strip() for m in models_opt.split(",") if m.strip()]
+    if group:
+        names += [s.name for s in zoo.group(group)]
+    if not names:
+        raise LeakauditError("say which models to run: --models a,b or --group NAME (see `leakaudit models`)")
+    return list(dict.fromkeys(names))  # keep order, drop repeats
+
+
+@click.command("run")
+@click.argument("bench")
+@click.option("--models", "models_opt", default=None, help="Comma-separated zoo names.")
+@click.option("--group", default=None, help="A zoo group (e.g. tiny).")
+@click.option("--condition", type=click.Choice(["text", "vision", "blind"]), required=True,
+              help="text: no image (LLMs); vision: with images; blind: a vision model without the image.")
+@click.option("--shots", type=click.IntRange(0, 8), default=0, show_default=True, help="Few-shot demonstrations (MMStar's LLM filter used 2).")
+@click.option("--scoring", type=click.Choice(["letter", "cloze", "generate"]), default="letter", show_default=True,
+              help="letter: argmax of option-letter log-probs; cloze: length-normalised option-text likelihood; generate: free text + extraction.")
+@click.option("--blind", type=click.Choice(["drop", "grey", "noise"]), default="drop", show_default=True, help="What a blind run shows instead of the image.")
+@click.option("--circular", is_flag=True, help="Ask once per rotation of the options (MMBench circular evaluation).")
+@click.option("--run-dir", type=click.Path(file_okay=False), required=True, help="Folder of the answer store (answers.sqlite).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N samples.")
+@click.option("--path", "bench_path", type=click.Path(exists=True), default=None, help="Local copy of the benchmark (file or folder).")
+@click.option("--split", default=None, help="Benchmark split (default: the adapter's).")
+@click.option("--zoo", "zoo_path", type=click.Path(dir_okay=False), default=None, help="Zoo YAML.")
+@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--max-new-tokens", type=click.IntRange(1), default=32, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the few-shot choice.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def run(bench, models_opt, group, condition, shots, scoring, blind, circular, run_dir, limit, bench_path, split, zoo_path,
+        batch_size, max_new_tokens, seed, no_progress) -> None:
+    """Ask models a benchmark's questions and store every answer in RUN_DIR (resumable)."""
+    from ..benchmark import load_benchmark
+    from ..runner import resolve_models
+    from ..runner import run as run_models
+    from ..zoo import load_zoo
+
+    zoo = load_zoo(zoo_path)
+    names = _model_names(models_opt, group, zoo)
+    resolve_models(names, condition, zoo)  # a wrong name or a text-only model fails before the data loads
+    # few-shot demonstrations come from the whole benchmark, so a limit must not shrink the pool
+    bench_obj = load_benchmark(bench, path=bench_path, split=split, limit=None if shots else limit)
+    summary = run_models(
+        bench_obj, names, condition=condition, run_dir=run_dir, shots=shots, scoring=scoring, blind=blind,
+        circular=circular, limit=limit, zoo=zoo, progress=not no_progress, batch_size=batch_size,
+        max_new_tokens=max_new_tokens, seed=seed, command=shlex.join(["leakaudit", *sys.argv[1:]]),
+    )
+    summary.print()
+
+
+@click.command("export")
+@click.option("--run-dir", type=click.Path(file_okay=False, exists=True), required=True)
+@click.option("-o", "--out", "out", type=click.Path(dir_okay=False), required=True, help="answers.parquet (or .csv)")
+def export(run_dir: str, out: str) -> None:
+    """Write every stored answer to a parquet (or CSV) file pandas opens."""
+    from ..store import STORE_FILE, AnswerStore
+
+    if not (Path(run_dir) / STORE_FILE).is_file():
+        raise LeakauditError(f"no answer store in {run_dir} (expected {Path(run_dir) / STORE_FILE})")
+    with AnswerStore(run_dir) as store:
+        n = store.count()
+        path = store.export(out)
+    click.echo(f"wrote {n} answers to {path}")
+
+
+COMMANDS = [models, run, export]

