@@ -22,6 +22,7 @@ options, answer, image, category, l2_category, label, kind) and ``images/<id>.pn
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -375,9 +376,27 @@ def cache_dir() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "leakaudit"
 
 
+GENERATOR_FILE = "generator.json"
+
+
+def generator_fingerprint() -> str:
+    """Identifies the code and Pillow that draw the demo: a cached copy made by other code is stale."""
+    import PIL
+
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    h.update(f"{DEMO_VERSION}:{DEMO_SEED}:Pillow {PIL.__version__}".encode())
+    return h.hexdigest()[:16]
+
+
 def _is_complete(folder: Path) -> bool:
     data = folder / DEMO_FILE
     if not data.is_file():
+        return False
+    try:
+        stamp = json.loads((folder / GENERATOR_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(stamp, dict) or stamp.get("fingerprint") != generator_fingerprint():
         return False
     try:
         rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -387,7 +406,8 @@ def _is_complete(folder: Path) -> bool:
 
 
 def demo_dir() -> Path:
-    """The cached generated demo (``<cache>/demo-v1``), generated on first use or when incomplete.
+    """The cached generated demo (``<cache>/demo-v1``), generated on first use, when incomplete,
+    or when it was made by a different version of this generator or of Pillow.
 
     Generation happens in a temporary sibling folder that is renamed into place, so
     concurrent processes never see a half-written demo.
@@ -399,6 +419,8 @@ def demo_dir() -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{DEMO_VERSION}-", dir=target.parent))
     try:
         generate_demo(tmp)
+        stamp = {"fingerprint": generator_fingerprint(), "version": DEMO_VERSION, "seed": DEMO_SEED}
+        (tmp / GENERATOR_FILE).write_text(json.dumps(stamp), encoding="utf-8")
         if target.exists() and not _is_complete(target):
             shutil.rmtree(target, ignore_errors=True)
         try:

@@ -344,10 +344,10 @@ def run(
                 lm = model if isinstance(model, LM) else zoo_obj.load(name)
                 try:
                     _check_modality(name, condition, supports_images=lm.supports_images)
-                    model_infos.append(lm.info())
                     new = _run_model(lm, pending, store, condition=condition, blind=blind, blind_mode=blind_mode, shots=shots,
                                      batch_size=batch_size, max_new_tokens=max_new_tokens, progress=progress, name=name)
                 finally:
+                    model_infos.append(lm.info())  # after the work: backends report their counters too
                     if not isinstance(model, LM):
                         _release(zoo_obj, name, lm)
             else:

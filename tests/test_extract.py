@@ -120,3 +120,18 @@ def test_match_open_precision_override_and_extraction_method():
     assert match_open("3.1", "3.14", "float", precision=1)
     assert extract_open("So the answer is 12 and not 3", "integer") == ("12", "number-answer-lead")
     assert extract_open("no number here", "integer") == (None, "unmatched")
+
+
+@pytest.mark.shared_data
+def test_mmstar_rule_reproduces_llava_next_34b_published_score(shared_data):
+    """LLaVA-Next-34B's released MMStar predictions score 52.1 (the paper's Table) under the rule."""
+    import pandas as pd
+
+    df = pd.read_parquet(shared_data / "mmstar_text" / "mmstar_text.parquet")
+    assert len(df) == 1500
+    score = 100 * sum(mmstar_match(p, a) for p, a in zip(df["prediction"], df["answer"])) / len(df)
+    assert round(score, 1) == 52.1
+    # the general extractor agrees on these (letter-style) predictions and never guesses
+    four = Sample(id="x", benchmark="mmstar", question="q", options=["w", "x", "y", "z"], answer="A")
+    picked = [extract_choice(p, four)[0] for p in df["prediction"]]
+    assert 100 * sum(p == a for p, a in zip(picked, df["answer"])) / len(df) == pytest.approx(score)

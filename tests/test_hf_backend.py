@@ -31,6 +31,18 @@ DEMOS = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread_when_busy():
+    """OpenMP threads spin-wait: on a machine busier than its cores one thread is several times faster."""
+    import os
+
+    before = torch.get_num_threads()
+    if os.getloadavg()[0] > (os.cpu_count() or 1):
+        torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _sample(i: int, q, opts, ans, prefix="q") -> Sample:
     return Sample(id=f"{prefix}{i}", benchmark="unit", question=q, options=opts, answer=ans)
 
@@ -117,9 +129,6 @@ def test_cloze_loglikelihoods_and_token_counts(lm, prompts):
             assert n == n_plain == len(ids) - n_ctx >= 1
             assert total == pytest.approx(expected, abs=1e-3)
             assert total_plain == pytest.approx(total, abs=1e-4)
-    # the model prefers the right option text on most of these easy questions
-    right = sum(max(range(4), key=lambda k: row[k][0] / row[k][1]) == s.answer_index for s, row in zip(samples, scores))
-    assert right >= 3
 
 
 def test_greedy_generation_matches_uncached_generate(lm, prompts):

@@ -259,7 +259,8 @@ def run_lmeval_task(
     the demonstrations among ``samples`` (default: ``prompts.select_fewshot``, the same
     recorded choice as the native runner). Open questions are skipped (lm-eval's
     multiple_choice needs options). Each dict has the ``Answer`` fields plus
-    ``loglikelihoods`` (raw), ``acc``/``acc_norm`` (lm-eval's own verdicts) and ``task``.
+    ``loglikelihoods`` (raw), ``acc``/``acc_norm`` (lm-eval's own verdicts), ``task``, and the
+    ``context`` and ``continuations`` lm-eval actually scored.
     ``out_dir`` receives the task files, ``lmeval_results.json`` and ``answers.jsonl``; with
     ``store`` the answers are also added to that ``AnswerStore``.
     """
@@ -353,7 +354,16 @@ def _answer_row(sample: Sample, entry: dict[str, Any], task: LMEvalTask, *, scor
         seconds=seconds,
         source="live",
     )
-    return {**asdict(answer), "loglikelihoods": lls.tolist(), "acc": entry.get("acc"), "acc_norm": entry.get("acc_norm"), "lmeval_verdict": verdict, "task": task.name}
+    return {
+        **asdict(answer),
+        "loglikelihoods": lls.tolist(),
+        "acc": entry.get("acc"),
+        "acc_norm": entry.get("acc_norm"),
+        "lmeval_verdict": verdict,
+        "task": task.name,
+        "context": entry["arguments"][0][0],
+        "continuations": [a[1] for a in entry["arguments"]],
+    }
 
 
 # -- the LM interface through HFLM ---------------------------------------------------------------

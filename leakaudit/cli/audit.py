@@ -235,4 +235,36 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
     console.print(table)
 
 
-COMMANDS = [audit_cmd, filter_, scan_cmd, import_]
+# -- gate --------------------------------------------------------------------------------
+@click.command("gate")
+@click.argument("submission", type=click.Path())
+@click.option("--max-text-answerable", type=click.FloatRange(0, 1), default=0.10, show_default=True,
+              help="Largest allowed share of questions text-only LLMs answer without the image.")
+@click.option("--min-mg", type=float, default=None, help="Smallest allowed average multi-modal gain (points) of the vision models.")
+@click.option("--max-leaked", type=click.FloatRange(0, 1), default=None, help="Largest allowed share of leaked questions.")
+@click.option("--zoo", "zoo_group", default="tiny", show_default=True, help="Zoo group (or model) that audits the submission.")
+@click.option("--zoo-file", "zoo_path", type=click.Path(dir_okay=False), default=None, help="Zoo YAML.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder for verdict.json, junit.xml, summary.md.")
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Answer store (default OUT/run; reuse it to skip re-runs).")
+@click.option("--shots", type=click.IntRange(0, 8), default=None)
+@click.option("--scoring", type=click.Choice(["letter", "cloze", "generate"]), default=None)
+@click.option("--circular/--no-circular", default=None)
+@click.option("--k", type=click.IntRange(0), default=None)
+@click.option("--n", type=click.IntRange(1), default=None)
+@click.option("--limit", type=click.IntRange(1), default=None)
+def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo_path, out_dir, run_dir, shots, scoring, circular, k, n, limit) -> None:
+    """CI gate for a benchmark SUBMISSION: exit 0 pass, 1 a threshold failed, 2 bad input or setup."""
+    from ..gate import gate
+
+    verdict = gate(submission, out=out_dir, max_text_answerable=max_text_answerable, min_mg=min_mg, max_leaked=max_leaked,
+                   zoo_group=zoo_group, zoo=zoo_path, run_dir=run_dir, shots=shots, scoring=scoring, circular=circular,
+                   k=k, n=n, limit=limit)
+    if verdict.error:
+        click.echo(f"error: {verdict.error['message']}", err=True)
+    for c in verdict.checks:
+        click.echo(f"{'PASS' if c.passed else 'FAIL'}  {c.name}: {c.message}")
+    click.echo(f"gate: {verdict.status} (exit {verdict.exit_code}); details in {out_dir}")
+    sys.exit(verdict.exit_code)
+
+
+COMMANDS = [audit_cmd, filter_, scan_cmd, import_, gate_cmd]

@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -99,6 +99,20 @@ USER_TEMPLATE = (
     "Write {n} different question(s) about this image. Reply with JSON only, a list like:\n"
     '[{{"question": "...", "options": ["...", "...", "...", "..."], "answer": "A", "reasoning": "what in the image shows the answer"}}]'
 )
+#: one worked example shown as a previous turn (``Curator(example=True)``): small models copy
+#: the format of a demonstration far more reliably than they follow a description of it
+EXAMPLE_DESCRIPTION = (
+    "Image size (width x height, pixels): 400x300\n"
+    "Text in the image (OCR, box [x1, y1, x2, y2]):\n- \"EXIT\" [20, 30, 120, 70]\n"
+    "Colours (share of the pixels, where they are):\n- white: 70%, all over the image\n- green: 25%, mostly top left"
+)
+EXAMPLE_REPLY = json.dumps([
+    {"question": "Which word is written on the sign in the image?", "options": ["EXIT", "STOP", "OPEN", "PUSH"], "answer": "A",
+     "reasoning": "OCR reads EXIT at the top left."},
+    {"question": "Besides white, which colour covers the largest area of the image?", "options": ["red", "blue", "green", "yellow"],
+     "answer": "C", "reasoning": "green covers 25% of the pixels."},
+], ensure_ascii=False)
+EARLIER_TEMPLATE = "Earlier attempts for this image failed; write different questions that avoid these problems:"
 RETRY_TEMPLATE = "Your reply could not be used: {reason}. Reply again with only the JSON list in the format above."
 
 
@@ -266,33 +280,48 @@ class Curator:
     """Writes candidate questions with ``lm`` (any zoo model that can generate).
 
     ``max_retries`` bounds the extra attempts per source sample; ``answer_prefix`` starts the
-    assistant's reply (e.g. ``[{"question": "``), which keeps small models on the JSON track.
+    assistant's reply (e.g. ``[{"question": "``), which keeps small models on the JSON track;
+    ``example`` puts one worked description -> JSON exchange in front of the request.
     """
 
     def __init__(self, lm: LM, *, max_retries: int = 2, max_new_tokens: int = 384, answer_prefix: str = "",
-                 cache: GenerationCache | None = None):
+                 example: bool = True, cache: GenerationCache | None = None):
         self.lm = lm
+        self.example = example
         self.max_retries = max_retries
         self.max_new_tokens = max_new_tokens
         self.answer_prefix = answer_prefix
-        self.cache = cache or GenerationCache()
+        self.cache = cache if cache is not None else GenerationCache()
 
     @property
     def name(self) -> str:
         return self.lm.name
 
-    def prompt_messages(self, description: SymbolicDescription, capability: Capability, n: int) -> list[dict[str, str]]:
-        user = USER_TEMPLATE.format(
-            description=description.to_text(), capability=capability.name, capability_description=capability.description,
-            skills=", ".join(capability.skills), n=n,
-        )
-        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    def prompt_messages(self, description: SymbolicDescription, capability: Capability, n: int,
+                        earlier: Sequence[str] = ()) -> list[dict[str, str]]:
+        def user(desc_text: str, cap: Capability, k: int) -> str:
+            return USER_TEMPLATE.format(description=desc_text, capability=cap.name, capability_description=cap.description,
+                                        skills=", ".join(cap.skills), n=k)
 
-    def write(self, source: Sample, description: SymbolicDescription, n: int = 2, *, seen: set[str] | None = None) -> CurationResult:
-        """Up to ``n`` accepted candidates for ``source``; ``seen`` (normalised questions) is updated."""
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+        if self.example:
+            messages += [{"role": "user", "content": user(EXAMPLE_DESCRIPTION, CAPABILITIES["fine-grained perception"], 2)},
+                         {"role": "assistant", "content": EXAMPLE_REPLY}]
+        request = user(description.to_text(), capability, n)
+        if earlier:
+            request += "\n\n" + EARLIER_TEMPLATE + "\n" + "\n".join(f"- {e}" for e in earlier)
+        return messages + [{"role": "user", "content": request}]
+
+    def write(self, source: Sample, description: SymbolicDescription, n: int = 2, *, seen: set[str] | None = None,
+              earlier: Sequence[str] = ()) -> CurationResult:
+        """Up to ``n`` accepted candidates for ``source``; ``seen`` (normalised questions) is updated.
+
+        ``earlier``: what went wrong in previous rounds ("question -> reason"), added to the
+        request so a later round asks something new (greedy decoding would repeat itself).
+        """
         seen = seen if seen is not None else set()
         capability = capability_for(source)
-        messages = self.prompt_messages(description, capability, n)
+        messages = self.prompt_messages(description, capability, n, earlier)
         prompt_text = json.dumps(messages, ensure_ascii=False)
         result = CurationResult(
             source_id=source.id, capability=capability.name, prompt_text=prompt_text,

@@ -196,7 +196,7 @@ def describe_image(
     ocr: OcrFn | None | bool = True,
     colours: bool = True,
     describers: Sequence[LM] = (),
-    include_known_fact: bool = True,
+    include_known_fact: bool = False,
     min_ocr_score: float = 0.5,
 ) -> SymbolicDescription:
     """Build the symbolic description of ``sample``'s images.

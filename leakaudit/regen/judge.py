@@ -182,7 +182,7 @@ class Judge:
         self.max_new_tokens = max_new_tokens
         self.retries = retries
         self.ask_format = ask_format
-        self.cache = cache or GenerationCache()
+        self.cache = cache if cache is not None else GenerationCache()
 
     @property
     def name(self) -> str:
@@ -207,12 +207,11 @@ class Judge:
             todo = [i for i, p in enumerate(parsed) if p[0] is None]
             if not todo:
                 break
-            again = [
-                Prompt(messages=prompts[i].messages + [{"role": "assistant", "content": replies[i]}, {"role": "user", "content": retry_line}],
-                       images=prompts[i].images)
-                for i in todo
-            ]
-            for i, reply in zip(todo, self.cache.generate(self.lm, again, self.max_new_tokens)):
+            # each retry continues the conversation, so a repeated failure is a new prompt
+            for i in todo:
+                prompts[i] = Prompt(messages=prompts[i].messages + [{"role": "assistant", "content": replies[i]}, {"role": "user", "content": retry_line}],
+                                    images=prompts[i].images)
+            for i, reply in zip(todo, self.cache.generate(self.lm, [prompts[i] for i in todo], self.max_new_tokens)):
                 replies[i] = reply
                 parsed[i] = parse(reply)
         return parsed, replies
@@ -340,3 +339,116 @@ def check_mode(mode: str) -> str:
     if mode not in ("pointwise", "pairwise"):
         raise LeakauditError(f"unknown judge mode {mode!r}; use pointwise or pairwise")
     return mode
+
+
+# -- labelled pair files ------------------------------------------------------------------
+def read_pairs(path, mode: str) -> list[dict[str, Any]]:
+    """Rows of a JSON Lines judge input, checked: ``question``; ``response`` or
+    ``response_a``/``response_b``; optional ``image`` (a path relative to the file) and
+    ``label`` (first/second/tie for pairs, a 0-100 score for single responses).
+    """
+    import json
+    from pathlib import Path
+
+    from ..errors import DataError
+    from ..images import ImageRef
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, None, None, "no such file")
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise DataError(path, n + 1, None, f"invalid JSON: {exc}") from None
+        if not isinstance(row, dict):
+            raise DataError(path, n + 1, None, "a line must be a JSON object")
+        if not isinstance(row.get("question"), str) or not row["question"].strip():
+            raise DataError(path, n + 1, "question", "missing or empty question")
+        pair = "response_a" in row or "response_b" in row
+        if pair:
+            for f in ("response_a", "response_b"):
+                if not isinstance(row.get(f), str):
+                    raise DataError(path, n + 1, f, "missing response text (a pair needs response_a and response_b)")
+        elif not isinstance(row.get("response"), str):
+            raise DataError(path, n + 1, "response", "missing response (or response_a and response_b for a pair)")
+        if mode == "pairwise" and not pair:
+            raise DataError(path, n + 1, "response_a", "pairwise judging needs response_a and response_b")
+        if row.get("label") is not None:
+            if pair:
+                label = normalize_label(row["label"])
+                if label is None:
+                    raise DataError(path, n + 1, "label", f"label {row['label']!r} is not first, second or tie")
+            else:
+                label = _score_value(row["label"])
+                if label is None:
+                    raise DataError(path, n + 1, "label", f"label {row['label']!r} is not a score from 0 to 100")
+            row["_label"] = label
+        if row.get("image"):
+            row["_image"] = ImageRef.from_path(path.parent, str(row["image"]), file=str(path), row=n + 1, field="image")
+        row["_line"] = n + 1
+        rows.append(row)
+    if not rows:
+        raise DataError(path, None, None, "no rows (empty file?)")
+    return rows
+
+
+def judge_rows(judge: "Judge", rows: list[dict[str, Any]], mode: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Judge every row; (result rows, agreement with the labels: pairs -> accuracy/kappa, scores -> correlations)."""
+    check_mode(mode)
+    images = [r["_image"].load() if r.get("_image") else None for r in rows]
+    questions = [r["question"] for r in rows]
+    results = []
+    if mode == "pairwise":
+        verdicts = judge.pairwise(questions, [r["response_a"] for r in rows], [r["response_b"] for r in rows], images=images)
+        preds = [v.winner for v in verdicts]
+        for r, v in zip(rows, verdicts):
+            results.append({**_public(r), "verdict": v.winner, "reason": v.reason, "parsed_by": v.parsed_by, "raw": v.raw})
+    else:
+        pairs = [r for r in rows if "response_a" in r]
+        singles = [r for r in rows if "response_a" not in r]
+        preds = []
+        if singles:
+            vs = judge.pointwise([r["question"] for r in singles], [r["response"] for r in singles],
+                                 images=[im for im, r in zip(images, rows) if "response_a" not in r])
+            for r, v in zip(singles, vs):
+                results.append({**_public(r), "score": v.score, "reason": v.reason, "parsed_by": v.parsed_by, "raw": v.raw})
+        if pairs:
+            pimgs = [im for im, r in zip(images, rows) if "response_a" in r]
+            va = judge.pointwise([r["question"] for r in pairs], [r["response_a"] for r in pairs], images=pimgs)
+            vb = judge.pointwise([r["question"] for r in pairs], [r["response_b"] for r in pairs], images=pimgs)
+            for r, a, b in zip(pairs, va, vb):
+                verdict = preference_from_scores(a.score, b.score)
+                preds.append(verdict)
+                results.append({**_public(r), "score_a": a.score, "score_b": b.score, "verdict": verdict,
+                                "reason_a": a.reason, "reason_b": b.reason})
+        rows = singles + pairs
+    stats: dict[str, Any] = {"mode": mode, "n_rows": len(rows), "judge": judge.name}
+    pair_rows = [(res, r) for res, r in zip(results, rows) if "verdict" in res]
+    labelled = [(res["verdict"], r["_label"]) for res, r in pair_rows if r.get("_label") is not None]
+    if labelled:
+        stats["pairs"] = agreement([p for p, _ in labelled], [g for _, g in labelled]).to_dict()
+    scored = [(res["score"], r["_label"]) for res, r in zip(results, rows) if "score" in res and r.get("_label") is not None]
+    if scored:
+        stats["scores"] = score_agreement([s for s, _ in scored], [g for _, g in scored])
+    return results, stats
+
+
+def score_agreement(scores: Sequence[float | None], labels: Sequence[float]) -> dict[str, Any]:
+    """Pointwise scores vs human scores: Pearson r and Kendall tau (unreadable scores left out and counted)."""
+    from scipy.stats import kendalltau, pearsonr
+
+    pairs = [(s, g) for s, g in zip(scores, labels) if s is not None]
+    out: dict[str, Any] = {"n": len(scores), "n_unreadable": len(scores) - len(pairs), "pearson": None, "kendall_tau": None}
+    if len(pairs) >= 3 and len({s for s, _ in pairs}) > 1 and len({g for _, g in pairs}) > 1:
+        xs, ys = zip(*pairs)
+        out["pearson"] = float(pearsonr(xs, ys)[0])
+        out["kendall_tau"] = float(kendalltau(xs, ys)[0])
+    return out
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if not k.startswith("_")} | {"line": row["_line"]}

@@ -58,9 +58,9 @@ def store_hash(store_path: Path) -> str:
 
 def find_store(report_dir: Path, summary: dict[str, Any]) -> Path | None:
     """The answers.sqlite behind a report folder: ``run/`` inside it, where the summary says, or beside it."""
-    settings = summary.get("settings") or {}
+    settings, scan = summary.get("settings") or {}, summary.get("scan") or {}
     candidates = [report_dir / "run", report_dir]
-    hinted = _first(summary, "store", "run_dir") or _first(settings, "store", "run_dir")
+    hinted = _first(summary, "store", "run_dir") or _first(scan, "run_dir") or _first(settings, "store", "run_dir")
     if hinted:
         candidates += [Path(str(hinted)), report_dir / str(hinted)]
     candidates.append(report_dir.parent)
@@ -146,7 +146,9 @@ class ReportInputs:
     @property
     def command_line(self) -> str | None:
         """The command that produced the audit (summary first, then the latest run)."""
-        value = _first(self.summary, "command", "command_line", "argv") or _first(self.settings, "command", "command_line", "argv")
+        scan = self.summary.get("scan") or {}
+        value = (_first(self.summary, "command", "command_line", "argv") or _first(scan, "command")
+                 or _first(self.settings, "command", "command_line", "argv"))
         if value is None:
             for run in reversed(self.runs):
                 value = _first(run, "command", "command_line", "argv", "cmd")
