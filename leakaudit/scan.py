@@ -128,22 +128,41 @@ def plan_models(zoo: Any, group: str | None = None, models: Sequence[str | LM] |
 
 
 def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: Any, shots: int, scoring: str, circular: bool,
-                    limit: int | None, progress: bool, command: str | None = None) -> list:
-    """Run every condition the plan needs; the store skips what it already has."""
+                    limit: int | None, progress: bool, command: str | None = None, on_model_error: str = "raise") -> list:
+    """Run every condition the plan needs, model by model; the store skips what it already has.
+
+    ``on_model_error="skip"`` records a model that fails to load or run in ``plan.skipped``
+    and carries on with the others (a scan reports what it could measure); ``"raise"``
+    turns the failure into a ``LeakauditError`` (the gate's setup error, exit code 2).
+    """
     from .runner import run
 
     summaries = []
-    text_models = plan.inspectors + plan.base_llms
+    failed: set[str] = set()
     common = dict(run_dir=run_dir, scoring=scoring, circular=circular, limit=limit, zoo=zoo, progress=progress, command=command)
-    if text_models:
-        summaries.append(run(bench, text_models, condition="text", shots=shots, **common))
-    if plan.lvlms:
-        summaries.append(run(bench, plan.lvlms, condition="vision", shots=0, **common))
-        by_mode: dict[str, list[str | LM]] = {}
-        for m in plan.lvlms:
-            by_mode.setdefault(plan.blind_modes.get(plan.name(m), "drop"), []).append(m)
-        for mode, members in by_mode.items():
-            summaries.append(run(bench, members, condition="blind", shots=0, blind=mode, **common))
+    jobs: list[tuple[str | LM, str, int, str]] = [(m, "text", shots, "drop") for m in plan.inspectors + plan.base_llms]
+    jobs += [(m, "vision", 0, "drop") for m in plan.lvlms]
+    jobs += [(m, "blind", 0, plan.blind_modes.get(plan.name(m), "drop")) for m in plan.lvlms]
+    for model, condition, n_shots, blind in jobs:
+        name = plan.name(model)
+        if name in failed:
+            continue
+        try:
+            summaries.append(run(bench, [model], condition=condition, shots=n_shots, blind=blind, **common))
+        except KeyboardInterrupt:
+            raise
+        except LeakauditError as exc:
+            if on_model_error == "raise":
+                raise
+            failed.add(name)
+            plan.skipped.append(f"{name}: {condition} run failed: {exc}")
+            log.warning("%s: %s run failed: %s", name, condition, exc)
+        except Exception as exc:  # noqa: BLE001 - a backend bug in one model must not sink the others
+            if on_model_error == "raise":
+                raise LeakauditError(f"model {name!r} failed in the {condition} run: {type(exc).__name__}: {exc}") from exc
+            failed.add(name)
+            plan.skipped.append(f"{name}: {condition} run failed: {type(exc).__name__}: {exc}")
+            log.warning("%s: %s run failed: %s: %s", name, condition, type(exc).__name__, exc)
     return summaries
 
 
@@ -272,7 +291,7 @@ def scan(
         log.warning(note)
     command = command if command is not None else shlex.join(["leakaudit", *sys.argv[1:]])
     collect_answers(benchmark, plan, run_dir=run_path, zoo=zoo_obj, shots=shots, scoring=scoring, circular=circular,
-                    limit=limit, progress=progress, command=command)
+                    limit=limit, progress=progress, command=command, on_model_error="skip")
 
     result = audit(run_path, benchmark=audited, zoo=zoo_obj, text_shots=shots, k=k, n=n, circular=circular, n_boot=n_boot,
                    base_llms=base_llms, prefer_scoring=scoring, inspectors=[plan.name(m) for m in plan.inspectors] or None)

@@ -205,7 +205,7 @@ class Zoo:
         self.groups = groups
         self.source = source
         self._loaded: dict[tuple, "LM"] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: loading a composite (ocr) loads the LLM it wraps
         self._validate_links()
 
     # -- lookup ---------------------------------------------------------------------

@@ -102,11 +102,13 @@ def test_letters_outside_the_top_k_are_forced_exactly(smollm2_path, backends, pr
     _, cpp = backends
     _, letter, _ = prompts
     narrow = LlamaCppBackend("narrow", smollm2_path, top_k=1, n_threads=1)
-    wide = cpp.letter_logprobs(letter[:2], [list("ABCD")] * 2)
-    forced = narrow.letter_logprobs(letter[:2], [list("ABCD")] * 2)
+    for p in letter[:2]:
+        forced = narrow.letter_logprobs([p], [list("ABCD")])[0]
+        # the prompt is cached now, as it was for the forced lookups: same numerics
+        wide = cpp.letter_logprobs([p], [list("ABCD")])[0]
+        wide = cpp.letter_logprobs([p], [list("ABCD")])[0]
+        assert forced == pytest.approx(wide, abs=1e-3)
     assert narrow.stats["letters_forced"] >= 6 and narrow.stats["letters_floored"] == 0
-    for row_w, row_f in zip(wide, forced):
-        assert row_f == pytest.approx(row_w, abs=1e-3)
 
 
 def test_cloze_loglikelihoods_agree(backends, prompts):
@@ -119,10 +121,9 @@ def test_cloze_loglikelihoods_agree(backends, prompts):
     b = cpp.loglikelihood(cloze[:3], conts)
     for row_hf, row_cpp in zip(a, b):
         for (ll_hf, n_hf), (ll_cpp, n_cpp) in zip(row_hf, row_cpp):
-            print(ll_hf, ll_cpp, n_hf)
             assert n_hf == n_cpp
-            # per-token agreement: quantization error adds up over the continuation's tokens
-            assert abs(ll_hf - ll_cpp) / n_hf < 2 * TOLERANCE + 0.3, (ll_hf, ll_cpp, n_hf)
+            # per token: quantization error adds up over the continuation's tokens
+            assert abs(ll_hf - ll_cpp) / n_hf < TOLERANCE, (ll_hf, ll_cpp, n_hf)
 
 
 def test_greedy_generation_starts_alike(backends, prompts):

@@ -182,3 +182,40 @@ def test_bitsandbytes_4bit_from_the_safetensors_cache(lm, prompts):
         assert all(v < 0 for v in row_q)
         # nf4 moves the numbers, but not wildly
         assert max(abs(a - b) for a, b in zip(row_q, row_f)) < 1.5
+
+
+@pytest.fixture(scope="module")
+def tiny_llava():
+    pytest.importorskip("leakaudit.backends.tiny_vlm", reason="tiny VLM builders not available")
+    from leakaudit.zoo import load_zoo
+
+    zoo = load_zoo()
+    return zoo.load("tiny-llava"), zoo.load("tiny-llava-lm")
+
+
+def test_lvlm_path_with_images_and_its_text_tower(tiny_llava):
+    from PIL import Image
+
+    vlm, tower = tiny_llava
+    assert vlm.supports_images and not tower.supports_images
+    messages = [
+        {"role": "system", "content": "Answer with a letter."},
+        {"role": "user", "content": "Question: Which colour fills the image?\nOptions:\nA. red\nB. blue\n"},
+    ]
+    seen = Prompt(messages=messages, images=[Image.new("RGB", (48, 32), (220, 20, 20))])
+    blind = Prompt(messages=messages)
+    assert vlm.render(seen).count("<image>") == 1 and "<image>" not in vlm.render(blind)
+    with_image = vlm.letter_logprobs([seen], [["A", "B"]])[0]
+    without = vlm.letter_logprobs([blind], [["A", "B"]])[0]
+    assert with_image != pytest.approx(without, abs=1e-7)  # the pixels reach the model
+    # without an image, LLaVA is exactly its language model
+    assert tower.letter_logprobs([blind], [["A", "B"]])[0] == pytest.approx(without, abs=1e-4)
+    [(total, n)] = vlm.loglikelihood([seen], [[" red"]])[0]
+    inputs = vlm._lvlm_inputs(seen, " red")
+    n_ctx = vlm._lvlm_inputs(seen)["input_ids"].shape[1]
+    with torch.inference_mode():
+        logprobs = torch.log_softmax(vlm.model(**inputs).logits[0].float(), dim=-1)
+    ids = inputs["input_ids"][0]
+    assert n == len(ids) - n_ctx >= 1
+    assert total == pytest.approx(sum(float(logprobs[i - 1, ids[i]]) for i in range(n_ctx, len(ids))), abs=1e-4)
+    assert isinstance(vlm.generate([seen], max_new_tokens=3)[0], str)

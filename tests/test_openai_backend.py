@@ -298,3 +298,15 @@ def test_parsers_directly():
     assert continuation_logprob(lp, context_len=7, prompt_len=10) == (-2.0, 1)
     with pytest.raises(ScoringNotSupportedError):
         continuation_logprob({"tokens": []}, 0, 1)
+
+
+def test_zoo_entry_builds_the_backend(fake, monkeypatch, sleeps):
+    from leakaudit.zoo import zoo_from_dict
+
+    monkeypatch.setenv("GATEWAY_KEY", KEY)
+    zoo = zoo_from_dict({"models": {"gw-llm": {"kind": "llm", "backend": "openai", "api_model": "gpt-fake", "options": {"base_url": fake.url, "api_key_env": "GATEWAY_KEY", "concurrency": 1}}}})
+    lm = zoo.load("gw-llm")
+    assert isinstance(lm, OpenAIBackend) and lm.model == "gpt-fake" and lm.supports_images is False
+    fake.fail_with = [502]
+    assert lm.generate([prompt()]) == ["The answer is B."] and len(sleeps) == 1
+    assert fake.requests[-1]["body"]["model"] == "gpt-fake"

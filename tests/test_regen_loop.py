@@ -176,3 +176,88 @@ def test_rewrite_row_unmappable_inline_options():
     raw = {"question": "Which one?\nOptions: A: cat, B: dog, C: cow", "answer": "B"}
     with pytest.raises(UnmappableRow, match="question, options"):
         rewrite_row(raw, src, new, {})
+
+
+class _FakeZoo:
+    def __init__(self, models: dict):
+        self.models = models
+
+    def load(self, name):
+        return self.models[name]
+
+
+def test_cli_regenerate_prints_the_round_table(tmp_path, demo, monkeypatch):
+    import leakaudit.zoo
+    from click.testing import CliRunner
+
+    from leakaudit.cli import main
+
+    src = next(s for s in demo.samples if s.meta.get("label") == "text-answerable")
+    run_dir = _audit_folder(tmp_path, demo, {src.id: "leaked"})
+    m = _models([json.dumps([_item("Which colour fills area 5?", "B")])])
+    zoo = _FakeZoo({"cur": m["curator"], "jud": m["judge"], "txt": m["llms"][0], "vl": m["lvlm"]})
+    monkeypatch.setattr(leakaudit.zoo, "load_zoo", lambda path=None: zoo)
+    out = tmp_path / "o"
+    res = CliRunner().invoke(main, ["regenerate", "--run-dir", str(run_dir), "-o", str(out), "--curator", "cur", "--judge", "jud",
+                                    "--llms", "txt", "--lvlm", "vl", "--rounds", "1", "--candidates", "1", "--no-ocr"],
+                            env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "Regeneration: 1 question(s) kept" in res.output and "1 (100%)" in res.output and "demo.jsonl" in res.output
+    assert load_benchmark("demo", path=out / "regenerated").samples[0].meta["regen_source_id"] == src.id
+    bad = CliRunner().invoke(main, ["regenerate", "--run-dir", str(tmp_path), "-o", str(out)])
+    assert bad.exit_code == 2 and "neither an audit folder" in bad.output
+
+
+@pytest.mark.slow
+def test_regenerate_end_to_end_with_smollm2(tmp_path, smollm2_path):
+    """Offline on the demo: a real audit of 6 questions, then SmolLM2 as curator and judge.
+
+    The 135M model writes poor questions; whatever it writes, the acceptance rules must
+    hold: nothing a text-only model answers is kept, and the output (if any) loads back.
+    """
+    from leakaudit.audit import audit
+    from leakaudit.runner import run
+
+    bench = load_benchmark("demo")
+    text_ids = [s.id for s in bench.samples if s.meta.get("label") == "text-answerable"][:4]
+    vision_ids = [s.id for s in bench.samples if s.meta.get("label") == "vision-dependent"][:2]
+    sub = bench.subset(text_ids + vision_ids)
+    run_dir = tmp_path / "run"
+    run(sub, ["smollm2-135m"], condition="text", scoring="cloze", run_dir=run_dir, progress=False)
+    run(sub, ["ocr+smollm2"], condition="vision", scoring="cloze", run_dir=run_dir, progress=False)
+    run(sub, ["ocr+smollm2"], condition="blind", scoring="cloze", run_dir=run_dir, progress=False)
+    failing = audit(run_dir).samples
+    n_failing = int(failing["label"].isin(["text-answerable", "leaked"]).sum())
+    assert n_failing >= 1, failing[["sample_id", "label"]]
+
+    res = regenerate(run_dir, tmp_path / "out", curator="smollm2-135m", judge="smollm2-135m", llms=["smollm2-135m"], lvlm="ocr+smollm2",
+                     rounds=1, candidates=2, limit=2, max_retries=1, scoring="cloze", curator_max_new_tokens=160,
+                     judge_max_new_tokens=32, progress=False)
+    [r1] = res.rounds
+    assert r1.sources == min(2, n_failing) and r1.requested == 2 * r1.sources
+    assert r1.valid >= r1.passed_judge >= r1.passed_reaudit == len(res.kept)
+    prov = [json.loads(line) for line in res.provenance_file.read_text().splitlines()]
+    assert all(p["status"] in ("kept", "rejected-by-rules", "rejected-by-judge", "rejected-by-reaudit") and p["reason"] for p in prov)
+    for p in prov:
+        if p["status"] == "kept":
+            assert not any(p["reaudit"]["text_correct"].values()) and p["reaudit"]["blind_correct"] is False
+    summary = json.loads(res.summary_file.read_text())
+    assert summary["settings"]["curator"] == "smollm2-135m" and summary["n_kept"] == len(res.kept)
+    if res.kept:
+        back = load_benchmark("demo", path=res.benchmark_file.parent)
+        assert len(back) == len(res.kept) and all("regen_source_id" in s.meta for s in back.samples)
+    else:
+        assert res.benchmark_file is None and any("no candidate survived" in n for n in res.notes)
+
+
+def test_require_vision_correct_drops_questions_the_lvlm_gets_wrong_with_the_image(tmp_path, demo):
+    src = next(s for s in demo.samples if s.meta.get("label") == "text-answerable")
+    run_dir = _audit_folder(tmp_path, demo, {src.id: "text-answerable"})
+    reply = json.dumps([_item("Which colour fills part 7?", "D")])  # text says A, blind C, with the image B: nobody is right
+    loose = regenerate(run_dir, tmp_path / "a", rounds=1, candidates=1, ocr=False, progress=False, **_models([reply]))
+    assert len(loose.kept) == 1
+    strict = regenerate(run_dir, tmp_path / "b", rounds=1, candidates=1, ocr=False, progress=False, require_vision_correct=True,
+                        **_models([reply]))
+    assert strict.kept == []
+    prov = [json.loads(line) for line in strict.provenance_file.read_text().splitlines()]
+    assert prov[0]["status"] == "rejected-by-reaudit" and "with the image either" in prov[0]["reason"]

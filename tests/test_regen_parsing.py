@@ -134,6 +134,21 @@ def test_check_item_accepts_and_dedups():
     assert clean is None and "source" in why
 
 
+def test_correct_and_wrong_form_places_the_answer_deterministically():
+    item = {"question": "Which colour covers most of the image?", "correct": "blue", "wrong": ["red", "green", "yellow"]}
+    a, why = check_item(item, seen=set())
+    b, _ = check_item(dict(item), seen=set())
+    assert why == "ok" and a == b and sorted(a["options"]) == ["blue", "green", "red", "yellow"]
+    assert a["options"][ord(a["answer"]) - ord("A")] == "blue"
+    # the position depends on the question, so answers are not all at one letter
+    letters = {check_item({**item, "question": f"Which colour covers area {k}?"}, seen=set())[0]["answer"] for k in range(12)}
+    assert len(letters) > 1
+    assert "duplicated" in check_item({**item, "wrong": ["blue", "red"]}, seen=set())[1]
+    assert "appears in the question" in check_item({**item, "question": "Is the blue part largest?"}, seen=set())[1]
+    assert "at least 2" in check_item({**item, "wrong": []}, seen=set())[1]
+    assert "empty correct" in check_item({**item, "correct": " "}, seen=set())[1]
+
+
 def test_answer_leak_only_when_the_question_singles_out_the_answer():
     # words shared with a distractor are not a give-away
     assert answer_leak("Which striped animal is shown?", ["striped zebra", "striped tiger"], 0) is None
@@ -176,7 +191,7 @@ def test_curator_retries_after_garbage_then_reads_fenced_json():
     assert "blue: 40%" in request and "science & technology" in request
     # a worked example precedes the request (as a user/assistant exchange)
     roles = [m["role"] for m in lm.prompts[0].messages]
-    assert roles == ["system", "user", "assistant", "user"] and json.loads(lm.prompts[0].messages[2]["content"])[0]["answer"] == "A"
+    assert roles == ["system", "user", "assistant", "user"] and json.loads(lm.prompts[0].messages[2]["content"])[0]["correct"] == "EXIT"
 
 
 def test_curator_without_example_sends_only_the_request():
@@ -225,3 +240,62 @@ def test_candidate_to_sample_reuses_source_image_and_category():
     new = cand.to_sample(src, "s1-regen-r1-1", meta={"regen_source_id": "s1"})
     assert new.images == src.images and new.category == src.category and new.hint is None
     assert new.answer == "B" and new.answer_text == "blue" and new.content_hash != src.content_hash
+
+
+# -- the symbolic description ----------------------------------------------------------------
+def _image_sample(meta=None, hint=None):
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from leakaudit.images import ImageRef
+
+    img = Image.new("RGB", (90, 90), "white")
+    ImageDraw.Draw(img).rectangle((0, 0, 44, 44), fill=(30, 70, 220))  # blue square, top left
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return _sample(images=[ImageRef(data=buf.getvalue())], meta=meta or {}, hint=hint)
+
+
+def test_colour_summary_names_shares_and_places():
+    from leakaudit.regen.describe import colour_summary
+
+    s = _image_sample()
+    lines = colour_summary(s.images[0].load())
+    assert lines[0].startswith("white: 75%") and lines[1] == "blue: 25%, mostly top left"
+
+
+def test_describe_uses_benchmark_context_ocr_and_notes_missing_ocr(monkeypatch):
+    import leakaudit.regen.describe as describe
+
+    s = _image_sample(meta={"caption": "a blue square", "objects": [{"label": "square", "bbox": [0, 0, 44, 44]}]}, hint="Look closely.")
+    d = describe.describe_image(s, ocr=lambda img: [("SALE", [[1, 2], [30, 2], [30, 9], [1, 9]], 0.9)], include_known_fact=True)
+    text = d.to_text()
+    assert "Image size (width x height, pixels): 90x90" in text and '"SALE" [1, 2, 30, 9]' in text
+    assert "- square [0, 0, 44, 44]" in text and "Caption: a blue square" in text and "Context: Look closely." in text
+    assert "blue: 25%" in text and "What is the capital of Italy? Answer: Rome" in text
+    assert "capital" not in describe.describe_image(s, ocr=False).to_text()  # the source question only on request
+
+    monkeypatch.setattr(describe, "_default_ocr", lambda: None)  # the `ocr` extra is missing
+    d = describe.describe_image(s)
+    assert d.ocr == [] and any("leakaudit[ocr]" in n for n in d.notes)
+
+
+def test_describe_with_a_vision_describer_and_refuses_a_text_model():
+    import leakaudit.regen.describe as describe
+    from leakaudit.errors import LeakauditError
+
+    def respond(prompt):
+        text = prompt.messages[0]["content"]
+        if text == describe.CAPTION_PROMPT:
+            return "A blue square on white."
+        if text == describe.OBJECTS_PROMPT:
+            return 'Sure: [{"label": "square", "box": [0, 0, 44, 44]}]'
+        return "- square - above - nothing\n"
+
+    vlm = ScriptedLM("vlm", respond, supports_images=True)
+    d = describe.describe_image(_image_sample(), ocr=False, describers=[vlm])
+    assert d.captions == ["A blue square on white. (vlm)"] and d.objects[0].label == "square" and d.objects[0].box == [0, 0, 44, 44]
+    assert d.relations == ["square - above - nothing"]
+    with pytest.raises(LeakauditError, match="cannot take images"):
+        describe.describe_image(_image_sample(), ocr=False, describers=[ScriptedLM("txt", respond)])

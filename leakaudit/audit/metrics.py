@@ -224,7 +224,8 @@ def compute_metrics(
 
     text_shot_sets = text.groupby("model")["shots"].agg(lambda s: sorted(set(int(x) for x in s))).to_dict()
     missing_t: dict[str, str] = {}
-    for llm in set(llms) | {roles[m].base_llm for m in lvlms if roles[m].base_llm}:
+    blind_lvlms = set(blind["model"])
+    for llm in set(llms) | {roles[m].base_llm for m in lvlms if roles[m].base_llm and m in blind_lvlms}:
         if llm in text_at["model"].values:
             continue
         have = text_shot_sets.get(llm)

@@ -7,8 +7,8 @@ and cannot give, and how each ``LM`` request is answered:
   returns the top-k next-token log-probs from the raw logits (``post_sampling_probs``
   off). Letters found there are summed over their variants ("A", " A") as in the hf
   backend. A letter outside the top-k is looked up exactly by forcing it with a grammar
-  (the forced token's reported log-prob is still the raw one); only if that forced token
-  is not the letter itself does the letter get ``floor`` -- counted in ``stats``.
+  by its vocabulary id (the forced token's reported log-prob is still the raw one); only
+  a letter with no token of its own gets ``floor`` -- counted in ``stats``.
 - ``loglikelihood``: the server returns no log-probs for prompt tokens, so the
   continuation's tokens are generated under a grammar of exactly those token ids
   (``<[id]>``) and their raw log-probs summed. The ids come from the GGUF's tokenizer
@@ -37,25 +37,6 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_FLOOR = -50.0
 
 
-def gbnf_literal(text: str) -> str:
-    """``text`` as a GBNF string literal (a grammar that accepts exactly it)."""
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 32:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
 def _logsumexp(values: list[float]) -> float:
     top = max(values)
     return top + math.log(sum(math.exp(v - top) for v in values))
@@ -71,13 +52,15 @@ def _gguf_metadata(path: Path) -> dict[str, Any]:
         f = reader.fields.get(key)
         return f.contents() if f is not None else None
 
-    tokens = reader.fields.get("tokenizer.ggml.tokens")
+    field = reader.fields.get("tokenizer.ggml.tokens")
+    tokens = field.contents() if field is not None else []
 
     def token(key: str) -> str | None:
         idx = value(key)
-        return tokens.contents(int(idx)) if idx is not None and tokens is not None else None
+        return tokens[int(idx)] if idx is not None and int(idx) < len(tokens) else None
 
     return {
+        "vocab": {t: i for i, t in enumerate(tokens)},
         "chat_template": value("tokenizer.chat_template"),
         "add_bos": bool(value("tokenizer.ggml.add_bos_token")),
         "bos_token": token("tokenizer.ggml.bos_token_id"),
@@ -199,11 +182,15 @@ class LlamaCppBackend(LM):
         for prompt, ls in zip(prompts, letters):
             self._check_images(prompt)
             text = self.render(prompt)
-            entries = self._complete(text, n_predict=1, n_probs=self.top_k)
-            top = {t["token"]: t["logprob"] for t in (entries[0]["top_logprobs"] if entries else [])}
+            top = self._top_logprobs(text)
+            if any(not self._from_top(top, letter) for letter in ls):
+                # llama.cpp's numbers depend slightly (~0.1 nat) on whether the last prompt token
+                # ran in a batch or alone (cached prompt); forced lookups run it alone, so the
+                # whole row is re-read that way to keep its letters comparable
+                top = self._top_logprobs(text)
             row = []
             for letter in ls:
-                found = [top[v] for v in (letter, " " + letter) if v in top]
+                found = self._from_top(top, letter)
                 if found:
                     self.stats["letters_from_topk"] += 1
                 else:
@@ -215,12 +202,29 @@ class LlamaCppBackend(LM):
             out.append(row)
         return out
 
+    def _top_logprobs(self, text: str) -> dict[str, float]:
+        entries = self._complete(text, n_predict=1, n_probs=self.top_k)
+        return {t["token"]: t["logprob"] for t in (entries[0]["top_logprobs"] if entries else [])}
+
+    @staticmethod
+    def _from_top(top: dict[str, float], letter: str) -> list[float]:
+        return [top[v] for v in (letter, " " + letter) if v in top]
+
+    def _variant_token_ids(self, letter: str) -> list[int]:
+        """Vocabulary ids of "A" and " A" (stored as "ĠA" in byte-level BPE, "▁A" in SentencePiece)."""
+        vocab = self.meta["vocab"]
+        ids: list[int] = []
+        for spelling in (letter, "Ġ" + letter, "▁" + letter):
+            if spelling in vocab and vocab[spelling] not in ids:
+                ids.append(vocab[spelling])
+        return ids
+
     def _forced_letter(self, text: str, letter: str) -> list[float]:
-        """Exact log-probs of a letter outside the top-k: force it with a one-token grammar."""
+        """Exact log-probs of a letter outside the top-k: force its token with a token-id grammar."""
         values = []
-        for variant in (letter, " " + letter):
-            entries = self._complete(text, n_predict=1, n_probs=1, grammar=f"root ::= {gbnf_literal(variant)}")
-            if entries and entries[0]["token"] == variant:
+        for token_id in self._variant_token_ids(letter):
+            entries = self._complete(text, n_predict=1, n_probs=1, grammar=f"root ::= <[{token_id}]>")
+            if entries and entries[0]["id"] == token_id:
                 values.append(entries[0]["logprob"])
         if values:
             self.stats["letters_forced"] += 1

@@ -43,7 +43,7 @@ import yaml
 from ..errors import LeakauditError, MissingDependencyError
 from ..prompts import LLM_LETTER_LINE, SELECT_LINE, cloze_continuations, question_block, select_fewshot, shots_for
 from ..schema import Sample
-from ..store import Answer
+from ..store import Answer, answer_from_dict
 from .base import LM, Prompt, register_backend
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -222,7 +222,7 @@ def _model_name(model: Any) -> str:
     return str(getattr(cfg, "_name_or_path", "") or type(inner).__name__)
 
 
-def make_hflm(model: Any, tokenizer: Any = None, *, batch_size: int = 1, max_length: int | None = None):
+def make_hflm(model: Any, tokenizer: Any = None, *, batch_size: int = 8, max_length: int | None = None):
     """HFLM around an already loaded transformers model (HFLM's own loader is not used:
     ``model_args`` with both ``gguf_file=`` and ``tokenizer=`` fails in lm-eval 0.4.13)."""
     _require_lmeval()
@@ -249,15 +249,15 @@ def run_lmeval_task(
     scoring: str = "cloze",
     out_dir: str | Path,
     model_name: str | None = None,
-    batch_size: int = 1,
+    batch_size: int = 8,
     store: "AnswerStore | None" = None,
 ) -> list[dict[str, Any]]:
     """Score ``samples`` (text condition) with lm-eval and return one Answer dict per sample.
 
     ``model`` is a loaded ``transformers`` causal LM (with ``tokenizer``), an ``HFBackend``,
-    an ``LMEvalBackend`` or an ``HFLM``; ``fewshot_ids`` names
-    the demonstrations among ``samples`` (default: ``prompts.select_fewshot``, the same
-    recorded choice as the native runner). Open questions are skipped (lm-eval's
+    an ``LMEvalBackend`` or an ``HFLM``; ``fewshot_ids`` names the demonstrations among
+    ``samples`` in order (default: ``prompts.select_fewshot``, the native runner's recorded
+    choice); a sample never sees itself as a demonstration. Open questions are skipped (lm-eval's
     multiple_choice needs options). Each dict has the ``Answer`` fields plus
     ``loglikelihoods`` (raw), ``acc``/``acc_norm`` (lm-eval's own verdicts), ``task``, and the
     ``context`` and ``continuations`` lm-eval actually scored.
@@ -297,6 +297,11 @@ def run_lmeval_task(
         task_manager=manager,
         log_samples=True,
         bootstrap_iters=0,
+        # log-likelihood scoring with first_n demos is deterministic: leave the caller's
+        # global random / numpy / torch generators alone
+        random_seed=None,
+        numpy_random_seed=None,
+        torch_random_seed=None,
     )
     elapsed = time.perf_counter() - started
     if results is None:  # non-zero rank in a distributed launch
@@ -319,7 +324,7 @@ def run_lmeval_task(
     _write_jsonl(out / "answers.jsonl", rows)
     if store is not None:
         store.add_samples(mc)
-        store.add_many(Answer(**{k: r[k] for k in Answer.__dataclass_fields__ if k in r}) for r in rows)
+        store.add_many(answer_from_dict(r) for r in rows)
     return rows
 
 
@@ -390,7 +395,7 @@ class LMEvalBackend(LM):
         *,
         path: str | Path | None = None,
         gguf_file: str | Path | None = None,
-        batch_size: int = 1,
+        batch_size: int = 8,
         max_length: int | None = None,
         hf: Any = None,
         **hf_options: Any,

@@ -136,7 +136,9 @@ class OpenAIBackend(LM):
     goes into a zoo file); use ``api_key_env: none`` for a local server without auth.
     ``prefill`` sends ``answer_prefix`` as a partial assistant turn that the server continues
     (vLLM's ``continue_final_message``); otherwise it is appended to the last user message,
-    which every server accepts.
+    which every server accepts. ``concurrency`` requests run in parallel threads;
+    ``extra_body`` is merged into every request (server-specific sampling fields).
+    A zoo entry passes ``base_url``, ``api_key_env`` and the rest through ``options:``.
     """
 
     def __init__(
@@ -154,7 +156,6 @@ class OpenAIBackend(LM):
         concurrency: int = 4,
         prefill: bool = False,
         extra_body: dict[str, Any] | None = None,
-        transport: Any = None,
     ):
         try:
             import httpx
@@ -184,7 +185,7 @@ class OpenAIBackend(LM):
                 )
             headers["Authorization"] = f"Bearer {key}"
         self._httpx = httpx
-        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
+        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
 
     # -- HTTP with retries ---------------------------------------------------------------
     def _backoff(self, attempt: int, retry_after: str | None) -> float:

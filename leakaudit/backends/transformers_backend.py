@@ -105,25 +105,14 @@ def dequantized_gguf_dir(gguf_path: str | Path, cache_dir: str | Path | None = N
 
 
 def built_model_dir(builder: str) -> Path:
-    """Build an offline random VLM (``leakaudit.backends.tiny_vlm``) into the cache, once."""
-    from ..zoo import BUILDERS, cache_root
+    """The folder of an offline random VLM (``leakaudit.backends.tiny_vlm`` builds and caches it)."""
+    from ..zoo import BUILDERS
 
     try:
         from . import tiny_vlm
     except ModuleNotFoundError as exc:
         raise MissingDependencyError(f"builder {builder!r} needs leakaudit.backends.tiny_vlm, which is not available") from exc
-    target = cache_root() / "tiny" / builder
-    if (target / "config.json").is_file():
-        return target
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    getattr(tiny_vlm, BUILDERS[builder])(tmp)
-    try:
-        os.replace(tmp, target)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return Path(getattr(tiny_vlm, BUILDERS[builder])())
 
 
 # -- the backend ---------------------------------------------------------------------------
@@ -615,7 +604,7 @@ def _text_tower(vlm):
 
     text_config = vlm.config.get_text_config(decoder=True)
     causal = AutoModelForCausalLM.from_config(text_config)
-    language_model = vlm.model.language_model if hasattr(vlm, "model") and hasattr(vlm.model, "language_model") else vlm.language_model
+    language_model = vlm.get_decoder()  # LLaVA's language_model, Idefics3's text_model, ...
     missing, unexpected = causal.model.load_state_dict(language_model.state_dict(), strict=False)
     if unexpected or [m for m in missing if "rotary" not in m]:
         raise LeakauditError(f"could not extract the text tower of {type(vlm).__name__}: missing {missing[:3]}, unexpected {unexpected[:3]}")

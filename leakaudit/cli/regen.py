@@ -74,6 +74,7 @@ def judge(mode: str, model: str, input_path: Path, out: Path | None, zoo: str | 
 @click.option("--shots", type=int, default=0, show_default=True, help="Few-shot demonstrations for the text-only panel.")
 @click.option("--blind", type=click.Choice(["drop", "grey", "noise"]), default="drop", show_default=True)
 @click.option("--circular", is_flag=True, help="Re-audit with circular evaluation (all rotations must be right).")
+@click.option("--require-vision-correct", is_flag=True, help="Keep a question only if the LVLM answers it correctly with the image.")
 @click.option("--max-retries", type=int, default=2, show_default=True, help="Extra curator attempts when a reply is unusable.")
 @click.option("--describer", "describers", multiple=True, help="Vision zoo model that captions the images (repeatable).")
 @click.option("--no-ocr", is_flag=True, help="Do not read text in the images for the descriptions.")
@@ -82,8 +83,8 @@ def judge(mode: str, model: str, input_path: Path, out: Path | None, zoo: str | 
 @click.option("--zoo", type=click.Path(dir_okay=False), default=None)
 def regenerate(run_dir: Path, out: Path, benchmark: str | None, curator: str, judge_model: str | None, llms: tuple[str, ...],
                lvlm: str, rounds: int, candidates: int, min_score: float, limit: int | None, scoring: str, shots: int, blind: str,
-               circular: bool, max_retries: int, describers: tuple[str, ...], no_ocr: bool, known_fact: bool, max_new_tokens: int,
-               zoo: str | None) -> None:
+               circular: bool, require_vision_correct: bool, max_retries: int, describers: tuple[str, ...], no_ocr: bool,
+               known_fact: bool, max_new_tokens: int, zoo: str | None) -> None:
     """Replace questions the audit found text-answerable or leaked with new vision-dependent ones."""
     from rich.console import Console
 
@@ -94,7 +95,8 @@ def regenerate(run_dir: Path, out: Path, benchmark: str | None, curator: str, ju
     result = run_regenerate(
         run_dir, out, benchmark=benchmark, curator=curator, judge=judge_model, llms=list(llms) or None, lvlm=lvlm, rounds=rounds,
         candidates=candidates, min_score=min_score, limit=limit, scoring=scoring, shots=shots, blind=blind, circular=circular,
-        max_retries=max_retries, ocr=not no_ocr, known_fact=known_fact, curator_max_new_tokens=max_new_tokens, describers=[zoo_obj.load(d) for d in describers], zoo=zoo_obj,
+        require_vision_correct=require_vision_correct, max_retries=max_retries, ocr=not no_ocr, known_fact=known_fact,
+        curator_max_new_tokens=max_new_tokens, describers=[zoo_obj.load(d) for d in describers], zoo=zoo_obj,
     )
     console = Console()
     console.print(result.table())

@@ -97,7 +97,8 @@ USER_TEMPLATE = (
     "Image description:\n{description}\n\n"
     "Capability to test: {capability} ({capability_description}; skills: {skills}).\n"
     "Write {n} different question(s) about this image. Reply with JSON only, a list like:\n"
-    '[{{"question": "...", "options": ["...", "...", "...", "..."], "answer": "A", "reasoning": "what in the image shows the answer"}}]'
+    '[{{"question": "...", "correct": "the right answer", "wrong": ["a wrong answer", "another", "another"], '
+    '"reasoning": "what in the image shows the answer"}}]'
 )
 #: one worked example shown as a previous turn (``Curator(example=True)``): small models copy
 #: the format of a demonstration far more reliably than they follow a description of it
@@ -107,10 +108,10 @@ EXAMPLE_DESCRIPTION = (
     "Colours (share of the pixels, where they are):\n- white: 70%, all over the image\n- green: 25%, mostly top left"
 )
 EXAMPLE_REPLY = json.dumps([
-    {"question": "Which word is written on the sign in the image?", "options": ["EXIT", "STOP", "OPEN", "PUSH"], "answer": "A",
+    {"question": "Which word is written on the sign in the image?", "correct": "EXIT", "wrong": ["STOP", "OPEN", "PUSH"],
      "reasoning": "OCR reads EXIT at the top left."},
-    {"question": "Besides white, which colour covers the largest area of the image?", "options": ["red", "blue", "green", "yellow"],
-     "answer": "C", "reasoning": "green covers 25% of the pixels."},
+    {"question": "Besides white, which colour covers the largest area of the image?", "correct": "green",
+     "wrong": ["red", "blue", "yellow"], "reasoning": "green covers 25% of the pixels."},
 ], ensure_ascii=False)
 EARLIER_TEMPLATE = "Earlier attempts for this image failed; write different questions that avoid these problems:"
 RETRY_TEMPLATE = "Your reply could not be used: {reason}. Reply again with only the JSON list in the format above."
@@ -213,7 +214,11 @@ def answer_leak(question: str, options: list[str], answer_index: int) -> str | N
 
 
 def check_item(item: Any, *, seen: set[str], source: Sample | None = None) -> tuple[dict[str, Any] | None, str]:
-    """Apply the acceptance rules to one parsed item; (clean item or None, reason)."""
+    """Apply the acceptance rules to one parsed item; (clean item or None, reason).
+
+    Items give ``options`` + ``answer`` (letter or text), or ``correct`` + ``wrong`` (the
+    format asked for: small models confuse option lists with letters).
+    """
     if not isinstance(item, dict):
         return None, f"item is a {type(item).__name__}, not an object with question/options/answer"
     low = {str(k).strip().lower(): v for k, v in item.items()}
@@ -223,6 +228,16 @@ def check_item(item: Any, *, seen: set[str], source: Sample | None = None) -> tu
     question = question.strip()
     raw_options = low.get("options", low.get("choices"))
     options = normalize_options(raw_options)
+    answer: Any = low.get("answer")
+    correct = low.get("correct", low.get("correct_answer"))
+    if not options and correct is not None:
+        # the answer / distractors form: the right answer goes to a position fixed by the question
+        wrong = normalize_options(low.get("wrong", low.get("distractors", low.get("incorrect"))))
+        if not isinstance(correct, str) or not correct.strip():
+            return None, "empty correct answer"
+        slot = int(hashlib.sha256(norm_text(question).encode()).hexdigest(), 16) % (len(wrong) + 1)
+        options = wrong[:slot] + [correct.strip()] + wrong[slot:]
+        answer = LETTERS[slot]
     if not options:
         # options written inline in the question: "What is it? (A) cat (B) dog"
         inline = split_inline_options(question)
@@ -240,7 +255,7 @@ def check_item(item: Any, *, seen: set[str], source: Sample | None = None) -> tu
     dupes = sorted({o for o in options if normed.count(norm_text(o)) > 1})
     if dupes:
         return None, f"options duplicated: {dupes[0]!r}"
-    letter, why = resolve_answer(low.get("answer"), options)
+    letter, why = resolve_answer(answer, options)
     if letter is None:
         return None, why
     leak = answer_leak(question, options, LETTERS.index(letter))

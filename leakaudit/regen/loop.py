@@ -179,10 +179,12 @@ class ReauditVerdict:
     text_correct: dict[str, bool]
     blind_correct: bool | None
     vision_correct: bool | None
+    require_vision_correct: bool = False
 
     @property
     def vision_dependent(self) -> bool:
-        return not any(self.text_correct.values()) and self.blind_correct is False
+        ok = not any(self.text_correct.values()) and self.blind_correct is False
+        return ok and (self.vision_correct is True or not self.require_vision_correct)
 
     @property
     def reason(self) -> str:
@@ -192,6 +194,8 @@ class ReauditVerdict:
             return "the LVLM answers it without the image"
         if self.blind_correct is None:
             return "no blind answer was stored"
+        if self.require_vision_correct and not self.vision_correct:
+            return "the LVLM does not answer it with the image either"
         return "vision-dependent"
 
 
@@ -327,6 +331,7 @@ def regenerate(
     shots: int = 0,
     blind: str = "drop",
     circular: bool = False,
+    require_vision_correct: bool = False,
     max_retries: int = 2,
     curator_prefix: str = "",
     curator_max_new_tokens: int = 384,
@@ -341,9 +346,10 @@ def regenerate(
 
     Models are zoo names or ``LM`` objects; ``judge`` defaults to the curator; ``llms``
     defaults to the audit's text-only LLMs. ``scoring``/``shots``/``blind``/``circular`` are
-    the re-audit protocol (the runner's). ``describers`` are vision models that caption the
-    images; ``known_fact`` adds the source question and answer to the description (see
-    ``describe_image``).
+    the re-audit protocol (the runner's); ``require_vision_correct`` also demands that the
+    LVLM answers correctly with the image (worth it with a strong LVLM). ``describers`` are
+    vision models that caption the images; ``known_fact`` adds the source question and
+    answer to the description (see ``describe_image``).
     """
     if rounds < 1 or candidates < 1:
         raise LeakauditError("rounds and candidates must be at least 1")
@@ -368,7 +374,7 @@ def regenerate(
     jud = Judge(judge_lm, max_new_tokens=judge_max_new_tokens, cache=cache)
 
     descriptions: dict[str, SymbolicDescription] = {}
-    seen: set[str] = set()
+    seen: dict[str, set[str]] = {}  # per source image: the same question about another image is a new question
     kept: list[tuple[Sample, Sample, dict[str, Any]]] = []
     provenance: list[dict[str, Any]] = []
     stats: list[RoundStats] = []
@@ -388,7 +394,7 @@ def regenerate(
             if src.id not in descriptions:
                 descriptions[src.id] = describe_image(src, ocr=ocr, describers=describers, include_known_fact=known_fact)
                 notes += [n for n in descriptions[src.id].notes if n not in notes]
-            result = cur.write(src, descriptions[src.id], n=candidates, seen=seen, earlier=earlier.get(src.id, ()))
+            result = cur.write(src, descriptions[src.id], n=candidates, seen=seen.setdefault(src.id, set()), earlier=earlier.get(src.id, ()))
             rs.parsed += result.n_items
             rs.valid += len(result.candidates)
             for rej in result.rejections:
@@ -406,7 +412,7 @@ def regenerate(
         verdicts = jud.pointwise(list(qs), list(rsps), images=images, descriptions=[descriptions[src.id].to_text() for _, src, _ in written])
 
         records, to_audit = [], []
-        for k, ((c, src, result), v) in enumerate(zip(written, verdicts)):
+        for (c, src, result), v in zip(written, verdicts):
             sample_id = f"{src.id}-regen-r{rnd}-{sum(1 for r in records if r['source_id'] == src.id) + 1}"
             rec = {
                 "round": rnd, "id": sample_id, "source_id": src.id, "source_hash": src.content_hash, "capability": c.capability,
@@ -429,6 +435,7 @@ def regenerate(
                                     scoring=scoring, shots=shots, blind=blind, circular=circular, progress=progress)
             for new, src, rec in to_audit:
                 ver = verdict_by_id[new.id]
+                ver.require_vision_correct = require_vision_correct
                 rec["reaudit"] = {"text_correct": ver.text_correct, "blind_correct": ver.blind_correct, "vision_correct": ver.vision_correct,
                                   "scoring": scoring, "shots": shots, "blind_mode": blind, "circular": circular, "label": "vision-dependent" if ver.vision_dependent else "text-answerable"}
                 if ver.vision_dependent and src.id not in replaced:
@@ -471,7 +478,9 @@ def regenerate(
                      "rounds": rounds, "candidates": candidates, "min_score": min_score, "limit": limit, "scoring": scoring,
                      "shots": shots, "blind": blind, "circular": circular, "max_retries": max_retries, "known_fact": known_fact,
                      "curator_max_new_tokens": curator_max_new_tokens, "judge_max_new_tokens": judge_max_new_tokens,
-                     "keep_rule": "no text-only LLM answers it and the LVLM does not answer it without the image"},
+                     "require_vision_correct": require_vision_correct,
+                     "keep_rule": "no text-only LLM answers it and the LVLM does not answer it without the image"
+                                  + (" (and answers it with the image)" if require_vision_correct else "")},
         "notes": result.notes,
     }
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str), encoding="utf-8")

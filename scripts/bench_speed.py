@@ -1,0 +1,171 @@
+#!/usr/bin/env python
+"""Letter-scoring throughput: leakaudit's HF backend vs lm-eval on the same model, in one run.
+
+Scores the same MMStar questions (text only, 2-shot) with SmolLM2-135M twice:
+
+- leakaudit: ``HFBackend.letter_logprobs`` -- one forward pass per question batch over the
+  question's own tokens, the shared system + 2-shot prefix encoded once (KV cache);
+- lm-eval 0.4: a local ``multiple_choice`` task (choices A-D, ``num_fewshot: 2``, same chat
+  template, system message and multi-turn few-shot) through ``HFLM(pretrained=<the same
+  loaded model>)``. lm-eval picks its 2 demonstrations with its own sampler, so the two
+  prompts differ in which solved questions they show; both have the same structure.
+
+Prints questions/second of each and the ratio. Example::
+
+    python scripts/bench_speed.py --n 200
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SHARED = Path(os.environ.get("LEAKAUDIT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DEFAULT_DATA = SHARED / "mmstar_text" / "mmstar_text.parquet"
+
+
+def load_questions(path: Path, n: int):
+    """n four-option MMStar questions plus the few-shot pool, as leakaudit Samples."""
+    from leakaudit import load_benchmark
+
+    bench = load_benchmark("mmstar", path=path)
+    four = [s for s in bench.samples if len(s.options) == 4]
+    return bench, four[:n]
+
+
+def run_leakaudit(lm, bench, samples, shots: int) -> tuple[float, float]:
+    """Seconds and accuracy of letter scoring with the prefix cache, prompts built as in a run."""
+    from leakaudit.prompts import build_prompt, select_fewshot
+
+    fewshot = select_fewshot(bench, shots)
+    prompts = [build_prompt(s, "text", shots=shots, fewshot=fewshot, scoring="letter") for s in samples]
+    lm._prefix_cache.clear()  # the shared prefix is computed inside the timed region
+    start = time.perf_counter()
+    scores = lm.letter_logprobs(prompts, [list(s.letters) for s in samples])
+    seconds = time.perf_counter() - start
+    correct = sum(row.index(max(row)) == s.answer_index for row, s in zip(scores, samples))
+    return seconds, correct / len(samples)
+
+
+def write_lmeval_task(folder: Path, bench, samples, shots: int) -> str:
+    """A local lm-eval task over the same questions (JSON Lines, multiple_choice, A-D)."""
+    from leakaudit.prompts import question_block
+
+    def doc(s):
+        text = question_block(s, keep_images=False) + "Please select the correct answer from the options above. \n"
+        text += "Answer with the option's letter from the given choices directly, such as answer letter 'A' only. \n"
+        return {"query": text, "choices": list(s.letters), "gold": s.answer_index}
+
+    asked = {s.id for s in samples}
+    pool = [s for s in bench.samples if s.id not in asked and len(s.options) == 4][:50]
+    (folder / "test.jsonl").write_text("".join(json.dumps(doc(s)) + "\n" for s in samples), encoding="utf-8")
+    (folder / "fewshot.jsonl").write_text("".join(json.dumps(doc(s)) + "\n" for s in pool), encoding="utf-8")
+    name = "leakaudit_bench_mmstar"
+    (folder / f"{name}.yaml").write_text(
+        f"""task: {name}
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {folder / 'test.jsonl'}
+    train: {folder / 'fewshot.jsonl'}
+test_split: test
+fewshot_split: train
+output_type: multiple_choice
+doc_to_text: "{{{{query}}}}"
+doc_to_choice: choices
+doc_to_target: gold
+target_delimiter: ""
+num_fewshot: {shots}
+metric_list:
+  - metric: acc
+""",
+        encoding="utf-8",
+    )
+    return name
+
+
+def run_lmeval(lm, bench, samples, shots: int, batch_size: int) -> tuple[float, float]:
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    from leakaudit.prompts import FEWSHOT_SYSTEM
+
+    with tempfile.TemporaryDirectory() as tmp:
+        task = write_lmeval_task(Path(tmp), bench, samples, shots)
+        model = HFLM(pretrained=lm.model, tokenizer=lm.tokenizer, batch_size=batch_size)
+        manager = TaskManager(include_path=tmp)
+        start = time.perf_counter()
+        results = lm_eval.simple_evaluate(
+            model=model, tasks=[task], task_manager=manager, num_fewshot=shots,
+            apply_chat_template=True, fewshot_as_multiturn=True, system_instruction=FEWSHOT_SYSTEM,
+            log_samples=False, bootstrap_iters=0, verbosity="WARNING",
+        )
+        seconds = time.perf_counter() - start
+    return seconds, float(results["results"][task]["acc,none"])
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=200, help="number of MMStar questions (default 200)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="mmstar_text.parquet (MMStar questions, text only)")
+    parser.add_argument("--model", default="smollm2-135m", help="zoo name of an hf-backend model")
+    parser.add_argument("--shots", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=16, help="batch size of both runners")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
+    args = parser.parse_args(argv)
+    if not args.data.is_file():
+        parser.error(f"MMStar questions not found at {args.data} (pass --data or set LEAKAUDIT_SHARED_DATA)")
+
+    import torch
+
+    from leakaudit.zoo import load_zoo
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    bench, samples = load_questions(args.data, args.n)
+    lm = load_zoo().load(args.model, batch_size=args.batch_size)
+    run_leakaudit(lm, bench, samples[:4], args.shots)  # warm-up (first-call allocations)
+
+    la_s, la_acc = run_leakaudit(lm, bench, samples, args.shots)
+    lm_s, lm_acc = run_lmeval(lm, bench, samples, args.shots, args.batch_size)
+    out = {
+        "model": args.model,
+        "questions": len(samples),
+        "shots": args.shots,
+        "batch_size": args.batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "leakaudit_seconds": round(la_s, 2),
+        "leakaudit_qps": round(len(samples) / la_s, 3),
+        "leakaudit_acc": round(la_acc, 4),
+        "lmeval_seconds": round(lm_s, 2),
+        "lmeval_qps": round(len(samples) / lm_s, 3),
+        "lmeval_acc": round(lm_acc, 4),
+        "speedup": round(lm_s / la_s, 2),
+    }
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{args.model}, {len(samples)} MMStar questions, {args.shots}-shot letter scoring")
+    for col in ("runner", "seconds", "questions/s", "accuracy"):
+        table.add_column(col)
+    table.add_row("leakaudit (prefix KV cache)", f"{la_s:.1f}", f"{out['leakaudit_qps']:.2f}", f"{la_acc:.3f}")
+    table.add_row("lm-eval 0.4 multiple_choice", f"{lm_s:.1f}", f"{out['lmeval_qps']:.2f}", f"{lm_acc:.3f}")
+    console = Console()
+    console.print(table)
+    console.print(f"speed-up: {out['speedup']:.2f}x (leakaudit / lm-eval questions per second)")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
+    return out
+
+
+if __name__ == "__main__":
+    main()
