@@ -302,10 +302,18 @@ def _text_items() -> list[_Item]:
     ]
 
 
-def _balanced_letters(n: int, rng: random.Random) -> list[int]:
-    """Gold positions 0..3, as equal in number as ``n`` allows, in random order."""
-    slots = [i % len(LETTERS) for i in range(n)]
-    rng.shuffle(slots)
+def _balanced_slots(items: list[_Item], rng: random.Random) -> list[int]:
+    """Gold positions 0..3 for ``items`` (grouped by kind): one cyclic A-D sequence runs over
+    all items, so every kind, every label and the whole demo get each letter equally often
+    (up to one), then positions are shuffled within each kind."""
+    slots: list[int] = []
+    start = 0
+    for kind in dict.fromkeys(item.kind for item in items):
+        n = sum(item.kind == kind for item in items)
+        kind_slots = [(start + k) % len(LETTERS) for k in range(n)]
+        rng.shuffle(kind_slots)
+        slots.extend(kind_slots)
+        start += n
     return slots
 
 
@@ -322,11 +330,8 @@ def _options(item: _Item, slot: int, rng: random.Random) -> list[str]:
 def build_rows(rng: random.Random | None = None) -> list[tuple[dict, _Item]]:
     """All demo rows (without images written) paired with their item; deterministic for a seed."""
     rng = rng or random.Random(DEMO_SEED)
-    vision, text = _vision_items(rng), _text_items()
-    placed: list[tuple[_Item, list[str], int]] = []
-    for items in (vision, text):
-        for item, slot in zip(items, _balanced_letters(len(items), rng)):
-            placed.append((item, _options(item, slot, rng), slot))
+    items = _vision_items(rng) + _text_items()  # grouped by kind, as _balanced_slots expects
+    placed = [(item, _options(item, slot, rng), slot) for item, slot in zip(items, _balanced_slots(items, rng))]
     rng.shuffle(placed)  # mix kinds so that any prefix (--limit) holds both labels
     rows = []
     for n, (item, options, slot) in enumerate(placed, start=1):

@@ -206,7 +206,11 @@ def test_lmeval_matches_native_on_mmstar(hf, shared_data, tmp_path):
     rows = run_lmeval_task(samples, hf, scoring="cloze", out_dir=tmp_path, model_name="smollm2-135m")
     seconds = time.perf_counter() - started
     agreement = compare_with_native(hf, samples, rows)
-    print(f"\nMMStar x12: lm-eval vs native cloze agreement {agreement:.0%}, {seconds:.1f}s in lm-eval")
+    by_id = {s.id: s for s in samples}
+    per_token = [by_id[r["sample_id"]].letters[int(np.argmax(np.array(r["loglikelihoods"]) / np.array(r["n_tokens"])))] for r in rows]
+    same_rule = np.mean([p == r["chosen"] for p, r in zip(per_token, rows)])
+    print(f"\nMMStar x12: lm-eval vs native cloze agreement {agreement:.0%}, {seconds:.1f}s in lm-eval; "
+          f"acc_norm (chars) vs per-token choice agree on {same_rule:.0%}")
     assert agreement == 1.0
 
 
@@ -231,3 +235,29 @@ def test_backend_serves_lm_interface_like_hf(hf):
     assert info["backend"] == "lmeval" and info["name"] == "smollm2-lmeval" and "lm_eval_version" in info
     with pytest.raises(LeakauditError, match="text-only"):
         lm.render(Prompt(messages=[{"role": "user", "content": "x"}], images=[Image.new("RGB", (2, 2))]))
+
+
+def test_answer_rows_follow_lmeval_normalisation(tmp_path):
+    """acc_norm divides by characters, the runner's rule by tokens: they can disagree."""
+    from leakaudit.backends.lmeval_backend import _answer_row
+
+    s = Sample(id="q", benchmark="b", question="Pick", options=["a", "a much longer option"], answer="B")
+    task = write_lmeval_tasks([s], out_dir=tmp_path)[0]
+    entry = {
+        "resps": [[[-3.0, False]], [[-8.0, False]]],
+        "doc": {"choices": lmeval_choices(s)},
+        "arguments": [[cloze_context(s), " a"], [cloze_context(s), " a much longer option"]],
+        "acc": 0.0,
+        "acc_norm": 1.0,
+    }
+    common = dict(scoring="cloze", shots=0, model_name="m", seconds=0.1)
+    chars = _answer_row(s, entry, task, [1, 4], normalise="chars", **common)
+    tokens = _answer_row(s, entry, task, [1, 4], normalise="tokens", **common)
+    assert chars["option_scores"] == [-3.0, -8.0 / 20] and chars["chosen"] == "B" and chars["correct"] is True
+    assert tokens["option_scores"] == [-3.0, -2.0] and tokens["chosen"] == "B"
+    entry["resps"][1] = [[-13.0, False]]
+    assert _answer_row(s, entry, task, [1, 4], normalise="tokens", **common)["chosen"] == "A"
+    assert chars["extraction"] == "lmeval:acc_norm" and tokens["prompt_hash"] == chars["prompt_hash"] + "-pertoken"
+    assert json.loads(chars["raw_response"]) == {"loglikelihoods": [-3.0, -8.0]}
+    with pytest.raises(LeakauditError, match="normalise"):
+        run_lmeval_task([s], object(), out_dir=tmp_path, normalise="bytes")

@@ -58,7 +58,7 @@ def test_walkthrough_notebook_executes(tmp_path, monkeypatch, smollm2_path):
     _kernelspec(tmp_path / "jupyter")
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter") + os.pathsep + os.environ.get("JUPYTER_PATH", ""))
     monkeypatch.setenv("LEAKAUDIT_WALKTHROUGH_OUT", str(tmp_path / "out"))
-    monkeypatch.setenv("LEAKAUDIT_WALKTHROUGH_LIMIT", "8")
+    monkeypatch.setenv("LEAKAUDIT_WALKTHROUGH_LIMIT", "6")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(nb, kernel_name=KERNEL, timeout=600, resources={"metadata": {"path": str(tmp_path)}})

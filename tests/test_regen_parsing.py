@@ -169,6 +169,7 @@ def test_parse_items_shapes():
     assert parse_items(json.dumps(GOOD))[:2] == ([GOOD], "json")
     items, how, err = parse_items("I cannot do that.")
     assert items == [] and how == "" and "no JSON" in err
+    assert "cut off" in parse_items('[{"question": "Which colour is the', )[2]
     assert "empty" in parse_items("  ")[2]
 
 

@@ -20,12 +20,11 @@ from PIL import Image, ImageDraw
 from reportlab.pdfbase import pdfmetrics
 
 import leakaudit
-from leakaudit.audit import audit
 from leakaudit.backends.scripted import ScriptedLM
 from leakaudit.prompts import question_block
 from leakaudit.report import build_report, data_hash, leakiest, load_report_inputs, store_hash
 from leakaudit.report.fonts import CJK_FONT_HINT, find_cjk_font, markup, register_fonts
-from leakaudit.runner import run
+from leakaudit.scan import scan
 
 POPPLER = all(shutil.which(t) for t in ("pdftoppm", "pdftotext", "pdffonts"))
 needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils not installed (apt-get install -y poppler-utils): pdftoppm/pdftotext/pdffonts")
@@ -51,12 +50,17 @@ def _wrong(s) -> str:
     return s.letters[(s.letters.index(s.answer) + 1) % len(s.letters)]
 
 
-def _is_text(s) -> bool:
-    return s.meta.get("label") == "text-answerable"
+def scan_with_scripted_models(bench, out: Path, *, leaked: int = 3, report: bool = False, known_ids=(), with_lvlm: bool = True):
+    """``leakaudit.scan`` with three scripted LLMs and one scripted LVLM (its base LLM: llm-half).
 
+    The LLMs know the answers of questions labelled text-answerable (the demo's ground truth)
+    and of ``known_ids``; the LVLM also answers the first ``leaked`` other questions blind.
+    """
+    known = set(known_ids)
 
-def make_report_dir(bench, out: Path, *, leaked: int = 3) -> Path:
-    """Run three scripted LLMs and one scripted LVLM on ``bench`` and save the real audit in ``out``."""
+    def _is_text(s) -> bool:
+        return s.meta.get("label") == "text-answerable" or s.id in known
+
     knows = ScriptedLM("llm-knows", _responder(bench, lambda s, i, p: s.answer if _is_text(s) else _wrong(s)))
     half = ScriptedLM("llm-half", _responder(bench, lambda s, i, p: s.answer if _is_text(s) and i % 2 == 0 else _wrong(s)))
     guess = ScriptedLM("llm-guess", _responder(bench, lambda s, i, p: s.letters[i % len(s.letters)]))
@@ -67,14 +71,10 @@ def make_report_dir(bench, out: Path, *, leaked: int = 3) -> Path:
         return s.answer if sees or _is_text(s) or s.id in vision_ids else _wrong(s)
 
     lvlm = ScriptedLM("lvlm-a", _responder(bench, lvlm_answer), supports_images=True)
-    run_dir = out / "run"
-    cmd = f"leakaudit scan {bench.name} --out {out}"
-    run(bench, [knows, half, guess], condition="text", run_dir=run_dir, progress=False, command=cmd)
-    run(bench, [lvlm], condition="vision", run_dir=run_dir, progress=False, command=cmd)
-    run(bench, [lvlm], condition="blind", run_dir=run_dir, progress=False, command=cmd)
-    result = audit(run_dir, benchmark=bench.name, base_llms={"lvlm-a": "llm-half"}, k=1, n_boot=200)
-    result.save(out)
-    return out
+    models = [knows, half, guess] + ([lvlm] if with_lvlm else [])
+    result = scan(bench, models=models, base_llms={"lvlm-a": "llm-half"} if with_lvlm else None, out=out, scoring="letter", k=1,
+                  n_boot=200, progress=False, report=report, command=f"leakaudit scan {bench.name} --out {out}")
+    return result
 
 
 def make_cjk_benchmark(folder: Path) -> Path:
@@ -102,7 +102,10 @@ def make_cjk_benchmark(folder: Path) -> Path:
 # -- fixtures ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory) -> Path:
-    out = make_report_dir(leakaudit.load_benchmark("demo"), tmp_path_factory.mktemp("demo_report"))
+    """A demo scan's output folder; its PDF built here so that a report error fails the test
+    (``scan`` only logs one)."""
+    out = tmp_path_factory.mktemp("demo_report")
+    scan_with_scripted_models(leakaudit.load_benchmark("demo"), out)
     build_report(out, out / "audit.pdf")
     return out
 
@@ -110,7 +113,8 @@ def demo_report(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def cjk_report(tmp_path_factory) -> Path:
     folder = make_cjk_benchmark(tmp_path_factory.mktemp("cjk_bench"))
-    out = make_report_dir(leakaudit.load_benchmark("demo", path=folder), tmp_path_factory.mktemp("cjk_report"), leaked=1)
+    out = tmp_path_factory.mktemp("cjk_report")
+    scan_with_scripted_models(leakaudit.load_benchmark("demo", path=folder), out, leaked=1)
     build_report(out, out / "audit.pdf")
     return out
 
@@ -231,6 +235,41 @@ def test_markup_escapes_and_switches_fonts():
     assert out.startswith("a&lt;b&gt; &amp; ")
     if find_cjk_font() is not None:
         assert '<font name="LeakauditCJK">图</font>' in out
+
+
+@needs_poppler
+def test_report_on_real_mmbench_and_ccbench_samples(shared_data: Path, tmp_path: Path):
+    """Real questions and photos (MMBench EN/CN, CCBench): Chinese text and JPEG thumbnails."""
+    bench = leakaudit.load_benchmark("mmbench", path=shared_data / "mmbench_samples")
+    first = bench.samples[0]
+    assert first.question == CJK_QUESTION  # CCBench's first sample
+    out = tmp_path / "mmbench"
+    scan_with_scripted_models(bench, out, known_ids=[first.id])
+    pdf = build_report(out, out / "audit.pdf")
+    text = pdf_text(pdf)
+    assert CJK_QUESTION in text and "天坛" in text
+    assert "image unavailable" not in text
+    assert first.category.split(" ")[0] in text  # a Chinese capability name
+
+
+@needs_poppler
+def test_report_of_a_text_only_audit(tmp_path: Path):
+    """Only LLMs ran: no MG/ML, but the text-only evidence, heatmap of S_t and filter still show."""
+    out = tmp_path / "text_only"
+    scan_with_scripted_models(leakaudit.load_benchmark("demo", limit=20), out, with_lvlm=False)
+    text = pdf_text(build_report(out, out / "audit.pdf"))
+    assert "MG and ML are not available" in text
+    assert "text-only accuracy" in text
+    assert "What the filter kept and removed" in text
+    assert (out / "figures" / "text_hits.png").is_file() and not (out / "figures" / "mg_ml.png").exists()
+
+
+def test_scan_writes_the_report(tmp_path: Path):
+    bench = leakaudit.load_benchmark("demo", limit=12)
+    result = scan_with_scripted_models(bench, tmp_path / "scan", report=True)
+    assert result.report_pdf == tmp_path / "scan" / "audit.pdf"
+    assert result.report_pdf.read_bytes().startswith(b"%PDF")
+    assert {p.name for p in (tmp_path / "scan" / "figures").glob("*.png")} >= {"mg_ml.png", "text_hits.png"}
 
 
 def test_cli_report_from_report_dir_and_run_dir(demo_report: Path, tmp_path: Path):

@@ -25,8 +25,10 @@ continuation ``" " + option text`` (``TARGET_DELIMITER``). Letter mode appends M
 
 Scores: for ``cloze`` the chosen option is lm-eval's ``acc_norm`` choice (argmax of
 log-likelihood divided by the option's character length) and ``option_scores`` holds those
-normalised values; for ``letter`` it is ``acc``'s choice (raw log-likelihood). The raw
-log-likelihoods are kept in ``raw_response`` (JSON).
+normalised values (``normalise="tokens"`` uses the native runner's per-token mean instead);
+for ``letter`` it is ``acc``'s choice (raw log-likelihood). The raw log-likelihoods are kept
+in ``raw_response`` (JSON). Stored answers get ``prompt_hash`` ``lmeval-<digest>`` of the task
+format and demonstrations, so they never collide with the native runner's answers.
 """
 from __future__ import annotations
 
@@ -58,6 +60,8 @@ ANSWER_CUE = "Answer:"
 #: bump when the task format below changes: it is part of every stored prompt_hash
 TASK_FORMAT_VERSION = 1
 SCORINGS = ("cloze", "letter")
+#: how the cloze choice is length-normalised: lm-eval's acc_norm, or the runner's per-token mean
+NORMALISATIONS = ("chars", "tokens")
 
 
 def _require_lmeval():
@@ -251,6 +255,7 @@ def run_lmeval_task(
     model_name: str | None = None,
     batch_size: int = 8,
     store: "AnswerStore | None" = None,
+    normalise: str = "chars",
 ) -> list[dict[str, Any]]:
     """Score ``samples`` (text condition) with lm-eval and return one Answer dict per sample.
 
@@ -263,11 +268,17 @@ def run_lmeval_task(
     ``context`` and ``continuations`` lm-eval actually scored.
     ``out_dir`` receives the task files, ``lmeval_results.json`` and ``answers.jsonl``; with
     ``store`` the answers are also added to that ``AnswerStore``.
+
+    ``normalise`` picks the cloze choice: ``chars`` is lm-eval's ``acc_norm`` (log-likelihood
+    per character of the option), ``tokens`` the native runner's per-token mean (token counts
+    from HFLM's own tokenization are in ``n_tokens`` either way). Letter scoring is raw.
     """
     lm_eval = _require_lmeval()
     from lm_eval.tasks import TaskManager
 
     _check_scoring(scoring)
+    if normalise not in NORMALISATIONS:
+        raise LeakauditError(f"normalise must be one of {', '.join(NORMALISATIONS)}, not {normalise!r}")
     all_samples = list(samples)
     mc = [s for s in all_samples if s.is_multiple_choice]
     if len(mc) < len(all_samples):
@@ -316,7 +327,8 @@ def run_lmeval_task(
             raise LeakauditError(f"lm-eval returned no per-sample log for task {task.name}")
         for entry in logged:
             sample = by_id[entry["doc"]["id"]]
-            rows.append(_answer_row(sample, entry, task, scoring=scoring, shots=shots, model_name=name, seconds=per_sample))
+            n_tokens = [len(lm._encode_pair(ctx, cont)[1]) for ctx, cont in entry["arguments"]]
+            rows.append(_answer_row(sample, entry, task, n_tokens, scoring=scoring, normalise=normalise, shots=shots, model_name=name, seconds=per_sample))
 
     out.mkdir(parents=True, exist_ok=True)
     summary = {k: results.get(k) for k in ("results", "configs", "versions", "n-shot", "lm_eval_version", "transformers_version")}
@@ -328,18 +340,31 @@ def run_lmeval_task(
     return rows
 
 
-def _answer_row(sample: Sample, entry: dict[str, Any], task: LMEvalTask, *, scoring: str, shots: int, model_name: str, seconds: float) -> dict[str, Any]:
+def _answer_row(
+    sample: Sample,
+    entry: dict[str, Any],
+    task: LMEvalTask,
+    n_tokens: list[int],
+    *,
+    scoring: str,
+    normalise: str,
+    shots: int,
+    model_name: str,
+    seconds: float,
+) -> dict[str, Any]:
     """One lm-eval log entry -> an Answer dict (argmax as lm-eval's acc_norm / acc)."""
     import numpy as np
 
     lls = np.array([float(r[0][0]) for r in entry["resps"]], dtype=float)
     choices = entry["doc"]["choices"]
-    if scoring == "cloze":
+    if scoring == "letter":
+        scores, extraction, verdict = lls, "lmeval:acc", entry.get("acc")
+    elif normalise == "chars":
         scores = lls / np.array([float(len(c)) for c in choices])
-        verdict = entry.get("acc_norm")
+        extraction, verdict = "lmeval:acc_norm", entry.get("acc_norm")
     else:
-        scores = lls
-        verdict = entry.get("acc")
+        scores = lls / np.maximum(1.0, np.array(n_tokens, dtype=float))
+        extraction, verdict = "lmeval:per-token", None
     pick = int(np.argmax(scores))
     chosen = sample.letters[pick]
     answer = Answer(
@@ -348,20 +373,22 @@ def _answer_row(sample: Sample, entry: dict[str, Any], task: LMEvalTask, *, scor
         sample_hash=sample.content_hash,
         model=model_name,
         condition="text",
-        prompt_hash=task.prompt_hash,
+        # the per-token choice is a different answer for the same prompt: keep both storable
+        prompt_hash=task.prompt_hash + ("-pertoken" if extraction == "lmeval:per-token" else ""),
         scoring=scoring,
         correct=chosen == sample.answer,
         shots=shots,
         raw_response=json.dumps({"loglikelihoods": lls.tolist()}),
         option_scores=[float(x) for x in scores],
         chosen=chosen,
-        extraction="lmeval:acc_norm" if scoring == "cloze" else "lmeval:acc",
+        extraction=extraction,
         seconds=seconds,
         source="live",
     )
     return {
         **asdict(answer),
         "loglikelihoods": lls.tolist(),
+        "n_tokens": n_tokens,
         "acc": entry.get("acc"),
         "acc_norm": entry.get("acc_norm"),
         "lmeval_verdict": verdict,

@@ -88,6 +88,10 @@ def _base_llm_map(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def _names(csv: str | None) -> list[str] | None:
+    return [x.strip() for x in csv.split(",") if x.strip()] if csv else None
+
+
 # -- audit -------------------------------------------------------------------------------
 @click.command("audit")
 @click.option("--run-dir", type=click.Path(), required=True, help="Folder of the answer store (answers.sqlite).")
@@ -105,12 +109,13 @@ def _base_llm_map(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--scoring", type=click.Choice(["letter", "cloze", "generate"]), default=None, help="Only answers of this scoring mode.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Also write summary.json, metrics.csv, samples.csv/parquet here.")
 @click.option("--by-category", is_flag=True, help="Table per capability too.")
-def audit_cmd(run_dir, benchmark, as_json, text_shots, circular, k, n, n_boot, seed, zoo_path, base_llm, scoring, out_dir, by_category) -> None:
+@click.option("--inspectors", default=None, help="Comma-separated LLMs whose text-only hits count as evidence (default: every LLM in the store).")
+def audit_cmd(run_dir, benchmark, as_json, text_shots, circular, k, n, n_boot, seed, zoo_path, base_llm, scoring, out_dir, by_category, inspectors) -> None:
     """MMStar's S_v, S_wv, S_t, MG and ML per model, benchmark and capability, from RUN_DIR's answers."""
     from ..audit import audit
 
     result = audit(run_dir, benchmark=benchmark, zoo=zoo_path, text_shots=text_shots, k=k, n=n, circular=circular,
-                   n_boot=n_boot, seed=seed, base_llms=_base_llm_map(base_llm), scoring=scoring)
+                   n_boot=n_boot, seed=seed, base_llms=_base_llm_map(base_llm), scoring=scoring, inspectors=_names(inspectors))
     if out_dir:
         result.save(out_dir)
     if as_json:
@@ -141,7 +146,8 @@ def audit_cmd(run_dir, benchmark, as_json, text_shots, circular, k, n, n_boot, s
 @click.option("--circular", is_flag=True, help="Count a text-only hit only if every rotation was right.")
 @click.option("--zoo", "zoo_path", type=click.Path(dir_okay=False), default=None)
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder for the kept questions and removed.csv.")
-def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_shots, circular, zoo_path, out_dir) -> None:
+@click.option("--inspectors", default=None, help="Comma-separated LLMs whose text-only hits count as evidence (default: every LLM in the store).")
+def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_shots, circular, zoo_path, out_dir, inspectors) -> None:
     """Write BENCH without its text-answerable questions (MMStar's filter), in its own format, plus removed.csv."""
     from rich.console import Console
 
@@ -150,7 +156,8 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
     from ..filter import filter_benchmark
 
     bench_obj = load_benchmark(bench, path=bench_path, split=split)
-    result = audit(run_dir, benchmark=bench_obj, zoo=zoo_path, text_shots=text_shots, k=k, n=n, circular=circular, n_boot=0)
+    result = audit(run_dir, benchmark=bench_obj, zoo=zoo_path, text_shots=text_shots, k=k, n=n, circular=circular, n_boot=0,
+                   inspectors=_names(inspectors))
     fres = filter_benchmark(bench_obj, result, k=k, n=n, drop_blind=drop_blind, balance=balance)
     data_file = fres.write(out_dir)
     console = Console()

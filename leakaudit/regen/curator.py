@@ -287,6 +287,8 @@ def parse_items(text: str) -> tuple[list[Any], str, str]:
         return tagged, "tagged", ""
     if not (text or "").strip():
         return [], "", "the reply was empty"
+    if "{" in text or "[" in text:
+        return [], "", "the JSON in the reply is malformed or cut off before its first question was complete (too long?)"
     return [], "", "no JSON list of questions (and no <Question:> <Answer:> tags) was found"
 
 

@@ -344,7 +344,8 @@ def check_mode(mode: str) -> str:
 # -- labelled pair files ------------------------------------------------------------------
 def read_pairs(path, mode: str) -> list[dict[str, Any]]:
     """Rows of a JSON Lines judge input, checked: ``question``; ``response`` or
-    ``response_a``/``response_b``; optional ``image`` (a path relative to the file) and
+    ``response_a``/``response_b``; optional ``image`` (absolute, or relative to the file's
+    folder and not escaping it) and
     ``label`` (first/second/tie for pairs, a 0-100 score for single responses).
     """
     import json
@@ -388,7 +389,10 @@ def read_pairs(path, mode: str) -> list[dict[str, Any]]:
                     raise DataError(path, n + 1, "label", f"label {row['label']!r} is not a score from 0 to 100")
             row["_label"] = label
         if row.get("image"):
-            row["_image"] = ImageRef.from_path(path.parent, str(row["image"]), file=str(path), row=n + 1, field="image")
+            image = Path(str(row["image"]))
+            # an absolute path is the user's own file; a relative one must stay inside the file's folder
+            root = image.parent if image.is_absolute() else path.parent
+            row["_image"] = ImageRef.from_path(root, str(image), file=str(path), row=n + 1, field="image")
         row["_line"] = n + 1
         rows.append(row)
     if not rows:

@@ -18,6 +18,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from scipy.stats import binom
 
 from .fonts import matplotlib_rc
@@ -100,6 +101,13 @@ def mg_ml_figure(metrics: pd.DataFrame) -> Figure | None:
         for yi, v in zip(y, values):
             ax.text(0.0, yi, " n/a" if np.isnan(v) else "", va="center", fontsize=7, color="#666666")
         ax.axvline(0, color="#333333", linewidth=0.8)
+        err = _errors(rows, col)
+        reach_hi = values + (err[1] if err is not None else 0)
+        reach_lo = values - (err[0] if err is not None else 0)
+        # at least 0..5 points: an all-zero ML panel should read as "zero", not as a blown-up axis
+        hi = max(5.0, float(np.nanmax(reach_hi)) if np.isfinite(reach_hi).any() else 0.0)
+        lo = min(0.0, float(np.nanmin(reach_lo)) if np.isfinite(reach_lo).any() else 0.0)
+        ax.set_xlim(lo - 0.04 * (hi - lo), hi + 0.04 * (hi - lo))
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("percentage points")
         ax.grid(axis="x", color="#dddddd", linewidth=0.5)
@@ -144,6 +152,7 @@ def text_hits_figure(samples: pd.DataFrame, threshold: float | None = None) -> F
         ax.axvline(threshold + 0.5, color="#333333", linestyle=":", linewidth=1.2)
         ax.text(threshold + 0.56, top * 1.02, "text-answerable →", va="bottom", fontsize=7.5)
     ax.set_xticks(expected.index)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     n_llms = int(rows["text_n"].max())
     ax.set_xlabel(f"text-only LLMs answering correctly without the image (of {n_llms})")
     ax.set_ylabel("questions")
@@ -153,6 +162,14 @@ def text_hits_figure(samples: pd.DataFrame, threshold: float | None = None) -> F
     ax.set_axisbelow(True)
     fig.tight_layout()
     return fig
+
+
+def _two_lines(label: object, width: int = 36) -> str:
+    """A long capability name on at most two lines (MMBench's are ~50 characters)."""
+    lines = textwrap.wrap(str(label), width)
+    if len(lines) > 2:
+        lines = [lines[0], textwrap.shorten(" ".join(lines[1:]), width, placeholder="…")]
+    return "\n".join(lines)
 
 
 def heatmap_value(metrics: pd.DataFrame) -> str | None:
@@ -186,7 +203,7 @@ def capability_heatmap_figure(metrics: pd.DataFrame, value: str | None = None) -
     else:
         cmap, vmin, vmax, label = "viridis", 0.0, 100.0, f"{value} accuracy (%)"
     width = min(7.2, 2.6 + 0.75 * len(cols))
-    fig = Figure(figsize=(width, 1.0 + 0.36 * len(grid)))
+    fig = Figure(figsize=(width, 1.3 + 0.24 * len(grid)))
     ax = fig.subplots()
     im = ax.imshow(data, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     for i in range(data.shape[0]):
@@ -196,9 +213,9 @@ def capability_heatmap_figure(metrics: pd.DataFrame, value: str | None = None) -
                 dark = (shade < 0.25 or shade > 0.75) if value == "MG" else shade < 0.55
                 ax.text(j, i, f"{data[i, j]:.0f}", ha="center", va="center", fontsize=7.5, color="white" if dark else "black")
     ax.set_xticks(range(len(cols)), ["\n".join(textwrap.wrap(str(c), 14)) for c in cols], fontsize=7.5, rotation=30, ha="right")
-    ax.set_yticks(range(len(grid)), [textwrap.shorten(str(c), 40) for c in grid.index], fontsize=7.5)
+    ax.set_yticks(range(len(grid)), [_two_lines(c) for c in grid.index], fontsize=7)
     ax.spines[:].set_visible(False)
-    fig.colorbar(im, ax=ax, label=label, fraction=0.04, pad=0.02)
+    fig.colorbar(im, ax=ax, label=label, fraction=0.06, pad=0.03, aspect=max(12, 2 * len(grid)))
     ax.set_title(f"{value} per capability and model")
     fig.tight_layout()
     return fig
@@ -238,7 +255,7 @@ def filter_figure(samples: pd.DataFrame) -> Figure | None:
         return None
     reasons = [c for c in counts.columns if c.startswith("removed: ")]
     y = np.arange(len(counts))[::-1]
-    fig = Figure(figsize=(7.2, 1.0 + 0.3 * len(counts)))
+    fig = Figure(figsize=(7.2, 1.5 + 0.26 * len(counts)))
     ax = fig.subplots()
     left = np.zeros(len(counts))
     ax.barh(y, counts["kept"], color=KEPT_COLOR, label="kept")
@@ -246,10 +263,11 @@ def filter_figure(samples: pd.DataFrame) -> Figure | None:
     for i, reason in enumerate(reasons):
         ax.barh(y, counts[reason], left=left, color=REMOVED_COLORS[i % len(REMOVED_COLORS)], label=reason)
         left += counts[reason].to_numpy(float)
-    ax.set_yticks(y, [textwrap.shorten(str(c), 40) for c in counts.index], fontsize=7.5)
+    ax.set_yticks(y, [_two_lines(c) for c in counts.index], fontsize=7)
     ax.set_xlabel("questions")
-    ax.set_title("What the filter kept and removed, per capability")
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title("What the filter kept and removed, per capability", pad=18)
+    ax.legend(fontsize=7, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=1 + len(reasons))
     ax.grid(axis="x", color="#dddddd", linewidth=0.5)
     ax.set_axisbelow(True)
     fig.tight_layout()

@@ -56,6 +56,7 @@ PAGE_W, PAGE_H = A4
 MARGIN = 15 * mm
 FOOTER_H = 17 * mm
 FRAME_W = PAGE_W - 2 * MARGIN
+FRAME_H = PAGE_H - 2 * MARGIN - FOOTER_H
 #: how many of the leakiest questions the evidence table shows
 DEFAULT_MAX_SAMPLES = 12
 QUESTION_CHARS = 420
@@ -93,6 +94,8 @@ class Styles:
         self.verdict = ParagraphStyle("verdict", fontSize=12.5, leading=16, textColor=colors.white, fontName=f.bold, bulletFontName=f.body)
         self.tile_number = ParagraphStyle("tile_number", fontSize=19, leading=23, alignment=TA_CENTER, **{**base, "fontName": f.bold})
         self.tile_caption = ParagraphStyle("tile_caption", fontSize=7.5, leading=9, alignment=TA_CENTER, textColor=GREY, fontName=f.body, bulletFontName=f.body)
+        self.prompt_box = ParagraphStyle("prompt_box", parent=self.mono, backColor=LIGHT, borderColor=RULE, borderWidth=0.3,
+                                         borderPadding=(3, 4, 4, 4), leftIndent=4, rightIndent=4)
         self.footer = ParagraphStyle("footer", fontSize=6.3, leading=7.6, textColor=GREY, fontName=f.mono, bulletFontName=f.body)
 
 
@@ -127,8 +130,9 @@ def fmt_points(row: pd.Series, col: str) -> str:
     return f'{float(value):.1f}<br/><font size="6.5" color="#555555">[{float(lo):.1f}, {float(hi):.1f}]</font>'
 
 
-def shorten(text: str, limit: int) -> str:
-    text = " ".join(str(text).split(" "))
+def shorten(text: object, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis (long questions must not fill a page)."""
+    text = str(text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -288,7 +292,7 @@ def render_figures(inp: ReportInputs, figures_dir: Path | None) -> tuple[dict[st
         figures = {
             "mg_ml": mg_ml_figure(metrics),
             "text_hits": text_hits_figure(inp.samples, threshold),
-            "capability_heatmap": capability_heatmap_figure(metrics, value),
+            "capabilities": capability_heatmap_figure(metrics, value),
             "filter": filter_figure(inp.samples),
         }
         pngs = {name: figure_png(fig, figures_dir / f"{name}.png" if figures_dir else None) for name, fig in figures.items() if fig is not None}
@@ -312,13 +316,15 @@ def evidence_pages(inp: ReportInputs, st: Styles, pngs: dict[str, bytes], value:
         ]
     else:
         out.append(para("No text-only LLM answers are stored, so text-answerability cannot be shown.", st.body))
-    out += [CondPageBreak(90 * mm), para("Per capability", st.h2)]
-    if "capability_heatmap" in pngs:
+    if "capabilities" in pngs:
+        heat = png_flowable(pngs["capabilities"], max_height=FRAME_H - 20 * mm)
         what = {"MG": "multi-modal gain (points)", "S_t": "text-only accuracy (%)", "S_v": "accuracy with the image (%)"}.get(value or "", value)
-        out += [para(f"Cells show {what} per capability and model.", st.small), png_flowable(pngs["capability_heatmap"], max_height=120 * mm)]
+        out += [CondPageBreak(heat.drawHeight + 15 * mm), para("Per capability", st.h2),
+                para(f"Cells show {what} per capability and model.", st.small), heat]
     else:
+        out.append(para("Per capability", st.h2))
         out.append(para("The benchmark has no capability categories, so there is no per-capability breakdown.", st.body))
-    out += [CondPageBreak(120 * mm)] + filter_section(inp, st, pngs.get("filter"))
+    out += [CondPageBreak(60 * mm)] + filter_section(inp, st, pngs.get("filter"))
     return out
 
 
@@ -332,11 +338,10 @@ def _text_threshold(inp: ReportInputs) -> float | None:
 
 def filter_section(inp: ReportInputs, st: Styles, png: bytes | None) -> list[Flowable]:
     counts = filter_counts(inp.samples)
-    out: list[Flowable] = [para("What the filter kept and removed", st.h1)]
+    heading = para("What the filter kept and removed", st.h1)
     if counts.empty:
-        return out + [para("No filter decision is recorded in samples (column 'kept' is empty).", st.body)]
-    if png is not None:
-        out.append(png_flowable(png, max_height=100 * mm))
+        return [heading, para("No filter decision is recorded in samples (column 'kept' is empty).", st.body)]
+    out: list[Flowable] = [KeepTogether([heading, png_flowable(png, max_height=FRAME_H - 25 * mm)]) if png is not None else heading]
     reasons = [c for c in counts.columns if c.startswith("removed: ")]
     body = [[para(h, st.cell_bold) for h in ("Capability", "Questions", "Kept", "Kept %", "Removed (reason: count)")]]
     for cat, r in counts.iterrows():
@@ -405,7 +410,7 @@ def _evidence(r: pd.Series) -> str:
 
 def samples_section(inp: ReportInputs, st: Styles, max_samples: int) -> list[Flowable]:
     top = leakiest(inp.samples, max_samples)
-    out: list[Flowable] = [PageBreak(), para("The questions most answerable without the image", st.h1)]
+    out: list[Flowable] = [CondPageBreak(90 * mm), para("The questions most answerable without the image", st.h1)]
     if top.empty:
         return out + [para("No question was answered by a model without its image.", st.body)]
     lookup = inp.sample_lookup() if inp.load_images else {}
@@ -448,9 +453,11 @@ def _kv_rows(data: dict[str, Any], st: Styles) -> list[list[Flowable]]:
 
 def appendix(inp: ReportInputs, st: Styles) -> list[Flowable]:
     out: list[Flowable] = [PageBreak(), para("Appendix: how these numbers were made", st.h1)]
-    settings = inp.settings
-    if settings:
-        out += [para("Audit settings", st.h2), table([[para("Setting", st.cell_bold), para("Value", st.cell_bold)]] + _kv_rows(settings, st), [50 * mm, FRAME_W - 50 * mm])]
+    for key, title in (("settings", "Audit settings"), ("filter", "Filter settings"), ("scan", "Scan settings")):
+        values = inp.summary.get(key)
+        if isinstance(values, dict) and values:
+            rows = [[para("Setting", st.cell_bold), para("Value", st.cell_bold)]] + _kv_rows(values, st)
+            out += [para(title, st.h2), table(rows, [50 * mm, FRAME_W - 50 * mm])]
     out += runs_section(inp, st)
     out += models_section(inp, st)
     out += prompts_section(inp, st)
@@ -553,9 +560,9 @@ def prompts_section(inp: ReportInputs, st: Styles) -> list[Flowable]:
                 text += f"\n(+ {len(example.images)} image(s): {'the original' if condition == 'vision' else blind_mode + ' stand-in'})"
         except Exception as exc:  # e.g. the recorded demonstrations are no longer in the benchmark
             text = f"(prompt could not be rebuilt: {exc})"
-        box = Table([[para(text, st.mono)]], colWidths=[FRAME_W])
-        box.setStyle(TableStyle([_font_cmd(), ("BACKGROUND", (0, 0), (-1, -1), LIGHT), ("BOX", (0, 0), (-1, -1), 0.3, RULE)]))
-        out.append(KeepTogether([para(title, st.cell_bold), Spacer(1, 1 * mm), box, Spacer(1, 3 * mm)]) if len(text) < 2500 else box)
+        # a shaded Paragraph, not a one-cell table: a long few-shot prompt may then run over pages
+        box = para(text, st.prompt_box)
+        out.append(KeepTogether([para(title, st.cell_bold), Spacer(1, 2 * mm), box, Spacer(1, 5 * mm)]))
     return out
 
 
