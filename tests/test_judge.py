@@ -95,7 +95,7 @@ def test_agreement_constant_labels_has_no_kappa():
 
 # -- the judge around a model -------------------------------------------------------------------
 def test_pointwise_retries_an_unreadable_reply_once_with_the_format():
-    replies = iter(["I think it is fine.", "Score: 80 - correct and grounded"])
+    replies = iter(["I think it is fine.", " 80 - correct and grounded"])  # the retry's reply continues "Score:"
     prompts = []
     lm = ScriptedLM("j", lambda p: (prompts.append(p), next(replies))[1])
     [v] = Judge(lm, retries=1).pointwise(["What colour?"], ["Blue."], descriptions=["blue: 40%"])
@@ -104,6 +104,7 @@ def test_pointwise_retries_an_unreadable_reply_once_with_the_format():
     assert "Score the response out of 100" in first and "Question: [What colour?]" in first and "The LMM response: [Blue.]" in first
     assert "cannot see the image" in first and "blue: 40%" in first
     assert prompts[1].messages[-1]["role"] == "user" and "Score: " in prompts[1].messages[-1]["content"]
+    assert prompts[0].answer_prefix == "" and prompts[1].answer_prefix == "Score:" and v.raw == "Score: 80 - correct and grounded"
 
 
 def test_pointwise_still_unreadable_stays_none():

@@ -261,3 +261,30 @@ def test_require_vision_correct_drops_questions_the_lvlm_gets_wrong_with_the_ima
     assert strict.kept == []
     prov = [json.loads(line) for line in strict.provenance_file.read_text().splitlines()]
     assert prov[0]["status"] == "rejected-by-reaudit" and "with the image either" in prov[0]["reason"]
+
+
+@pytest.mark.slow
+def test_real_reaudit_of_a_given_candidate(tmp_path, smollm2_path, demo):
+    """SmolLM2 rarely writes parseable questions or readable scores (see the end-to-end test),
+    so this drives the re-audit with real models: a fixed candidate and judge verdict, then
+    SmolLM2 (text) and the OCR + SmolLM2 composite (with and without the image) really answer."""
+    from leakaudit.regen.describe import colour_summary
+
+    src = next(s for s in demo.samples if s.meta.get("label") == "text-answerable")
+    colours = [line.split(":")[0] for line in colour_summary(src.images[0].load())]
+    wrong = [c for c in ("red", "blue", "green", "yellow", "purple", "orange", "white", "light grey") if c not in colours][:3]
+    item = {"question": "Which colour covers the largest part of the image?", "correct": colours[0], "wrong": wrong,
+            "reasoning": f"{colours[0]} covers the most pixels."}
+    run_dir = _audit_folder(tmp_path, demo, {src.id: "text-answerable"})
+    res = regenerate(run_dir, tmp_path / "out", curator=_curator([json.dumps([item])]), judge=ScriptedLM("judge", _judge),
+                     llms=["smollm2-135m"], lvlm="ocr+smollm2", rounds=1, candidates=1, scoring="cloze", progress=False)
+    [rec] = [json.loads(line) for line in res.provenance_file.read_text().splitlines()]
+    audit_ = rec["reaudit"]
+    assert rec["judge_score"] == 90 and set(audit_["text_correct"]) == {"smollm2-135m"}
+    assert audit_["blind_correct"] is not None and audit_["vision_correct"] is not None and audit_["scoring"] == "cloze"
+    assert (rec["status"] == "kept") == (not audit_["text_correct"]["smollm2-135m"] and audit_["blind_correct"] is False)
+    if rec["status"] == "kept":
+        back = load_benchmark("demo", path=res.benchmark_file.parent)
+        assert back.samples[0].meta["regen_source_id"] == src.id
+    else:
+        assert res.benchmark_file is None

@@ -1,6 +1,7 @@
 """``scan``: the whole pipeline on the demo (scripted models; the real tiny zoo in the slow test)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -36,9 +37,13 @@ def scripted_models(bench):
         k = _key(prompt)
         return gold.get(k, "") if labels.get(k) == "text-answerable" else ""
 
+    # the reader recognises each question by its image (several demo questions share their text)
+    by_image = {hashlib.sha256(s.images[0].load().tobytes()).hexdigest(): s.answer_text for s in bench.samples if s.images}
+
     def lvlm(prompt: Prompt) -> str:
-        k = _key(prompt)
-        return gold.get(k, "") if prompt.images else ""
+        if not prompt.images:
+            return ""
+        return by_image.get(hashlib.sha256(prompt.images[0].tobytes()).hexdigest(), "")
 
     return [ScriptedLM("know-a", llm), ScriptedLM("know-b", llm), ScriptedLM("base", lambda p: ""),
             ScriptedLM("reader", lvlm, supports_images=True)]

@@ -82,7 +82,8 @@ def ocr_image(img: Image.Image, *, min_score: float = DEFAULT_MIN_SCORE) -> list
                 _cache.popitem(last=False)
         else:
             _cache.move_to_end(key)
-    return [line for line in lines if line[2] >= min_score and line[0].strip()]
+    # a "line" without a letter or digit is a shape read as a glyph (a square as "■")
+    return [line for line in lines if line[2] >= min_score and any(ch.isalnum() for ch in line[0])]
 
 
 def ocr_text(img: Image.Image, *, min_score: float = DEFAULT_MIN_SCORE) -> str:
@@ -94,8 +95,9 @@ def ocr_text(img: Image.Image, *, min_score: float = DEFAULT_MIN_SCORE) -> str:
 class OCRComposite(LM):
     """A text LLM that is told the text OCR finds in the images (see module docstring).
 
-    ``placement`` puts the OCR line before the question (where a VLM's image goes) or after
-    it. The wrapped ``llm`` never receives pixels.
+    ``placement`` puts the OCR line after the question and options (default: measured on the
+    demo with SmolLM2-135M and cloze scoring, 12/30 right vs 6/30 with the line before) or
+    before them, where a VLM's image goes. The wrapped ``llm`` never receives pixels.
     """
 
     supports_images = True
@@ -106,7 +108,7 @@ class OCRComposite(LM):
         llm: LM,
         *,
         min_score: float = DEFAULT_MIN_SCORE,
-        placement: Literal["before", "after"] = "before",
+        placement: Literal["before", "after"] = "after",
     ):
         if placement not in ("before", "after"):
             raise ValueError(f"placement must be 'before' or 'after', not {placement!r}")
@@ -119,10 +121,12 @@ class OCRComposite(LM):
     def describe_images(self, images: list[Image.Image]) -> str:
         """The OCR line(s) added to the prompt; says so explicitly when no text was found."""
         texts = [ocr_text(img, min_score=self.min_score) for img in images]
+        # unquoted on purpose: "image: marble" ends in the token " marble", the very token a
+        # cloze continuation " marble" starts with, which a small LLM then copies readily
         if len(texts) == 1:
-            return f'Text found in the image: "{texts[0]}"' if texts[0] else "No text was found in the image."
+            return f"Text found in the image: {texts[0]}" if texts[0] else "No text was found in the image."
         return "\n".join(
-            f'Text found in image {i}: "{t}"' if t else f"No text was found in image {i}."
+            f"Text found in image {i}: {t}" if t else f"No text was found in image {i}."
             for i, t in enumerate(texts, start=1)
         )
 

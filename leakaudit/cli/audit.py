@@ -46,7 +46,8 @@ def metrics_table(result, *, category: bool = False, intervals: bool = True):
         for r in frame.to_dict(orient="records"):
             cat = r.get("category")
             cells = [str(r["benchmark"])] + ([str(cat) if isinstance(cat, str) else "(all)"] if category else [])
-            cells += [r["model"] if r["model"] != AVERAGE else "average (LVLMs)", str(r.get("kind") or ""), str(r.get("base_llm") or "")]
+            base = r.get("base_llm")
+            cells += [r["model"] if r["model"] != AVERAGE else "average (LVLMs)", str(r.get("kind") or ""), base if isinstance(base, str) else ""]
             for name in ("S_v", "S_wv", "S_t", "MG", "ML"):
                 cells.append(_fmt(r.get(name), r.get(f"{name}_lo") if intervals else None, r.get(f"{name}_hi") if intervals else None))
             table.add_row(*cells)

@@ -173,7 +173,8 @@ class Judge:
 
     ``ask_format`` appends one line that asks for "Score: N" / "Better: first|second|tie"
     at the start of the reply (general models follow it; a trained critic ignores it
-    harmlessly). ``retries`` re-asks an unreadable reply with the format spelled out.
+    harmlessly). ``retries`` re-asks an unreadable reply with the format spelled out and the
+    reply started with "Score:" / "Better:" (the first ask is the plain LLaVA-Critic prompt).
     """
 
     def __init__(self, lm: LM, *, max_new_tokens: int = 160, retries: int = 1, ask_format: bool = True,
@@ -196,7 +197,7 @@ class Judge:
             text = text.replace("\nASSISTANT:\n", f"\n{fmt}\nASSISTANT:\n")
         return text
 
-    def _ask(self, texts: list[str], images: list[Image.Image | None], parse, retry_line: str):
+    def _ask(self, texts: list[str], images: list[Image.Image | None], parse, retry_line: str, prefill: str):
         prompts = [
             Prompt(messages=[{"role": "user", "content": t}], images=[im] if (im is not None and self.lm.supports_images) else [])
             for t, im in zip(texts, images)
@@ -207,13 +208,14 @@ class Judge:
             todo = [i for i, p in enumerate(parsed) if p[0] is None]
             if not todo:
                 break
-            # each retry continues the conversation, so a repeated failure is a new prompt
+            # each retry continues the conversation (so a repeated failure is a new prompt) and
+            # starts the reply with the label itself ("Score:"), which even small models complete
             for i in todo:
                 prompts[i] = Prompt(messages=prompts[i].messages + [{"role": "assistant", "content": replies[i]}, {"role": "user", "content": retry_line}],
-                                    images=prompts[i].images)
+                                    images=prompts[i].images, answer_prefix=prefill)
             for i, reply in zip(todo, self.cache.generate(self.lm, [prompts[i] for i in todo], self.max_new_tokens)):
-                replies[i] = reply
-                parsed[i] = parse(reply)
+                replies[i] = reply if reply.lstrip().startswith(prefill) else f"{prefill} {reply.lstrip()}"
+                parsed[i] = parse(replies[i])
         return parsed, replies
 
     def pointwise(self, questions: Sequence[str], responses: Sequence[str], *, images: Sequence[Image.Image | None] | None = None,
@@ -226,7 +228,7 @@ class Judge:
             raise ValueError("questions, responses, images and descriptions must have the same length")
         texts = [self._prompt_text(POINTWISE_PROMPT.format(question=q, response=r), POINTWISE_FORMAT, d, im is not None)
                  for q, r, im, d in zip(questions, responses, images, descriptions)]
-        parsed, replies = self._ask(texts, images, parse_score, RETRY_POINTWISE)
+        parsed, replies = self._ask(texts, images, parse_score, RETRY_POINTWISE, "Score:")
         return [PointwiseVerdict(score, reason, raw, how) for (score, reason, how), raw in zip(parsed, replies)]
 
     def pairwise(self, questions: Sequence[str], responses_a: Sequence[str], responses_b: Sequence[str], *,
@@ -239,7 +241,7 @@ class Judge:
             raise ValueError("questions, both response lists, images and descriptions must have the same length")
         texts = [self._prompt_text(PAIRWISE_PROMPT.format(question=q, response_a=a, response_b=b), PAIRWISE_FORMAT, d, im is not None)
                  for q, a, b, im, d in zip(questions, responses_a, responses_b, images, descriptions)]
-        parsed, replies = self._ask(texts, images, parse_preference, RETRY_PAIRWISE)
+        parsed, replies = self._ask(texts, images, parse_preference, RETRY_PAIRWISE, "Better:")
         return [PairwiseVerdict(w, reason, raw, how) for (w, reason, how), raw in zip(parsed, replies)]
 
 
