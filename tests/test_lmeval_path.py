@@ -57,7 +57,7 @@ def test_registered_as_lmeval():
 
 def test_context_builders_document_the_lmeval_string():
     s = easy_samples()[0]
-    assert cloze_context(s) == "Hint: General knowledge.\nQuestion: What is the capital of France?\nOptions:\nA. Berlin\nB. Madrid\nC. Paris\nD. Rome\nAnswer:"
+    assert cloze_context(s) == "Hint: General knowledge.\nQuestion: What is the capital of France?\nAnswer:"
     assert letter_context(s).endswith("such as answer letter 'A' only. \nAnswer:")
     assert lmeval_choices(s) == ["Berlin", "Madrid", "Paris", "Rome"]
     assert [" " + c for c in lmeval_choices(s)] == cloze_continuations(s)

@@ -115,6 +115,8 @@ def test_cloze_prompt_ends_with_answer_and_scores_option_texts():
     p = build_prompt(s, "text", scoring="cloze")
     assert p.answer_prefix == "Answer:"
     assert "Answer with the option's letter" not in p.messages[-1]["content"]
+    assert "Options:" not in p.messages[-1]["content"]  # cloze formulation: the options are only scored
+    assert p.messages[-1]["content"] == f"Question: {s.question}\n"
     assert cloze_continuations(s) == [" 2", " 3", " 4", " 5"]
     bench = _bench()
     shots = select_fewshot(bench, 2)

@@ -142,3 +142,29 @@ def test_bad_groups_and_files(tmp_path, raw):
     bad.write_text("models: [unclosed", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_zoo(bad)
+
+
+def test_closing_an_ocr_composite_leaves_the_cached_llm_usable():
+    """A scan unloads ``ocr+smollm2`` after its vision run; its blind run and the plain LLM must still work."""
+    from leakaudit.backends.base import register_backend
+    from leakaudit.backends.scripted import ScriptedLM
+
+    @register_backend("closable-test")
+    class Closable(ScriptedLM):
+        def __init__(self, name, **kw):
+            super().__init__(name, respond=lambda p: "A")
+            self.closed = False
+
+        def close(self):
+            self.closed = True
+
+    zoo = zoo_from_dict({"models": {
+        "small": {"kind": "llm", "backend": "closable-test"},
+        "ocr+small": {"kind": "lvlm", "backend": "ocr", "wraps": "small", "base_llm": "small"},
+    }})
+    plain = zoo.load("small")
+    zoo.load("ocr+small")
+    zoo.unload("ocr+small")
+    assert not plain.closed and zoo.load("small") is plain
+    again = zoo.load("ocr+small")
+    assert not again.llm.closed

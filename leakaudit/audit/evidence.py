@@ -62,13 +62,14 @@ def max_text_hits(text_n: int, k: int | None = None, n: int | None = None) -> in
     return int(math.floor(text_n * kk / nn + 1e-9))
 
 
-def threshold_rule(k: int | None, n: int | None) -> str:
+def threshold_rule(k: int | None, n: int | None, min_confidence: float | None = None) -> str:
     """The labelling rule in words, for summaries and reports."""
+    sure = f" (a hit counts when the model gives the answer at least {min_confidence:.0%} of its option probability)" if min_confidence else ""
     if k is not None and n is None:
-        return f"text-answerable if more than {k} text-only LLMs answer it"
+        return f"text-answerable if more than {k} text-only LLMs answer it{sure}"
     kk = MMSTAR_K if k is None else k
     nn = MMSTAR_N if n is None else n
-    return f"text-answerable if more than floor(N * {kk}/{nn}) of the N text-only LLMs answer it (MMStar: at most 2 of 8 kept)"
+    return f"text-answerable if more than floor(N * {kk}/{nn}) of the N text-only LLMs answer it{sure} (MMStar: at most 2 of 8 kept)"
 
 
 def binomial_p(hits: int, trials: int, p: float) -> float:

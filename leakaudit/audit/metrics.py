@@ -19,6 +19,8 @@ answered right (MMBench's circular evaluation), which removes letter-position bi
 """
 from __future__ import annotations
 
+import math
+
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -69,25 +71,46 @@ def latest_answers(answers: pd.DataFrame, prefer_scoring: str | None = None) -> 
     return df.drop(columns="_preferred")
 
 
+def chosen_confidence(option_scores: Any, chosen: Any) -> float:
+    """Softmax share of the chosen option among the option scores; NaN without scores.
+
+    A scored answer (letter or cloze) says how sure the model was; a free-text or imported
+    answer does not. The audit can require a text-only hit to be confident (``min_confidence``)
+    so that a guess that happens to be right is not taken for knowledge.
+    """
+    if not isinstance(option_scores, (list, tuple)) or not isinstance(chosen, str) or len(chosen) != 1:
+        return math.nan
+    idx = ord(chosen.upper()) - ord("A")
+    vals = [float(v) if v is not None and not math.isnan(float(v)) else -math.inf for v in option_scores]
+    if not 0 <= idx < len(vals) or vals[idx] == -math.inf:
+        return math.nan
+    top = max(vals)
+    weights = [math.exp(v - top) for v in vals]
+    return weights[idx] / sum(weights)
+
+
 def question_correctness(answers: pd.DataFrame, n_options: Mapping[tuple[str, str], int], *, circular: bool,
                          prefer_scoring: str | None = None) -> pd.DataFrame:
     """Per (benchmark, sample_hash, model, condition, shots): 1.0 right, 0.0 wrong.
 
     Plain evaluation uses rotation 0. Circular evaluation needs every rotation 0..n-1 of a
     multiple-choice question and credits it only if all are right; questions whose rotations
-    are incomplete are left out (they were not evaluated circularly).
+    are incomplete are left out (they were not evaluated circularly). ``confidence`` is the
+    chosen option's softmax share (the lowest over rotations; NaN for unscored answers).
     """
-    cols = ["benchmark", "sample_hash", "model", "condition", "shots", "correct"]
+    cols = ["benchmark", "sample_hash", "model", "condition", "shots", "correct", "confidence"]
     if answers.empty:
         return pd.DataFrame(columns=cols)
     df = latest_answers(answers, prefer_scoring)
+    df = df.assign(confidence=[chosen_confidence(sc, ch) for sc, ch in zip(df["option_scores"], df["chosen"])])
     if not circular:
         out = df[df["rotation"] == 0][cols].copy()
         out["correct"] = out["correct"].astype(float)
         return out.reset_index(drop=True)
     group = ["benchmark", "sample_hash", "model", "condition", "shots"]
     agg = df.groupby(group, sort=False).agg(
-        n_rot=("rotation", "nunique"), max_rot=("rotation", "max"), all_right=("correct", "all"), first=("correct", "first")
+        n_rot=("rotation", "nunique"), max_rot=("rotation", "max"), all_right=("correct", "all"), first=("correct", "first"),
+        confidence=("confidence", "min"),
     ).reset_index()
     need = [max(1, int(n_options.get((b, h), 1) or 1)) for b, h in zip(agg["benchmark"], agg["sample_hash"])]
     agg["need"] = need

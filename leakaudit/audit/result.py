@@ -211,6 +211,7 @@ def audit(
     blind_mode: str | None = None,
     prefer_scoring: str | None = None,
     inspectors: Sequence[str] | None = None,
+    min_confidence: float | None = None,
 ) -> AuditResult:
     """Audit the answers stored in ``run_dir``.
 
@@ -223,7 +224,12 @@ def audit(
     ``prefer_scoring`` only prefers one where a question was answered under several.
     ``inspectors``: the text-only LLMs whose hits count as evidence (MMStar's 8 inspectors);
     default every LLM with text-only answers. Other LLMs still give S_t (e.g. base LLMs).
+    ``min_confidence``: a text-only or blind hit counts as evidence only if the model gave the
+    answer at least this softmax share of its option scores (unscored answers count as they
+    are); S_t and the other metrics are unchanged. None: every hit counts, as in MMStar.
     """
+    if min_confidence is not None and not 0.0 <= float(min_confidence) <= 1.0:
+        raise LeakauditError(f"min_confidence must be between 0 and 1, got {min_confidence}")
     notes: list[str] = []
     store_path = resolve_store(run_dir)
     with AnswerStore(store_path) as store:
@@ -282,20 +288,29 @@ def audit(
     text_ev = pd.concat(parts) if parts else text
     lowest = lambda df: df.sort_values("shots").drop_duplicates(["benchmark", "sample_hash", "model"])  # noqa: E731
     evidence = compute_evidence(
-        text_ev, lowest(correct[correct["condition"] == "blind"]), lowest(correct[correct["condition"] == "vision"]),
+        sure_hits(text_ev, min_confidence), sure_hits(lowest(correct[correct["condition"] == "blind"]), min_confidence), lowest(correct[correct["condition"] == "vision"]),
         samples, roles, k=k, n=n, circular=circular,
     )
     summary = build_summary(evidence, mres.averages, roles, sources=sources, store=store_path, k=k, n=n, text_shots=text_shots,
                             evidence_shots=evidence_shots, circular=circular, n_boot=n_boot, seed=seed, scoring=scoring,
                             blind_mode=blind_mode, notes=notes, inspectors=sorted(set(text_ev["model"])) if len(text_ev) else [],
-                            prefer_scoring=prefer_scoring)
+                            prefer_scoring=prefer_scoring, min_confidence=min_confidence)
     return AuditResult(metrics=mres.metrics, samples=evidence, summary=summary, averages=mres.averages)
+
+
+def sure_hits(correct: pd.DataFrame, min_confidence: float | None) -> pd.DataFrame:
+    """``correct`` with hits below ``min_confidence`` turned into misses (unscored answers kept)."""
+    if not min_confidence or correct.empty:
+        return correct
+    unsure = correct["confidence"].notna() & (correct["confidence"] < float(min_confidence))
+    return correct.assign(correct=correct["correct"].where(~unsure, 0.0))
 
 
 def build_summary(evidence: pd.DataFrame, averages: pd.DataFrame, roles: Mapping[str, Any], *, sources: Mapping[str, str | None],
                   store: Path | None, k: int | None, n: int | None, text_shots: int, evidence_shots: Mapping[str, int], circular: bool,
                   n_boot: int, seed: int, scoring: str | None, blind_mode: str | None, notes: list[str],
-                  inspectors: list[str] | None = None, prefer_scoring: str | None = None) -> dict[str, Any]:
+                  inspectors: list[str] | None = None, prefer_scoring: str | None = None,
+                  min_confidence: float | None = None) -> dict[str, Any]:
     """Headline numbers, settings and the default verdict, as the report and gate read them."""
     audited = evidence[evidence["label"] != UNKNOWN]
     counts = {lab: int((evidence["label"] == lab).sum()) for lab in (VISION_DEPENDENT, TEXT_ANSWERABLE, LEAKED, UNKNOWN)}
@@ -333,7 +348,7 @@ def build_summary(evidence: pd.DataFrame, averages: pd.DataFrame, roles: Mapping
             "lvlms": {m: r.base_llm for m, r in sorted(roles.items()) if r.kind == "lvlm"},
         },
         "settings": {
-            "k": k, "n": n, "rule": threshold_rule(k, n), "text_shots": text_shots,
+            "k": k, "n": n, "rule": threshold_rule(k, n, min_confidence), "min_confidence": min_confidence, "text_shots": text_shots,
             "text_shots_note": f"S_t is the base LLM's {text_shots}-shot text-only score" + (" (as in MMStar's tables)" if text_shots == 0 else " (as MMStar's filter; see MMStar issue #6)"),
             "evidence_shots": dict(evidence_shots), "circular": circular, "n_boot": n_boot, "seed": seed,
             "scoring": scoring, "prefer_scoring": prefer_scoring, "blind_mode": blind_mode,

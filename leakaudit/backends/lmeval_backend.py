@@ -75,13 +75,13 @@ def _require_lmeval():
 
 # -- the text lm-eval sees ------------------------------------------------------------------
 def cloze_context(sample: Sample) -> str:
-    """``doc_to_text`` in cloze mode: the question block, then ``Answer:``.
+    """``doc_to_text`` in cloze mode: the question block without the option list, then ``Answer:``.
 
     lm-eval scores each option as ``cloze_context(sample) + " " + option``; a native
     scorer that uses this context and the continuations of ``lmeval_choices`` (with the
     leading space) computes the same numbers.
     """
-    return question_block(sample, keep_images=False) + ANSWER_CUE
+    return question_block(sample, keep_images=False, with_options=False) + ANSWER_CUE
 
 
 def letter_context(sample: Sample) -> str:

@@ -29,12 +29,16 @@ def metrics_table(result, *, category: bool = False, intervals: bool = True):
     from ..audit import AVERAGE
 
     s = result.summary.get("settings", {})
-    title = f"MMStar metrics (%), S_t at {s.get('text_shots', 0)}-shot" + (", circular" if s.get("circular") else "")
-    table = Table(title=title)
-    cols = ["benchmark"] + (["category"] if category else []) + ["model", "kind", "base LLM", "S_v", "S_wv", "S_t", "MG", "ML"]
-    for c in cols:
-        table.add_column(c, justify="right" if c in ("S_v", "S_wv", "S_t", "MG", "ML") else "left")
     m = result.metrics
+    benches = sorted(set(m["benchmark"].dropna())) if "benchmark" in m else []
+    one = len(benches) == 1  # one benchmark: named in the title, not repeated on every row
+    title = (f"{benches[0]}: " if one else "") + f"MMStar metrics (%, 95% bootstrap interval), S_t at {s.get('text_shots', 0)}-shot"
+    title += ", circular" if s.get("circular") else ""
+    table = Table(title=title)
+    cols = ([] if one else ["benchmark"]) + (["category"] if category else []) + ["model", "kind", "base LLM", "S_v", "S_wv", "S_t", "MG", "ML"]
+    for c in cols:
+        numeric = c in ("S_v", "S_wv", "S_t", "MG", "ML")
+        table.add_column(c, justify="right" if numeric else "left", no_wrap=numeric)
     rows = m if category else m[m["category"].isna()]
     avg = result.averages
     if not avg.empty:
@@ -45,7 +49,7 @@ def metrics_table(result, *, category: bool = False, intervals: bool = True):
     for frame in frames:
         for r in frame.to_dict(orient="records"):
             cat = r.get("category")
-            cells = [str(r["benchmark"])] + ([str(cat) if isinstance(cat, str) else "(all)"] if category else [])
+            cells = ([] if one else [str(r["benchmark"])]) + ([str(cat) if isinstance(cat, str) else "(all)"] if category else [])
             base = r.get("base_llm")
             cells += [r["model"] if r["model"] != AVERAGE else "average (LVLMs)", str(r.get("kind") or ""), base if isinstance(base, str) else ""]
             for name in ("S_v", "S_wv", "S_t", "MG", "ML"):
@@ -110,22 +114,26 @@ def _names(csv: str | None) -> list[str] | None:
 @click.option("--scoring", type=click.Choice(["letter", "cloze", "generate"]), default=None, help="Only answers of this scoring mode.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Also write summary.json, metrics.csv, samples.csv/parquet here.")
 @click.option("--by-category", is_flag=True, help="Table per capability too.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
+              help="A text-only hit counts as evidence only with at least this softmax share of the option scores (default: every hit, as MMStar).")
 @click.option("--inspectors", default=None, help="Comma-separated LLMs whose text-only hits count as evidence (default: every LLM in the store).")
-def audit_cmd(run_dir, benchmark, as_json, text_shots, circular, k, n, n_boot, seed, zoo_path, base_llm, scoring, out_dir, by_category, inspectors) -> None:
+def audit_cmd(run_dir, benchmark, as_json, text_shots, circular, k, n, n_boot, seed, zoo_path, base_llm, scoring, out_dir, by_category,
+              min_confidence, inspectors) -> None:
     """MMStar's S_v, S_wv, S_t, MG and ML per model, benchmark and capability, from RUN_DIR's answers."""
     from ..audit import audit
 
     result = audit(run_dir, benchmark=benchmark, zoo=zoo_path, text_shots=text_shots, k=k, n=n, circular=circular,
-                   n_boot=n_boot, seed=seed, base_llms=_base_llm_map(base_llm), scoring=scoring, inspectors=_names(inspectors))
+                   n_boot=n_boot, seed=seed, base_llms=_base_llm_map(base_llm), scoring=scoring, inspectors=_names(inspectors),
+                   min_confidence=min_confidence)
     if out_dir:
         result.save(out_dir)
     if as_json:
         doc = result.to_json()
         click.echo(json.dumps(doc, ensure_ascii=False, allow_nan=False))
         return
-    from rich.console import Console
+    from .console import make_console
 
-    console = Console()
+    console = make_console()
     console.print(metrics_table(result, category=by_category))
     for line in summary_lines(result.summary):
         console.print(line, markup=False, highlight=False)
@@ -145,12 +153,15 @@ def audit_cmd(run_dir, benchmark, as_json, text_shots, circular, k, n, n_boot, s
 @click.option("--balance", is_flag=True, help="Equal number of questions per capability (deterministic).")
 @click.option("--text-shots", type=click.IntRange(0, 8), default=0, show_default=True, help="Prefer text-only answers of this shot setting.")
 @click.option("--circular", is_flag=True, help="Count a text-only hit only if every rotation was right.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
+              help="A text-only hit counts as evidence only with at least this softmax share of the option scores (default: every hit, as MMStar).")
 @click.option("--zoo", "zoo_path", type=click.Path(dir_okay=False), default=None)
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder for the kept questions and removed.csv.")
 @click.option("--inspectors", default=None, help="Comma-separated LLMs whose text-only hits count as evidence (default: every LLM in the store).")
-def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_shots, circular, zoo_path, out_dir, inspectors) -> None:
+def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_shots, circular, min_confidence, zoo_path, out_dir,
+            inspectors) -> None:
     """Write BENCH without its text-answerable questions (MMStar's filter), in its own format, plus removed.csv."""
-    from rich.console import Console
+    from .console import make_console
 
     from ..audit import audit
     from ..benchmark import load_benchmark
@@ -158,10 +169,10 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 
     bench_obj = load_benchmark(bench, path=bench_path, split=split)
     result = audit(run_dir, benchmark=bench_obj, zoo=zoo_path, text_shots=text_shots, k=k, n=n, circular=circular, n_boot=0,
-                   inspectors=_names(inspectors))
+                   inspectors=_names(inspectors), min_confidence=min_confidence)
     fres = filter_benchmark(bench_obj, result, k=k, n=n, drop_blind=drop_blind, balance=balance)
     data_file = fres.write(out_dir)
-    console = Console()
+    console = make_console()
     console.print(f"kept {len(fres.kept)} of {len(bench_obj)} questions -> {data_file}", markup=False, highlight=False)
     for reason, count in fres.reason_counts().items():
         console.print(f"  removed {count}: {reason}", markup=False, highlight=False)
@@ -184,14 +195,16 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 @click.option("--k", type=click.IntRange(0), default=None, help="Filter/label threshold: more than k text-only hits is text-answerable (with --n: floor(N*k/n)).")
 @click.option("--n", type=click.IntRange(1), default=None, help="Ratio denominator for --k.")
 @click.option("--drop-blind", is_flag=True, help="Filter also drops questions a vision model answers without the image.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
+              help="A text-only hit counts as evidence only with at least this softmax share of the option scores (default 0.5; 0: every hit, as MMStar).")
 @click.option("--balance", is_flag=True, help="Filter keeps the same number of questions per capability.")
 @click.option("--n-boot", type=click.IntRange(0), default=1000, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip the PDF.")
 @click.option("--no-progress", is_flag=True)
 def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_dir, shots, scoring, circular, k, n, drop_blind,
-             balance, n_boot, no_report, no_progress) -> None:
+             min_confidence, balance, n_boot, no_report, no_progress) -> None:
     """Audit BENCH end to end: run the missing answers, compute MG/ML, label and filter questions, write a report folder."""
-    from rich.console import Console
+    from .console import make_console
 
     from .. import scan as scan_mod
 
@@ -199,9 +212,9 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
         bench, zoo_group=zoo_group, zoo=zoo_path, path=bench_path, split=split, limit=limit, out=out_dir, run_dir=run_dir,
         shots=scan_mod.DEFAULT_SHOTS if shots is None else shots, scoring=scoring or scan_mod.DEFAULT_SCORING,
         circular=scan_mod.DEFAULT_CIRCULAR if circular is None else circular, k=k, n=n, drop_blind=drop_blind, balance=balance,
-        n_boot=n_boot, progress=not no_progress, report=not no_report,
+        min_confidence=scan_mod.DEFAULT_MIN_CONFIDENCE if min_confidence is None else (min_confidence or None), n_boot=n_boot, progress=not no_progress, report=not no_report,
     )
-    console = Console()
+    console = make_console()
     console.print(metrics_table(res.audit))
     for line in summary_lines(res.audit.summary):
         console.print(line, markup=False, highlight=False)
@@ -225,14 +238,14 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
 @click.option("--blind-mode", type=click.Choice(["drop", "grey", "noise"]), default="drop", show_default=True)
 def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shots, blind_mode) -> None:
     """Store published predictions (VLMEvalKit, lm-eval, MathVista) as answers, for the audit."""
-    from rich.console import Console
+    from .console import make_console
     from rich.table import Table
 
     from ..imports import import_predictions
 
     summary = import_predictions(file, format=fmt, model=model, condition=condition, benchmark=bench, path=bench_path,
                                  split=split, run_dir=run_dir, shots=shots, blind_mode=blind_mode)
-    console = Console()
+    console = make_console()
     for line in summary.lines():
         console.print(line, markup=False, highlight=False)
     table = Table(title=f"{summary.model} on {summary.benchmark} ({summary.condition}) by category")
@@ -260,14 +273,17 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
 @click.option("--circular/--no-circular", default=None)
 @click.option("--k", type=click.IntRange(0), default=None)
 @click.option("--n", type=click.IntRange(1), default=None)
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
+              help="A text-only hit counts as evidence only with at least this softmax share of the option scores (default 0.5; 0: every hit, as MMStar).")
 @click.option("--limit", type=click.IntRange(1), default=None)
-def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo_path, out_dir, run_dir, shots, scoring, circular, k, n, limit) -> None:
+def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo_path, out_dir, run_dir, shots, scoring, circular, k, n,
+             min_confidence, limit) -> None:
     """CI gate for a benchmark SUBMISSION: exit 0 pass, 1 a threshold failed, 2 bad input or setup."""
     from ..gate import gate
 
     verdict = gate(submission, out=out_dir, max_text_answerable=max_text_answerable, min_mg=min_mg, max_leaked=max_leaked,
                    zoo_group=zoo_group, zoo=zoo_path, run_dir=run_dir, shots=shots, scoring=scoring, circular=circular,
-                   k=k, n=n, limit=limit)
+                   k=k, n=n, min_confidence=min_confidence, limit=limit)
     if verdict.error:
         click.echo(f"error: {verdict.error['message']}", err=True)
     for c in verdict.checks:

@@ -6,7 +6,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
-from rich.console import Console
+from .console import make_console
 from rich.table import Table
 
 from ..benchmark import ENTRY_POINT_GROUP, load_benchmark
@@ -33,7 +33,7 @@ def benchmarks(as_json: bool) -> None:
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(r["name"], r.get("hub_id") or "-", r.get("hub_split") or "-", r.get("description") or "")
-    Console().print(table)
+    make_console().print(table)
 
 
 def _table(title: str, counts: dict, total: int) -> Table:
@@ -65,7 +65,7 @@ def inspect(bench: str, path: Path | None, as_json: bool, limit: int | None, on_
     if as_json:
         click.echo(json.dumps(stats, ensure_ascii=False, default=str))
         return
-    con = Console()
+    con = make_console()
     n = stats["n_samples"]
     con.print(f"[bold]{stats['benchmark']}[/bold] from {stats['source']} ({stats['format']}): {n} samples, "
               f"{stats['n_multiple_choice']} multiple-choice, {stats['n_open']} open, {stats['n_without_image']} without image, {stats['n_skipped']} skipped")

@@ -27,9 +27,9 @@ def models(zoo_path: str | None, group: str | None, as_json: bool) -> None:
             frame = frame[frame["name"].isin(keep)]
         click.echo(json.dumps(json.loads(frame.to_json(orient="records")), indent=2))
         return
-    from rich.console import Console
+    from .console import make_console
 
-    Console().print(zoo_table(zoo, group=group))
+    make_console().print(zoo_table(zoo, group=group))
 
 
 def _model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:

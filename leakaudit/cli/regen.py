@@ -25,7 +25,7 @@ def judge(mode: str, model: str, input_path: Path, out: Path | None, zoo: str | 
     MODE pointwise scores each response out of 100 (pairs: both responses, the higher wins);
     pairwise says which of response_a / response_b is better, or a tie.
     """
-    from rich.console import Console
+    from .console import make_console
     from rich.table import Table
 
     from ..regen.judge import Judge, judge_rows, read_pairs
@@ -34,7 +34,7 @@ def judge(mode: str, model: str, input_path: Path, out: Path | None, zoo: str | 
     rows = read_pairs(input_path, mode)
     lm = load_zoo(zoo).load(model)
     results, stats = judge_rows(Judge(lm, max_new_tokens=max_new_tokens), rows, mode)
-    console = Console()
+    console = make_console()
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in results), encoding="utf-8")
@@ -86,7 +86,7 @@ def regenerate(run_dir: Path, out: Path, benchmark: str | None, curator: str, ju
                circular: bool, require_vision_correct: bool, max_retries: int, describers: tuple[str, ...], no_ocr: bool,
                known_fact: bool, max_new_tokens: int, zoo: str | None) -> None:
     """Replace questions the audit found text-answerable or leaked with new vision-dependent ones."""
-    from rich.console import Console
+    from .console import make_console
 
     from ..regen.loop import regenerate as run_regenerate
     from ..zoo import load_zoo
@@ -98,7 +98,7 @@ def regenerate(run_dir: Path, out: Path, benchmark: str | None, curator: str, ju
         require_vision_correct=require_vision_correct, max_retries=max_retries, ocr=not no_ocr, known_fact=known_fact,
         curator_max_new_tokens=max_new_tokens, describers=[zoo_obj.load(d) for d in describers], zoo=zoo_obj,
     )
-    console = Console()
+    console = make_console()
     console.print(result.table())
     if result.benchmark_file:
         console.print(f"regenerated benchmark ({len(result.kept)} questions, {result.benchmark_format} format): {result.benchmark_file}")
