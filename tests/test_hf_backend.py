@@ -9,7 +9,7 @@ import copy
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread_when_busy")]  # the fixture: conftest.py
 
 torch = pytest.importorskip("torch")
 
@@ -31,16 +31,6 @@ DEMOS = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread_when_busy():
-    """OpenMP threads spin-wait: on a machine busier than its cores one thread is several times faster."""
-    import os
-
-    before = torch.get_num_threads()
-    if os.getloadavg()[0] > (os.cpu_count() or 1):
-        torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _sample(i: int, q, opts, ans, prefix="q") -> Sample:

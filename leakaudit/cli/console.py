@@ -7,8 +7,9 @@ import sys
 PIPE_WIDTH = 140
 
 
-def make_console():
+def make_console(stderr: bool = False):
     """A rich Console: the terminal's width on a terminal, ``PIPE_WIDTH`` columns in logs and pipes."""
     from rich.console import Console
 
-    return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr) if stream.isatty() else Console(stderr=stderr, width=PIPE_WIDTH)

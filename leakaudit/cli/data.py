@@ -57,7 +57,7 @@ def inspect(bench: str, path: Path | None, as_json: bool, limit: int | None, on_
     """Counts and problems of BENCH (an adapter name, or a path to a submission file/folder)."""
     loaded = load_benchmark(bench, path=path, limit=limit, on_error=on_error)
     stats = inspect_benchmark(loaded)
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     if on_error == "skip" and len(loaded.skipped):
         out = loaded.skipped.write(skipped_out or Path("skipped_rows.csv"))
         stats["skipped_rows_file"] = str(out)
