@@ -69,6 +69,10 @@ def _gguf_metadata(path: Path) -> dict[str, Any]:
     }
 
 
+GGML_TYPE_F32 = 0  # ggml_type enum
+FLASH_ATTN_DISABLED = 0  # llama_flash_attn_type: -1 auto, 0 disabled, 1 enabled
+
+
 @register_backend("llamacpp")
 class LlamaCppBackend(LM):
     """A GGUF model run by llama.cpp (CPU), answering the same requests as ``HFBackend``."""
@@ -85,6 +89,7 @@ class LlamaCppBackend(LM):
         prompt_style: str = "chat",
         chat_template: str | None = None,
         verbosity: int = 0,
+        precise: bool = True,
     ):
         try:
             import xllamacpp
@@ -98,6 +103,7 @@ class LlamaCppBackend(LM):
         self.floor = floor
         self.prompt_style = prompt_style
         self.n_ctx = n_ctx
+        self.precise = precise
         self.stats = {"requests": 0, "letters_from_topk": 0, "letters_forced": 0, "letters_floored": 0}
         self.meta = _gguf_metadata(self.gguf_file)
         if chat_template:
@@ -110,6 +116,12 @@ class LlamaCppBackend(LM):
         params.n_parallel = 1
         params.warmup = False
         params.verbosity = verbosity
+        if precise:
+            # scoring, not chatting: an f32 KV cache and plain attention bring the letter
+            # log-probs of the Q4_1 SmolLM2 within 0.12 nats of transformers' (f16 cache with
+            # flash attention: 0.23); the cache of a small model stays small
+            params.cache_type_k = params.cache_type_v = GGML_TYPE_F32
+            params.flash_attn_type = FLASH_ATTN_DISABLED
         threads = n_threads or os.cpu_count() or 1
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
@@ -128,6 +140,7 @@ class LlamaCppBackend(LM):
             "gguf_file": str(self.gguf_file),
             "gguf_name": self.meta.get("name"),
             "top_k": self.top_k,
+            "kv_cache": "f32, no flash attention" if self.precise else "llama.cpp defaults",
             "floor": self.floor,
             "prompt_style": self.prompt_style,
             **self.stats,

@@ -84,8 +84,8 @@ class Styles:
         f = register_fonts()
         base = dict(fontName=f.body, textColor=colors.black, bulletFontName=f.body)
         self.title = ParagraphStyle("title", fontSize=17, leading=21, spaceAfter=2, **{**base, "fontName": f.bold})
-        self.h1 = ParagraphStyle("h1", fontSize=13, leading=16, spaceBefore=6, spaceAfter=5, **{**base, "fontName": f.bold})
-        self.h2 = ParagraphStyle("h2", fontSize=10.5, leading=13, spaceBefore=6, spaceAfter=3, **{**base, "fontName": f.bold})
+        self.h1 = ParagraphStyle("h1", fontSize=13, leading=16, spaceBefore=6, spaceAfter=5, keepWithNext=1, **{**base, "fontName": f.bold})
+        self.h2 = ParagraphStyle("h2", fontSize=10.5, leading=13, spaceBefore=6, spaceAfter=3, keepWithNext=1, **{**base, "fontName": f.bold})
         self.body = ParagraphStyle("body", fontSize=9, leading=12, spaceAfter=4, **base)
         self.small = ParagraphStyle("small", fontSize=7.5, leading=9.5, textColor=GREY, fontName=f.body, bulletFontName=f.body)
         self.cell = ParagraphStyle("cell", fontSize=7.5, leading=9.5, **base)
@@ -471,14 +471,21 @@ def runs_section(inp: ReportInputs, st: Styles) -> list[Flowable]:
         return out + [para("No run records found (the answer store is not in the report folder).", st.body)]
     header = ["#", "Condition", "Shots", "Scoring", "Circular", "Questions", "Models", "Status"]
     body = [[para(h, st.cell_bold) for h in header]]
+    # a re-run of the same setting (a resumed or repeated scan) is one row listing every run id; its latest status
+    merged: dict[tuple, dict[str, Any]] = {}
     for run in inp.runs:
         cond = str(run.get("condition", "?")) + (f" ({run['blind_mode']})" if run.get("blind_mode") else "")
         models = ", ".join(str(m.get("name", m)) if isinstance(m, dict) else str(m) for m in run.get("models") or [])
         n = run.get("n_samples")
         n_text = "" if n is None else f"{n}" + (f" (limit {run['limit']})" if run.get("limit") else "")
-        body.append([para(c, st.cell) for c in (run.get("run_id", ""), cond, run.get("shots", ""), run.get("scoring", ""),
-                                                 "yes" if run.get("circular") else "no", n_text, models, shorten(run.get("status", ""), 48))])
-    out.append(table(body, [8 * mm, 22 * mm, 12 * mm, 16 * mm, 14 * mm, 20 * mm, 60 * mm, FRAME_W - 152 * mm]))
+        key = (cond, run.get("shots", ""), run.get("scoring", ""), bool(run.get("circular")), n_text, models)
+        row = merged.setdefault(key, {"ids": [], "status": ""})
+        row["ids"].append(str(run.get("run_id", "")))
+        row["status"] = run.get("status", "")
+    for (cond, shots, scoring, circular, n_text, models), row in merged.items():
+        body.append([para(c, st.cell) for c in (", ".join(row["ids"]), cond, shots, scoring, "yes" if circular else "no", n_text, models,
+                                                 shorten(row["status"], 48))])
+    out.append(table(body, [14 * mm, 22 * mm, 11 * mm, 15 * mm, 13 * mm, 19 * mm, 58 * mm, FRAME_W - 152 * mm]))
     fewshots = {(r.get("condition"), r.get("shots")): r.get("fewshot_ids") for r in inp.runs if r.get("shots")}
     for (cond, shots), ids in fewshots.items():
         out.append(para(f"{shots}-shot demonstrations ({cond}): {', '.join(map(str, ids or []))}", st.small))
