@@ -169,7 +169,9 @@ def gate(
 ) -> GateVerdict:
     """Audit ``submission`` and check it against the thresholds; never raises for bad input.
 
-    ``models`` (zoo names or ``LM`` objects) replaces the zoo group. Bad input or setup
+    ``models`` (zoo names or ``LM`` objects) replaces the zoo group. ``shots``, ``scoring``,
+    ``circular`` and ``min_confidence`` default to the scan's (None); ``min_confidence=0``
+    counts every text-only hit, as MMStar does. Bad input or setup
     (``LeakauditError``, including a ``DataError`` naming file, row and field) gives status
     ``error`` and exit code 2; the files are written either way.
     """

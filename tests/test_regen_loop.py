@@ -288,3 +288,16 @@ def test_real_reaudit_of_a_given_candidate(tmp_path, smollm2_path, demo):
         assert back.samples[0].meta["regen_source_id"] == src.id
     else:
         assert res.benchmark_file is None
+
+
+def test_reaudit_panel_defaults_to_the_audits_inspectors():
+    """Base LLMs that only gave S_t (e.g. a random tiny VLM's text tower) do not join the re-audit panel."""
+    from types import SimpleNamespace
+
+    from leakaudit.regen.loop import _default_llms
+
+    both = SimpleNamespace(summary={"settings": {"inspectors": ["a", "b"]}, "models": {"llms": ["a", "b", "tower"]}})
+    assert _default_llms(Path("."), both, "lvlm") == ["a", "b"]
+    older = SimpleNamespace(summary={"models": {"llms": ["a", "tower"]}})
+    assert _default_llms(Path("."), older, "lvlm") == ["a", "tower"]
+    assert _default_llms(Path("."), SimpleNamespace(summary={}), "lvlm") == ["smollm2-135m"]

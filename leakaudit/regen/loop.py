@@ -166,7 +166,9 @@ def _get_lm(model: str | LM, zoo: Any) -> LM:
 
 
 def _default_llms(run_dir: Path, audit_result: Any, lvlm: LM | str) -> list[str]:
-    llms = ((getattr(audit_result, "summary", {}) or {}).get("models") or {}).get("llms")
+    """The audit's text-only evidence panel (its inspectors), else every LLM it saw, else the LVLM's own LLM."""
+    summary = getattr(audit_result, "summary", {}) or {}
+    llms = (summary.get("settings") or {}).get("inspectors") or (summary.get("models") or {}).get("llms")
     if llms:
         return list(llms)
     base = getattr(lvlm, "llm", None)
