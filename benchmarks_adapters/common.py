@@ -16,14 +16,13 @@ import io
 import json
 import math
 import re
-import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
 from PIL import Image
 
 from leakaudit.errors import DataError
-from leakaudit.images import MAX_PIXELS, ImageRef
+from leakaudit.images import ImageRef, image_size
 from leakaudit.schema import LETTERS, Sample
 
 _B64_RE = re.compile(r"^[A-Za-z0-9+/=\s]+$")
@@ -283,20 +282,7 @@ def images_from_columns(row: dict[str, Any], columns: Iterable[str], *, file=Non
 def probe_image(ref: ImageRef) -> tuple[int, int]:
     """Open the image header only (no pixel decoding): catches unreadable files and declared-size bombs cheaply."""
     file, row, fld = ref.origin
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(ref.raw_bytes())) as img:
-                w, h = img.size
-    except DataError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DataError(file, row, fld, f"image refused as a decompression bomb: {exc}") from None
-    except Exception as exc:  # PIL raises many types for corrupt data
-        raise DataError(file, row, fld, f"unreadable image: {type(exc).__name__}: {exc}") from None
-    if w * h > MAX_PIXELS:
-        raise DataError(file, row, fld, f"image of {w}x{h} pixels exceeds the {MAX_PIXELS:,}-pixel limit (possible decompression bomb)")
-    return w, h
+    return image_size(ref.raw_bytes(), file=file, row=row, field=fld)
 
 
 def probe_images(sample: Sample, *, file=None, row=None) -> None:

@@ -6,7 +6,6 @@ touches the hub. ``load_benchmark("demo", path=P)`` loads a demo folder written 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from leakaudit.schema import Sample
 
 from .base import BenchmarkAdapter
 from .common import image_refs, normalise_letter, options_from_list, text
+from .io import read_jsonl_rows
 
 #: row fields the schema reads; every other field goes into ``Sample.meta``
 _SCHEMA_FIELDS = {"id", "question", "hint", "options", "answer", "image", "images", "category", "l2_category", "split"}
@@ -32,18 +32,7 @@ def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], str, Path]:
         file = path
     else:
         raise DataError(path, None, None, "no such file or folder")
-    rows: list[dict[str, Any]] = []
-    with file.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise DataError(file, len(rows), None, f"invalid JSON on line {n + 1}: {exc}") from None
-            if not isinstance(row, dict):
-                raise DataError(file, len(rows), None, f"line {n + 1} is not a JSON object")
-            rows.append(row)
+    rows = read_jsonl_rows(file)
     return rows, str(file), file.parent
 
 

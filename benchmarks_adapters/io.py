@@ -101,7 +101,8 @@ def _read_parquet(file: Path) -> list[dict[str, Any]]:
         raise DataError(file, None, None, f"invalid UTF-8 in a text column: {exc.reason}") from None
 
 
-def _read_jsonl(file: Path) -> list[dict[str, Any]]:
+def read_jsonl_rows(file: Path) -> list[dict[str, Any]]:
+    """Objects of a JSON Lines file (strict UTF-8; blank lines skipped); bad lines name file, row and line."""
     text = _decode_utf8(file.read_bytes(), file, header_lines=0)
     rows = []
     for line_no, line in enumerate(text.splitlines(), start=1):
@@ -181,7 +182,7 @@ def read_local_rows(path: str | Path, adapter: "BenchmarkAdapter") -> tuple[list
     fmt = sniff_format(file)
     readers = {
         "parquet": _read_parquet,
-        "jsonl": _read_jsonl,
+        "jsonl": read_jsonl_rows,
         "json": _read_json,
         "csv": lambda f: _read_delimited(f, ","),
         "tsv": lambda f: _read_delimited(f, "\t"),

@@ -36,7 +36,8 @@ def resolve_inside(root: str | Path, rel: str | Path, *, file=None, row=None, fi
     return candidate
 
 
-def _decode(data: bytes, *, file=None, row=None, field="image") -> Image.Image:
+def _open_checked(data: bytes, *, file=None, row=None, field="image", load: bool = True) -> Image.Image:
+    """Open image bytes, refusing corrupt data and images over ``MAX_PIXELS``; ``load=False`` reads the header only."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -44,13 +45,25 @@ def _decode(data: bytes, *, file=None, row=None, field="image") -> Image.Image:
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise DataError(file, row, field, f"image of {w}x{h} pixels exceeds the {MAX_PIXELS:,}-pixel limit (possible decompression bomb)")
-            img.load()
+            if load:
+                img.load()
     except DataError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DataError(file, row, field, f"image refused as a decompression bomb: {exc}") from None
     except Exception as exc:  # PIL raises many types for corrupt data
         raise DataError(file, row, field, f"unreadable image: {type(exc).__name__}: {exc}") from None
+    return img
+
+
+def image_size(data: bytes, *, file=None, row=None, field="image") -> tuple[int, int]:
+    """Width and height from the header alone (no pixel decoding), with the same refusals as decoding."""
+    with _open_checked(data, file=file, row=row, field=field, load=False) as img:
+        return img.size
+
+
+def _decode(data: bytes, *, file=None, row=None, field="image") -> Image.Image:
+    img = _open_checked(data, file=file, row=row, field=field)
     return img.convert("RGB") if img.mode not in ("RGB", "L") else img
 
 

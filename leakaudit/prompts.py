@@ -156,6 +156,14 @@ def shots_for(sample: Sample, fewshot: Sequence[Sample], shots: int) -> list[Sam
 
 
 # -- prompts ------------------------------------------------------------------------------
+def check_settings(*, condition: str, scoring: str, blind: str = "drop", style: str = "mmstar") -> None:
+    """Refuse an unknown condition, scoring, blind mode or prompt style, naming the choices."""
+    for what, value, allowed in (("condition", condition, CONDITIONS), ("scoring", scoring, SCORINGS),
+                                 ("blind mode", blind, BLIND_MODES), ("prompt style", style, STYLES)):
+        if value not in allowed:
+            raise LeakauditError(f"unknown {what} {value!r}; use one of {', '.join(allowed)}")
+
+
 def build_prompt(
     sample: Sample,
     condition: str,
@@ -173,14 +181,7 @@ def build_prompt(
     store keys without decoding a single image). Placeholders such as ``<image 1>`` are
     kept when pixels are shown (vision, blind grey/noise) and removed otherwise.
     """
-    if condition not in CONDITIONS:
-        raise LeakauditError(f"unknown condition {condition!r}; use one of {', '.join(CONDITIONS)}")
-    if scoring not in SCORINGS:
-        raise LeakauditError(f"unknown scoring {scoring!r}; use one of {', '.join(SCORINGS)}")
-    if blind not in BLIND_MODES:
-        raise LeakauditError(f"unknown blind mode {blind!r}; use one of {', '.join(BLIND_MODES)}")
-    if style not in STYLES:
-        raise LeakauditError(f"unknown prompt style {style!r}; use one of {', '.join(STYLES)}")
+    check_settings(condition=condition, scoring=scoring, blind=blind, style=style)
     if scoring == "cloze" and sample.is_open:
         scoring = "generate"  # nothing to score: open questions are always generated
     keep_images = condition == "vision" or (condition == "blind" and blind != "drop")
@@ -241,6 +242,7 @@ def condition_images(sample: Sample, condition: str, blind: str = "drop") -> lis
 
 
 __all__ = [
+    "check_settings",
     "BLIND_MODES",
     "CONDITIONS",
     "FEWSHOT_SYSTEM",

@@ -23,10 +23,8 @@ from .benchmark import Benchmark
 from .errors import LeakauditError
 from .extract import extract_choice, extract_open, match_open
 from .prompts import (
-    BLIND_MODES,
-    CONDITIONS,
-    SCORINGS,
     build_prompt,
+    check_settings,
     cloze_continuations,
     condition_images,
     prompt_hash,
@@ -305,12 +303,7 @@ def run(
     image (``grey``) or seeded noise (``noise``) of the same size. Few-shot demonstrations
     come from the whole benchmark (``select_fewshot``), so ``limit`` never changes them.
     """
-    if condition not in CONDITIONS:
-        raise LeakauditError(f"unknown condition {condition!r}; use one of {', '.join(CONDITIONS)}")
-    if scoring not in SCORINGS:
-        raise LeakauditError(f"unknown scoring {scoring!r}; use one of {', '.join(SCORINGS)}")
-    if blind not in BLIND_MODES:
-        raise LeakauditError(f"unknown blind mode {blind!r}; use one of {', '.join(BLIND_MODES)}")
+    check_settings(condition=condition, scoring=scoring, blind=blind)
     if shots < 0:
         raise LeakauditError(f"shots must be 0 or more, not {shots}")
     if batch_size < 1:

@@ -5,17 +5,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import LeakauditError
-
-
-def _base_llm_map(pairs: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise LeakauditError(f"--base-llm expects LVLM=LLM, got {pair!r}")
-        lvlm, llm = pair.split("=", 1)
-        out[lvlm.strip()] = llm.strip()
-    return out
+from .audit import _base_llm_map
 
 
 @click.command("report")
