@@ -11,12 +11,9 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterable
 
 from leakaudit.benchmark import Benchmark
-from leakaudit.errors import DataError, LeakauditError, RowErrors
-from leakaudit.schema import Sample, check_unique_ids
-
-
-class HubUnavailableError(LeakauditError):
-    """The hub could not be reached; the message says how to point leakaudit at a local copy."""
+from leakaudit.errors import DataError, RowErrors
+from leakaudit.io import load_hub_rows, read_local_rows
+from leakaudit.schema import Sample
 
 
 class BenchmarkAdapter:
@@ -68,15 +65,11 @@ class BenchmarkAdapter:
         return self.load_local(Path(path), split=split, limit=limit, on_error=on_error)
 
     def load_hub(self, *, split: str | None = None, limit: int | None = None, on_error: str = "raise", revision: str | None = None) -> Benchmark:
-        from .io import load_hub_rows
-
         split = split or self.hub_split
         rows, source = load_hub_rows(self, split=split, limit=limit, revision=revision)
         return self.build(rows, source=source, fmt="hub", file=source, root=None, on_error=on_error, limit=limit, split=split)
 
     def load_local(self, path: Path, *, split: str | None = None, limit: int | None = None, on_error: str = "raise") -> Benchmark:
-        from .io import read_local_rows
-
         rows, fmt, file, root = read_local_rows(path, adapter=self)
         vlmevalkit = fmt == "tsv" and self.accepts_vlmevalkit and bool(rows) and not self.has_native_columns(rows[0])
         mapper = self._vlmevalkit_row_to_sample if vlmevalkit else None
@@ -135,5 +128,4 @@ class BenchmarkAdapter:
             raw.append(row)
         if not samples and not errors.skipped:
             raise DataError(file, None, None, "no samples found (empty file?)")
-        check_unique_ids(samples, file)
         return Benchmark(name=self.name, samples=samples, source=source, format=fmt, root=root, raw_rows=raw, skipped=errors, adapter=self.name)

@@ -86,11 +86,6 @@ def derive_id(prefix: str, *parts: Any) -> str:
     return f"{prefix}-{h}"
 
 
-def row_id(row: dict[str, Any], *names: str, file=None, row_index=None) -> str | None:
-    value = first(row, *names)
-    return text(value, file=file, row=row_index, field=names[0]) if value is not None else None
-
-
 # -- options and answers ----------------------------------------------------------------
 def parse_list(value: Any, *, file=None, row=None, field="options") -> list[Any]:
     """A list from a list, a numpy array, a JSON string or a Python-list literal string."""
@@ -292,7 +287,6 @@ def probe_images(sample: Sample, *, file=None, row=None) -> None:
 
 
 # -- VLMEvalKit TSV ---------------------------------------------------------------------
-VLMEVALKIT_COLUMNS = ("index", "question", "answer")
 
 
 def vlmevalkit_row_to_sample(benchmark: str, row: dict[str, Any], i: int, *, file=None, root=None, circular: bool = False) -> Sample:

@@ -12,11 +12,11 @@ from typing import Any
 from leakaudit.benchmark import Benchmark
 from leakaudit.demo import DEMO_FILE, demo_dir
 from leakaudit.errors import DataError
+from leakaudit.io import read_jsonl_rows
 from leakaudit.schema import Sample
 
 from .base import BenchmarkAdapter
 from .common import image_refs, normalise_letter, options_from_list, text
-from .io import read_jsonl_rows
 
 #: row fields the schema reads; every other field goes into ``Sample.meta``
 _SCHEMA_FIELDS = {"id", "question", "hint", "options", "answer", "image", "images", "category", "l2_category", "split"}

@@ -12,18 +12,28 @@ built-ins too), so a third-party package adds a benchmark without touching leaka
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator, Protocol
 
+from . import registry
 from .errors import LeakauditError, RowErrors
-from .schema import Sample
+from .registry import BENCHMARKS_GROUP as ENTRY_POINT_GROUP
+from .schema import Sample, check_unique_ids
 
-if TYPE_CHECKING:  # pragma: no cover
-    from benchmarks_adapters.base import BenchmarkAdapter
 
-ENTRY_POINT_GROUP = "leakaudit.benchmarks"
+class BenchmarkAdapterLike(Protocol):
+    """What the core needs of an adapter (``benchmarks_adapters.base.BenchmarkAdapter``).
+
+    The core never imports ``benchmarks_adapters``: adapters come in through the
+    ``leakaudit.benchmarks`` entry point group, built-ins and plugins alike.
+    """
+
+    name: str
+    description: str
+
+    def load(self, path: str | Path | None = None, *, split: str | None = None, limit: int | None = None, on_error: str = "raise") -> "Benchmark": ...
+
+    def describe(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -42,6 +52,11 @@ class Benchmark:
     raw_rows: list[dict[str, Any]] | None = None
     skipped: RowErrors = field(default_factory=RowErrors)
     adapter: str | None = None
+
+    def __post_init__(self) -> None:
+        # every producer (adapters, regeneration, subsets) must hand over unique ids:
+        # the store, the filter and the written benchmark all key questions by id
+        check_unique_ids(self.samples, self.source)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -70,8 +85,8 @@ class Benchmark:
         )
 
     def write(self, out_path: str | Path) -> Path:
-        """Write these samples in the input's own format (see benchmarks_adapters.io.write_benchmark)."""
-        from benchmarks_adapters.io import write_benchmark
+        """Write these samples in the input's own format (see ``leakaudit.io.write_benchmark``)."""
+        from .io import write_benchmark
 
         return write_benchmark(self, Path(out_path))
 
@@ -81,25 +96,16 @@ class Benchmark:
         return pd.DataFrame([s.to_record() for s in self.samples])
 
 
-@lru_cache(maxsize=1)
-def _entry_points() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-
-
-def available_benchmarks() -> dict[str, "type[BenchmarkAdapter]"]:
+def available_benchmarks() -> dict[str, "type[BenchmarkAdapterLike]"]:
     """Adapter name -> adapter class, from the entry point group (built-ins and plugins)."""
-    out = {}
-    for name, ep in sorted(_entry_points().items()):
-        out[name] = ep.load()
-    return out
+    return dict(registry.benchmarks.items())
 
 
-def get_adapter(name: str) -> "BenchmarkAdapter":
-    eps = _entry_points()
-    if name not in eps:
-        known = ", ".join(sorted(eps)) or "(none: is leakaudit installed with `pip install -e .`?)"
+def get_adapter(name: str) -> BenchmarkAdapterLike:
+    if name not in registry.benchmarks:
+        known = ", ".join(registry.benchmarks.names()) or "(none: is leakaudit installed with `pip install -e .`?)"
         raise LeakauditError(f"unknown benchmark {name!r}; known benchmarks: {known}. A path to a submission file or folder works too.")
-    return eps[name].load()()
+    return registry.benchmarks.get(name)()
 
 
 def load_benchmark(
@@ -116,7 +122,7 @@ def load_benchmark(
     submission adapter, which also understands VLMEvalKit TSV.
     """
     key = str(name_or_path)
-    if key in _entry_points():
+    if key in registry.benchmarks:
         return get_adapter(key).load(path=path, split=split, limit=limit, on_error=on_error)
     if Path(key).exists():
         return get_adapter("submission").load(path=key, split=split, limit=limit, on_error=on_error)

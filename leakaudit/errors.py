@@ -11,9 +11,11 @@ import csv
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Iterator, Literal, get_args
 
 OnError = Literal["raise", "skip"]
+#: ``--on-error``: stop at the first bad row, or skip bad rows and list them
+ON_ERRORS: tuple[str, ...] = get_args(OnError)
 
 
 class LeakauditError(Exception):
@@ -46,6 +48,10 @@ class ConfigError(LeakauditError):
     """A problem in a configuration file (model zoo, task spec), named by entry and field."""
 
 
+class HubUnavailableError(LeakauditError):
+    """The hub could not be reached; the message says how to point leakaudit at a local copy."""
+
+
 class MissingDependencyError(LeakauditError):
     """An optional package is needed for this feature; the message says which extra to install."""
 
@@ -67,7 +73,7 @@ class RowErrors:
     """
 
     def __init__(self, on_error: OnError = "raise"):
-        if on_error not in ("raise", "skip"):
+        if on_error not in ON_ERRORS:
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         self.on_error = on_error
         self.skipped: list[SkippedRow] = []
@@ -76,14 +82,6 @@ class RowErrors:
         if self.on_error == "raise":
             raise err
         self.skipped.append(SkippedRow(err.file, err.row, err.field, err.message))
-
-    def guard(self, fn, *args, **kwargs):
-        """Call ``fn``; return its value, or None when it raised a DataError that was skipped."""
-        try:
-            return fn(*args, **kwargs)
-        except DataError as err:
-            self.report(err)
-            return None
 
     def __iter__(self) -> Iterator[SkippedRow]:
         return iter(self.skipped)

@@ -178,6 +178,7 @@ def gate(
     from . import scan as scan_mod
     from .audit import audit
     from .benchmark import load_benchmark
+    from .zoo import resolve_zoo
 
     t0 = time.perf_counter()
     out_dir = Path(out)
@@ -189,7 +190,7 @@ def gate(
     try:
         bench = load_benchmark(str(submission), limit=None if shots else limit)
         audited = scan_mod.audited_subset(bench, limit)
-        zoo_obj = scan_mod._load_zoo(zoo) if (zoo is not None or not models or any(isinstance(m, str) for m in models)) else None
+        zoo_obj = resolve_zoo(zoo) if (zoo is not None or not models or any(isinstance(m, str) for m in models)) else None
         plan = scan_mod.plan_models(zoo_obj, None if models else zoo_group, models, base_llms)
         if not plan.inspectors:
             raise LeakauditError("the gate needs at least one text-only LLM; " + ("; ".join(plan.skipped) or "none in the zoo group"))

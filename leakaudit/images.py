@@ -109,8 +109,3 @@ class ImageRef:
         """Decode to a PIL image (RGB or L); raises DataError naming the origin when unreadable."""
         file, row, fld = self.origin
         return _decode(self.raw_bytes(), file=file, row=row, field=fld)
-
-    def verify(self) -> tuple[int, int]:
-        """Check the image decodes within limits without keeping pixels; return (width, height)."""
-        img = self.load()
-        return img.size

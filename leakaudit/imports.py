@@ -32,9 +32,9 @@ from .errors import DataError, LeakauditError
 from .extract import UNMATCHED, extract_choice, match_open, mmstar_match
 from .schema import LETTERS, Sample
 from .store import Answer, AnswerStore
+from .types import CONDITIONS, IMPORT_FORMATS, stored_blind_mode
 
-FORMATS = ("vlmevalkit", "lm-eval", "mathvista")
-CONDITIONS = ("vision", "blind", "text")
+FORMATS = IMPORT_FORMATS
 TABLE_SUFFIXES = (".xlsx", ".xls", ".tsv", ".csv", ".parquet", ".pq", ".jsonl", ".json")
 #: doc fields lm-eval copies from the dataset that identify a question
 DOC_ID_FIELDS = ("id", "index", "question_id", "pid", "sample_id", "qid")
@@ -315,7 +315,7 @@ def import_predictions(
 
     digest = hashlib.sha256(file.read_bytes()).hexdigest()[:16]
     source = f"import:{format}"
-    mode = blind_mode if condition == "blind" else ""
+    mode = stored_blind_mode(condition, blind_mode)
     stored = existing = 0
     records = []
     with AnswerStore(run_dir) as store:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Literal, Sequence
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -27,14 +27,8 @@ from PIL import Image
 from .backends.base import Prompt
 from .errors import LeakauditError
 from .schema import Sample
+from .types import BLIND_MODES, CONDITIONS, SCORINGS
 
-Condition = Literal["text", "vision", "blind"]
-Scoring = Literal["letter", "cloze", "generate"]
-BlindMode = Literal["drop", "grey", "noise"]
-
-CONDITIONS: tuple[str, ...] = ("text", "vision", "blind")
-SCORINGS: tuple[str, ...] = ("letter", "cloze", "generate")
-BLIND_MODES: tuple[str, ...] = ("drop", "grey", "noise")
 STYLES: tuple[str, ...] = ("mmstar",)
 
 SELECT_LINE = "Please select the correct answer from the options above. \n"
@@ -243,11 +237,8 @@ def condition_images(sample: Sample, condition: str, blind: str = "drop") -> lis
 
 __all__ = [
     "check_settings",
-    "BLIND_MODES",
-    "CONDITIONS",
     "FEWSHOT_SYSTEM",
     "LLM_LETTER_LINE",
-    "SCORINGS",
     "SELECT_LINE",
     "build_prompt",
     "cloze_continuations",

@@ -32,6 +32,8 @@ from .prompts import (
 )
 from .schema import Sample
 from .store import Answer, AnswerStore
+from .types import KEY_FIELDS, AnswerKey, answer_key, stored_blind_mode
+from .zoo import resolve_zoo
 
 PROMPT_STYLE = "mmstar"
 
@@ -46,17 +48,17 @@ class _Item:
     scoring: str
     prompt: Prompt
 
-    def key(self, model: str, condition: str, blind_mode: str, shots: int) -> tuple:
-        return (
-            self.original.benchmark,
-            self.original.content_hash,
-            model,
-            condition,
-            blind_mode,
-            int(shots),
-            prompt_hash(self.prompt),
-            self.scoring,
-            int(self.rotation),
+    def key(self, model: str, condition: str, blind_mode: str, shots: int) -> AnswerKey:
+        return answer_key(
+            benchmark=self.original.benchmark,
+            sample_hash=self.original.content_hash,
+            model=model,
+            condition=condition,
+            blind_mode=blind_mode,
+            shots=shots,
+            prompt_hash=prompt_hash(self.prompt),
+            scoring=self.scoring,
+            rotation=self.rotation,
         )
 
 
@@ -143,19 +145,6 @@ def _model_name(model: str | LM) -> str:
     return model if isinstance(model, str) else model.name
 
 
-def _get_zoo(zoo: Any):
-    """A Zoo object from ``zoo`` (a Zoo, a YAML path, or None for the default zoo)."""
-    if zoo is not None and not isinstance(zoo, (str, Path)):
-        return zoo
-    try:
-        from .zoo import load_zoo
-    except ModuleNotFoundError as exc:
-        if exc.name == "leakaudit.zoo":
-            raise LeakauditError("models named by zoo name need leakaudit.zoo, which is not installed; pass LM objects instead") from None
-        raise
-    return load_zoo(zoo) if zoo is not None else load_zoo()
-
-
 def _check_modality(name: str, condition: str, *, supports_images: bool | None = None, kind: str | None = None) -> None:
     if condition not in ("vision", "blind"):
         return
@@ -171,7 +160,7 @@ def _check_modality(name: str, condition: str, *, supports_images: bool | None =
 def resolve_models(models: Sequence[str | LM], condition: str, zoo: Any = None) -> tuple[Any, list[str | LM]]:
     """(zoo, models with canonical zoo names); refuses unknown names and text-only models
     for ``vision`` / ``blind`` from the zoo entry alone, before anything is loaded."""
-    zoo_obj = _get_zoo(zoo) if any(isinstance(m, str) for m in models) else None
+    zoo_obj = resolve_zoo(zoo) if any(isinstance(m, str) for m in models) else None
     resolved: list[str | LM] = []
     for m in models:
         if isinstance(m, LM):
@@ -261,12 +250,10 @@ def _answer_batch(lm: LM, batch: list[_Item], *, max_new_tokens: int) -> list[di
     return results  # type: ignore[return-value]
 
 
-def _accuracy(store: AnswerStore, keys: list[tuple], model: str, condition: str, blind_mode: str, shots: int, circular: bool) -> float:
+def _accuracy(store: AnswerStore, keys: list[AnswerKey], model: str, condition: str, blind_mode: str, shots: int, circular: bool) -> float:
     df = store.answers(model=model, condition=condition, blind_mode=blind_mode, shots=shots)
     if df.empty:
         return float("nan")
-    from .store import KEY_FIELDS
-
     wanted = set(keys)
     df = df[[tuple(row) in wanted for row in df[list(KEY_FIELDS)].itertuples(index=False, name=None)]]
     if df.empty:
@@ -310,7 +297,7 @@ def run(
         raise LeakauditError(f"batch size must be at least 1, not {batch_size}")
     if not models:
         raise LeakauditError("no models given")
-    blind_mode = blind if condition == "blind" else ""
+    blind_mode = stored_blind_mode(condition, blind)
     zoo_obj, models = resolve_models(models, condition, zoo)
 
     samples = list(benchmark.samples)[: limit if limit is not None else None]
@@ -326,7 +313,7 @@ def run(
         for model in models:
             name = _model_name(model)
             existing = store.existing_keys(model=name, condition=condition, blind_mode=blind_mode, shots=int(shots))
-            keyed: dict[tuple, _Item] = {}
+            keyed: dict[AnswerKey, _Item] = {}
             for it in items:
                 keyed.setdefault(it.key(name, condition, blind_mode, shots), it)
             pending = [(k, it) for k, it in keyed.items() if k not in existing]
@@ -378,7 +365,7 @@ def run(
                       shots=shots, scoring=scoring, circular=circular, fewshot_ids=[s.id for s in fewshot[:shots]])
 
 
-def _run_model(lm: LM, pending: list[tuple[tuple, _Item]], store: AnswerStore, *, condition: str, blind: str, blind_mode: str,
+def _run_model(lm: LM, pending: list[tuple[AnswerKey, _Item]], store: AnswerStore, *, condition: str, blind: str, blind_mode: str,
                shots: int, batch_size: int, max_new_tokens: int, progress: bool, name: str) -> int:
     """Answer ``pending`` items with ``lm`` batch by batch, storing each batch at once."""
     from tqdm.auto import tqdm
@@ -397,20 +384,7 @@ def _run_model(lm: LM, pending: list[tuple[tuple, _Item]], store: AnswerStore, *
             results = _answer_batch(lm, batch, max_new_tokens=max_new_tokens)
             per_item = (time.perf_counter() - t0) / len(batch)
             for (key, it), res in zip(chunk, results):
-                new += store.add(Answer(
-                    benchmark=it.original.benchmark,
-                    sample_id=it.original.id,
-                    sample_hash=it.original.content_hash,
-                    model=name,
-                    condition=condition,
-                    blind_mode=blind_mode,
-                    shots=int(shots),
-                    prompt_hash=key[6],
-                    scoring=it.scoring,
-                    rotation=it.rotation,
-                    seconds=per_item,
-                    **res,
-                ))
+                new += store.add(Answer(sample_id=it.original.id, seconds=per_item, **key._asdict(), **res))
             bar.update(len(chunk))
     return new
 

@@ -20,6 +20,7 @@ from .backends.base import LM
 from .benchmark import Benchmark, load_benchmark
 from .errors import LeakauditError
 from .filter import FilterResult, filter_benchmark
+from .zoo import resolve_zoo
 
 log = logging.getLogger(__name__)
 
@@ -170,14 +171,6 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
     return summaries
 
 
-def _load_zoo(zoo: Any) -> Any:
-    if zoo is not None and not isinstance(zoo, (str, Path)):
-        return zoo
-    from .zoo import load_zoo
-
-    return load_zoo(zoo) if zoo is not None else load_zoo()
-
-
 def audited_subset(bench: Benchmark, limit: int | None) -> Benchmark:
     """The questions a limited run covers (the runner asks the first ``limit``)."""
     if limit is None or limit >= len(bench):
@@ -194,53 +187,27 @@ def write_figures(result: AuditResult, out_dir: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    try:
-        from .report import figures as rf
-    except Exception as exc:  # noqa: BLE001 - the report package is optional here
-        log.warning("report figures unavailable (%s); writing simple figures", exc)
-        rf = None
+    from .report import figures as rf
+
     written: list[Path] = []
-    if rf is not None:
-        threshold = None
-        makers = {
-            "mg_ml.png": lambda: rf.mg_ml_figure(result.metrics),
-            "text_hits.png": lambda: rf.text_hits_figure(result.samples, threshold),
-            "capabilities.png": lambda: rf.capability_heatmap_figure(result.metrics),
-            "filter.png": lambda: rf.filter_figure(result.samples),
-        }
-        for name, make in makers.items():
-            try:
-                with rf.report_style():
-                    fig = make()
-                    if fig is None:
-                        continue
-                    rf.figure_png(fig, out_dir / name)
-                    plt.close(fig)
-                written.append(out_dir / name)
-            except Exception as exc:  # noqa: BLE001 - a figure must not sink the scan
-                log.warning("figure %s failed: %s", name, exc)
-        return written
-    whole = result.metrics[result.metrics["category"].isna() & (result.metrics["kind"] == "lvlm")]
-    if not whole.empty:
-        fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * len(whole)))
-        y = range(len(whole))
-        ax.barh([i + 0.2 for i in y], whole["MG"].fillna(0), height=0.4, label="MG")
-        ax.barh([i - 0.2 for i in y], whole["ML"].fillna(0), height=0.4, label="ML")
-        ax.set_yticks(list(y), whole["model"])
-        ax.set_xlabel("percentage points")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out_dir / "mg_ml.png", dpi=120)
-        plt.close(fig)
-        written.append(out_dir / "mg_ml.png")
-    fig, ax = plt.subplots(figsize=(6, 3))
-    result.samples["text_hits"].value_counts().sort_index().plot.bar(ax=ax)
-    ax.set_xlabel("text-only LLMs answering the question")
-    ax.set_ylabel("questions")
-    fig.tight_layout()
-    fig.savefig(out_dir / "text_hits.png", dpi=120)
-    plt.close(fig)
-    written.append(out_dir / "text_hits.png")
+    threshold = None
+    makers = {
+        "mg_ml.png": lambda: rf.mg_ml_figure(result.metrics),
+        "text_hits.png": lambda: rf.text_hits_figure(result.samples, threshold),
+        "capabilities.png": lambda: rf.capability_heatmap_figure(result.metrics),
+        "filter.png": lambda: rf.filter_figure(result.samples),
+    }
+    for name, make in makers.items():
+        try:
+            with rf.report_style():
+                fig = make()
+                if fig is None:
+                    continue
+                rf.figure_png(fig, out_dir / name)
+                plt.close(fig)
+            written.append(out_dir / name)
+        except Exception as exc:  # noqa: BLE001 - a figure must not sink the scan
+            log.warning("figure %s failed: %s", name, exc)
     return written
 
 
@@ -287,7 +254,7 @@ def scan(
     out_dir.mkdir(parents=True, exist_ok=True)
     run_path = Path(run_dir) if run_dir is not None else out_dir / "run"
 
-    zoo_obj = _load_zoo(zoo) if (zoo is not None or not models or any(isinstance(m, str) for m in models)) else None
+    zoo_obj = resolve_zoo(zoo) if (zoo is not None or not models or any(isinstance(m, str) for m in models)) else None
     group = zoo_group if zoo_group is not None else (None if models else default_group(benchmark.name))
     plan = plan_models(zoo_obj, group, models, base_llms)
     if not (plan.inspectors or plan.lvlms):
@@ -316,15 +283,12 @@ def scan(
     result.save(out_dir)
     pdf = None
     if report:
+        from .report import build_report
+
         try:
-            from .report import build_report
-        except ImportError as exc:
-            log.warning("PDF report skipped: %s", exc)
-        else:
-            try:
-                pdf = Path(build_report(out_dir, out_dir / "audit.pdf"))
-            except Exception as exc:  # noqa: BLE001 - the audit folder stands without its PDF
-                log.warning("PDF report failed: %s: %s", type(exc).__name__, exc)
+            pdf = Path(build_report(out_dir, out_dir / "audit.pdf"))
+        except Exception as exc:  # noqa: BLE001 - the audit folder stands without its PDF
+            log.warning("PDF report failed: %s: %s", type(exc).__name__, exc)
     return ScanResult(out_dir=out_dir, run_dir=run_path, audit=result, filter=fres, kept_file=kept_file, figures=figures,
                       report_pdf=pdf, plan=plan, seconds=time.perf_counter() - t0)
 

@@ -18,10 +18,9 @@ from typing import Any, Iterable
 import pandas as pd
 
 from .schema import Sample
+from .types import KEY_FIELDS, AnswerKey, answer_key
 
 STORE_FILE = "answers.sqlite"
-
-KEY_FIELDS = ("benchmark", "sample_hash", "model", "condition", "blind_mode", "shots", "prompt_hash", "scoring", "rotation")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -88,8 +87,8 @@ class Answer:
     source: str = "live"
     created_at: float = field(default_factory=time.time)
 
-    def key(self) -> tuple:
-        return tuple(getattr(self, f) for f in KEY_FIELDS)
+    def key(self) -> AnswerKey:
+        return answer_key(**{f: getattr(self, f) for f in KEY_FIELDS})
 
 
 class AnswerStore:
@@ -141,19 +140,20 @@ class AnswerStore:
 
     def add(self, answer: Answer) -> bool:
         """Insert one answer and commit; False when that key was already stored."""
+        key = answer.key()
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO answers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                answer.benchmark,
+                key.benchmark,
                 answer.sample_id,
-                answer.sample_hash,
-                answer.model,
-                answer.condition,
-                answer.blind_mode,
-                int(answer.shots),
-                answer.prompt_hash,
-                answer.scoring,
-                int(answer.rotation),
+                key.sample_hash,
+                key.model,
+                key.condition,
+                key.blind_mode,
+                key.shots,
+                key.prompt_hash,
+                key.scoring,
+                key.rotation,
                 answer.raw_response,
                 json.dumps(answer.option_scores) if answer.option_scores is not None else None,
                 answer.chosen,
@@ -179,18 +179,14 @@ class AnswerStore:
         return int(cur.lastrowid)
 
     # -- reading ----------------------------------------------------------------------
-    def existing_keys(self, **where: Any) -> set[tuple]:
+    def existing_keys(self, **where: Any) -> set[AnswerKey]:
         """Keys already stored, optionally restricted by equality on key fields (for resume)."""
         sql = f"SELECT {', '.join(KEY_FIELDS)} FROM answers"
         params: list[Any] = []
         if where:
             sql += " WHERE " + " AND ".join(f"{k} = ?" for k in where)
             params = list(where.values())
-        return {tuple(r) for r in self.conn.execute(sql, params)}
-
-    def has(self, key: tuple) -> bool:
-        sql = "SELECT 1 FROM answers WHERE " + " AND ".join(f"{k} = ?" for k in KEY_FIELDS)
-        return self.conn.execute(sql, key).fetchone() is not None
+        return {AnswerKey(*r) for r in self.conn.execute(sql, params)}
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
@@ -235,4 +231,4 @@ def answer_from_dict(d: dict[str, Any]) -> Answer:
     return Answer(**fields)
 
 
-__all__ = ["Answer", "AnswerStore", "KEY_FIELDS", "STORE_FILE", "answer_from_dict", "asdict"]
+__all__ = ["Answer", "AnswerKey", "AnswerStore", "KEY_FIELDS", "STORE_FILE", "answer_from_dict", "asdict"]

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from . import registry
 from .errors import ConfigError, MissingDependencyError
+from .types import BLIND_MODES, KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .backends.base import LM
@@ -31,13 +33,9 @@ CACHE_ENV = "LEAKAUDIT_CACHE"
 # leakaudit/model_zoo.yaml links to the repository root file; wheels carry a copy of it
 DEFAULT_ZOO = Path(__file__).parent / "model_zoo.yaml"
 
-KINDS = ("llm", "lvlm")
-#: backends a zoo entry may name; the loaded registry may add third-party ones
-KNOWN_BACKENDS = ("hf", "llamacpp", "openai", "ocr", "lmeval", "scripted")
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 QUANTIZATIONS = (None, "4bit", "8bit")
 PROMPT_STYLES = ("chat", "plain")
-BLIND_MODES = ("drop", "grey", "noise")
 #: builders of offline random VLMs (``leakaudit.backends.tiny_vlm``)
 BUILDERS = {"tiny_llava": "build_tiny_llava", "tiny_idefics3": "build_tiny_idefics3"}
 
@@ -239,9 +237,6 @@ class Zoo:
             return [self[name]]
         raise ConfigError(f"unknown model group {name!r}; groups: {', '.join(self.groups)}")
 
-    def llms(self) -> list[ModelSpec]:
-        return [s for s in self.specs.values() if s.kind == "llm"]
-
     def lvlms(self) -> list[ModelSpec]:
         return [s for s in self.specs.values() if s.kind == "lvlm"]
 
@@ -274,7 +269,7 @@ class Zoo:
         key = (spec.name, tuple(sorted((k, repr(v)) for k, v in overrides.items())))
         with self._lock:
             if key not in self._loaded:
-                self._loaded[key] = self._construct(spec, overrides)
+                self._loaded[key] = self.construct(spec, **overrides)
             return self._loaded[key]
 
     def unload(self, name: str | None = None) -> None:
@@ -282,38 +277,15 @@ class Zoo:
         for key in [k for k in self._loaded if name is None or k[0] == self[name].name]:
             self._loaded.pop(key).close()
 
-    def _construct(self, spec: ModelSpec, overrides: dict[str, Any]) -> "LM":
-        from .backends.base import backend_registry
-
+    def construct(self, spec: ModelSpec, **overrides: Any) -> "LM":
+        """A new model (not cached) from ``spec`` through its registered backend's ``from_spec``."""
         if not spec.loadable:
             raise ConfigError(
                 f"model {spec.name!r} cannot be run by leakaudit's backends"
                 + (f": {spec.note}" if spec.note else "")
                 + ". Import its published predictions with `leakaudit import`, or point a zoo entry at an OpenAI-compatible server that hosts it."
             )
-        registry = backend_registry()
-        if spec.backend not in registry:
-            raise MissingDependencyError(f"model {spec.name!r}: backend {spec.backend!r} is not available in this installation")
-        cls = registry[spec.backend]
-        if hasattr(cls, "from_spec"):
-            return cls.from_spec(spec, zoo=self, **overrides)
-        kwargs: dict[str, Any] = {**spec.options, **overrides}
-        if spec.backend == "ocr":
-            # its own copy of the LLM: closing the composite must not close a cached model others hold
-            return cls(spec.name, self._construct(self[spec.wraps], {}), **kwargs)
-        if spec.backend == "openai":
-            kwargs.setdefault("model", spec.api_model)
-            kwargs.setdefault("supports_images", spec.kind == "lvlm")
-        return cls(name=spec.name, **kwargs)
-
-
-def _registered_backends() -> set[str]:
-    try:
-        from .backends.base import _BACKENDS
-
-        return set(KNOWN_BACKENDS) | set(_BACKENDS)
-    except Exception:  # pragma: no cover - the registry never fails to import
-        return set(KNOWN_BACKENDS)
+        return registry.backends.get(spec.backend).from_spec(spec, zoo=self, **overrides)
 
 
 def zoo_from_dict(data: Any, source: str = "<memory>") -> Zoo:
@@ -323,7 +295,7 @@ def zoo_from_dict(data: Any, source: str = "<memory>") -> Zoo:
     extra = sorted(set(data) - {"models", "groups"})
     if extra:
         raise ConfigError(f"{source}: unknown top-level key {extra[0]!r}; a zoo file has 'models' and 'groups'")
-    backends = _registered_backends()
+    backends = set(registry.backends.names())
     specs = {}
     for name, raw in data["models"].items():
         name = str(name)
@@ -344,6 +316,17 @@ def load_zoo(path: str | Path | None = None) -> Zoo:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     return zoo_from_dict(data, source=str(path))
+
+
+def resolve_zoo(zoo: "Zoo | str | Path | None" = None) -> Zoo:
+    """The one zoo loader every stage uses: a ``Zoo`` as is, a YAML path read, None the default zoo.
+
+    Anything with the ``Zoo`` lookup interface (``__getitem__``, ``load``) passes through too,
+    so tests and notebooks can hand a stage a zoo of their own.
+    """
+    if zoo is None or isinstance(zoo, (str, Path)):
+        return load_zoo(zoo)
+    return zoo
 
 
 def zoo_frame(zoo: Zoo):

@@ -16,7 +16,6 @@ import pytest
 from PIL import Image
 
 from benchmarks_adapters.ai2d import AI2DAdapter
-from benchmarks_adapters.base import HubUnavailableError
 from benchmarks_adapters.mathvision import MathVisionAdapter
 from benchmarks_adapters.mathvista import MathVistaAdapter
 from benchmarks_adapters.mmbench import MMBenchAdapter
@@ -26,6 +25,7 @@ from benchmarks_adapters.mmstar import MMStarAdapter
 from benchmarks_adapters.scienceqa import ScienceQAAdapter
 from benchmarks_adapters.seedbench import SEEDBenchAdapter
 from leakaudit.benchmark import get_adapter
+from leakaudit.errors import HubUnavailableError
 
 
 def png(color: str, size=(8, 6)) -> bytes:

@@ -147,7 +147,7 @@ def test_filter_cli(bench_and_run, tmp_path, monkeypatch):
     import leakaudit.audit.result as result_mod
 
     _, run, data = bench_and_run
-    monkeypatch.setattr(result_mod, "_load_zoo", lambda zoo, notes: ZOO)
+    monkeypatch.setattr(result_mod, "resolve_zoo", lambda zoo=None: ZOO)
     out = tmp_path / "filtered"
     res = CliRunner().invoke(main, ["filter", "--run-dir", str(run), str(data), "--k", "1", "-o", str(out)])
     assert res.exit_code == 0, res.output

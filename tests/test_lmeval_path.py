@@ -18,7 +18,7 @@ from PIL import Image
 
 pytest.importorskip("lm_eval")
 
-from leakaudit.backends import backend_registry  # noqa: E402
+from leakaudit import registry  # noqa: E402
 from leakaudit.backends.base import Prompt  # noqa: E402
 from leakaudit.backends.lmeval_backend import (  # noqa: E402
     LMEvalBackend,
@@ -52,7 +52,7 @@ def easy_samples() -> list[Sample]:
 
 # -- model-free ---------------------------------------------------------------------------------
 def test_registered_as_lmeval():
-    assert backend_registry()["lmeval"] is LMEvalBackend
+    assert registry.backends.get("lmeval") is LMEvalBackend
 
 
 def test_context_builders_document_the_lmeval_string():

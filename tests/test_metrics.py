@@ -209,7 +209,7 @@ def test_audit_cli_json(toy_run, monkeypatch):
     import leakaudit.audit.result as result_mod
 
     run_dir, _ = toy_run
-    monkeypatch.setattr(result_mod, "_load_zoo", lambda zoo, notes: ZOO)
+    monkeypatch.setattr(result_mod, "resolve_zoo", lambda zoo=None: ZOO)
     out = CliRunner().invoke(main, ["audit", "--run-dir", str(run_dir), "--json", "--n-boot", "20"])
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)

@@ -6,7 +6,7 @@ import sys
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from leakaudit.backends import backend_registry
+from leakaudit import registry
 from leakaudit.backends import ocr_composite as oc
 from leakaudit.backends.base import Prompt
 from leakaudit.backends.ocr_composite import OCRComposite, ocr_image
@@ -46,7 +46,7 @@ def _prompt(images=()) -> Prompt:
 
 
 def test_registered_as_ocr_backend():
-    assert backend_registry()["ocr"] is OCRComposite
+    assert registry.backends.get("ocr") is OCRComposite
     assert OCRComposite("x", ScriptedLM("llm", lambda p: "A")).supports_images
 
 

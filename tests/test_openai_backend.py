@@ -20,7 +20,7 @@ from PIL import Image
 
 pytest.importorskip("httpx")
 
-from leakaudit.backends import backend_registry  # noqa: E402
+from leakaudit import registry  # noqa: E402
 from leakaudit.backends import openai_api  # noqa: E402
 from leakaudit.backends.base import Prompt  # noqa: E402
 from leakaudit.backends.openai_api import (  # noqa: E402
@@ -155,7 +155,7 @@ def prompt(text="Which is blue?\nA. grass\nB. sky", images=(), prefix=""):
 
 
 def test_registered_as_openai():
-    assert backend_registry()["openai"] is OpenAIBackend
+    assert registry.backends.get("openai") is OpenAIBackend
 
 
 def test_generate_retries_429_twice_with_growing_backoff(fake, backend, sleeps):

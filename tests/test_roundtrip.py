@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from benchmarks_adapters.io import write_benchmark
 from leakaudit.benchmark import get_adapter, load_benchmark
+from leakaudit.io import write_benchmark
 
 
 def png(color: str) -> bytes:

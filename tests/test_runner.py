@@ -115,14 +115,14 @@ def test_changed_settings_are_new_keys(tmp_path):
 def test_zoo_models_are_not_loaded_when_everything_is_cached(tmp_path):
     zoo = zoo_from_dict({"models": {"scripted-llm": {"kind": "llm", "backend": "scripted", "options": {"respond": _oracle_letter}}}})
     loads = []
-    construct = zoo._construct
+    construct = zoo.construct
 
-    def counting(spec, overrides):
-        lm = construct(spec, overrides)
+    def counting(spec, **overrides):
+        lm = construct(spec, **overrides)
         loads.append(lm)
         return lm
 
-    zoo._construct = counting
+    zoo.construct = counting
     bench = _bench()
     first = run(bench, ["scripted-llm"], condition="text", run_dir=tmp_path, zoo=zoo, progress=False)
     assert len(loads) == 1 and loads[0].calls == N and first.rows[0].accuracy == 100.0

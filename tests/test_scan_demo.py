@@ -88,7 +88,7 @@ def test_scan_without_hub_fails_fast_before_models(tmp_path, monkeypatch):
     def no_models(*a, **k):
         raise AssertionError("a model zoo was loaded before the benchmark")
 
-    monkeypatch.setattr(scan_mod, "_load_zoo", no_models)
+    monkeypatch.setattr(scan_mod, "resolve_zoo", no_models)
     t0 = time.perf_counter()
     res = CliRunner().invoke(main, ["scan", "mmmu", "--out", str(tmp_path / "out")])
     assert res.exit_code == 2, res.output

@@ -30,7 +30,6 @@ import pandas as pd
 
 from ..errors import LeakauditError
 
-CONDITIONS = ("vision", "blind", "text")
 SCORE_COLUMNS = ("S_v", "S_wv", "S_t", "MG", "ML")
 METRIC_COLUMNS = (
     ["model", "kind", "benchmark", "category", "base_llm", "text_shots", "circular", "n", "n_v", "n_wv", "n_t", "chance"]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..errors import LeakauditError
 from ..store import STORE_FILE, AnswerStore
+from ..zoo import resolve_zoo
 from .evidence import (
     EVIDENCE_COLUMNS,
     LEAKED,
@@ -146,17 +147,6 @@ def resolve_store(run_dir: str | Path) -> Path:
     return store
 
 
-def _load_zoo(zoo: Any, notes: list[str]) -> Any:
-    if zoo is not None and not isinstance(zoo, (str, Path)):
-        return zoo
-    try:
-        from ..zoo import load_zoo
-    except ImportError as exc:  # pragma: no cover - zoo module missing in a partial install
-        notes.append(f"model zoo unavailable ({exc}); model kinds inferred from the conditions they ran")
-        return None
-    return load_zoo(zoo) if zoo is not None else load_zoo()
-
-
 def _samples_frame(store: AnswerStore, answers: pd.DataFrame, benchmark: Any) -> pd.DataFrame:
     """One row per audited question: from the store's samples table, completed from answers."""
     cols = ["benchmark", "sample_hash", "sample_id", "category", "l2_category", "n_options", "answer", "label"]
@@ -251,7 +241,7 @@ def audit(
     samples = samples.drop_duplicates(["benchmark", "sample_hash"]).reset_index(drop=True)
     samples["chance"] = samples["n_options"].map(lambda x: 1.0 / x if x and not pd.isna(x) else 0.0)
 
-    zoo_obj = _load_zoo(zoo, notes)
+    zoo_obj = resolve_zoo(zoo)
     roles = model_roles(answers, zoo_obj, base_llms)
     check_base_llms(roles, answers.loc[answers["condition"] == "blind", "model"], zoo_obj, base_llms)
     # an LVLM's base LLM is an LLM even when it only appears as someone's base

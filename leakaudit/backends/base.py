@@ -18,9 +18,12 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..zoo import ModelSpec, Zoo
 
 
 @dataclass
@@ -43,11 +46,25 @@ class Prompt:
 
 
 class LM(ABC):
-    """Base class of all backends. ``name`` is the zoo name the answers are stored under."""
+    """Base class of all backends. ``name`` is the zoo name the answers are stored under.
+
+    A backend is registered under the entry point group ``leakaudit.backends`` (built-ins
+    in leakaudit's ``pyproject.toml``, plugins in theirs); a zoo entry's ``backend`` field
+    names it and ``Zoo.load`` calls its ``from_spec``.
+    """
 
     name: str = "lm"
     #: whether the backend can take pixels; a text-only LM refuses ``vision`` runs
     supports_images: bool = False
+
+    @classmethod
+    def from_spec(cls, spec: "ModelSpec", zoo: "Zoo | None" = None, **overrides: Any) -> "LM":
+        """Construct from a zoo entry: ``cls(name, **options, **overrides)``.
+
+        Backends whose constructor needs more of the entry (a GGUF path, a wrapped model,
+        an API model id) override this; ``zoo`` lets a composite load the model it wraps.
+        """
+        return cls(name=spec.name, **{**spec.options, **overrides})
 
     @abstractmethod
     def letter_logprobs(self, prompts: list[Prompt], letters: list[list[str]]) -> list[list[float]]:
@@ -69,21 +86,16 @@ class LM(ABC):
         """Free memory (GPU) held by the model."""
 
 
-_BACKENDS: dict[str, Callable[..., LM]] = {}
-
-
 def register_backend(name: str):
-    """Class decorator: make a backend constructible from a zoo entry's ``backend`` field."""
+    """Class decorator registering a backend in this process only (tests, notebooks).
+
+    Shipped backends, leakaudit's own included, register through the ``leakaudit.backends``
+    entry point group instead, so ``leakaudit models`` and zoo validation see them.
+    """
+    from ..registry import backends
 
     def deco(cls):
-        _BACKENDS[name] = cls
+        backends.register(name, cls)
         return cls
 
     return deco
-
-
-def backend_registry() -> dict[str, Callable[..., LM]]:
-    from . import _load_builtin_backends  # noqa: F401  (imports register themselves)
-
-    _load_builtin_backends()
-    return dict(_BACKENDS)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LeakauditError, MissingDependencyError
-from .base import LM, Prompt, register_backend
+from .base import LM, Prompt
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..zoo import ModelSpec, Zoo
@@ -73,7 +73,6 @@ GGML_TYPE_F32 = 0  # ggml_type enum
 FLASH_ATTN_DISABLED = 0  # llama_flash_attn_type: -1 auto, 0 disabled, 1 enabled
 
 
-@register_backend("llamacpp")
 class LlamaCppBackend(LM):
     """A GGUF model run by llama.cpp (CPU), answering the same requests as ``HFBackend``."""
 

@@ -46,7 +46,8 @@ from ..errors import LeakauditError, MissingDependencyError
 from ..prompts import LLM_LETTER_LINE, SELECT_LINE, cloze_continuations, question_block, select_fewshot, shots_for
 from ..schema import Sample
 from ..store import Answer, answer_from_dict
-from .base import LM, Prompt, register_backend
+from ..types import SCORINGS
+from .base import LM, Prompt
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..store import AnswerStore
@@ -59,7 +60,8 @@ FEWSHOT_DELIMITER = "\n\n"
 ANSWER_CUE = "Answer:"
 #: bump when the task format below changes: it is part of every stored prompt_hash
 TASK_FORMAT_VERSION = 1
-SCORINGS = ("cloze", "letter")
+#: lm-eval scores log-likelihoods only: every scoring but free generation
+LMEVAL_SCORINGS = tuple(s for s in SCORINGS if s != "generate")
 #: how the cloze choice is length-normalised: lm-eval's acc_norm, or the runner's per-token mean
 NORMALISATIONS = ("chars", "tokens")
 
@@ -115,7 +117,7 @@ def lmeval_context(sample: Sample, demos: Sequence[Sample] = (), scoring: str = 
 
 
 def _check_scoring(scoring: str) -> None:
-    if scoring not in SCORINGS:
+    if scoring not in LMEVAL_SCORINGS:
         raise LeakauditError(f"the lm-eval path scores 'cloze' or 'letter', not {scoring!r} (use the hf backend for generate)")
 
 
@@ -399,7 +401,6 @@ def _answer_row(
 
 
 # -- the LM interface through HFLM ---------------------------------------------------------------
-@register_backend("lmeval")
 class LMEvalBackend(LM):
     """leakaudit's ``LM`` served by lm-eval's ``HFLM`` (text only).
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from PIL import Image
 
 from ..errors import MissingDependencyError
-from .base import LM, Prompt, register_backend
+from .base import LM, Prompt
 
 #: one OCR line: (text, box as four (x, y) corners clockwise from top-left, confidence)
 OCRLine = tuple[str, tuple[tuple[float, float], ...], float]
@@ -91,7 +91,6 @@ def ocr_text(img: Image.Image, *, min_score: float = DEFAULT_MIN_SCORE) -> str:
     return " / ".join(text.strip() for text, _box, _score in ocr_image(img, min_score=min_score))
 
 
-@register_backend("ocr")
 class OCRComposite(LM):
     """A text LLM that is told the text OCR finds in the images (see module docstring).
 
@@ -116,6 +115,15 @@ class OCRComposite(LM):
         self.llm = llm
         self.min_score = min_score
         self.placement = placement
+
+    @classmethod
+    def from_spec(cls, spec: Any, zoo: Any = None, **overrides: Any) -> "OCRComposite":
+        """A zoo entry with ``wraps: LLM``: its own copy of that LLM (closing the composite
+        must not close a cached model other stages hold)."""
+        if zoo is None:
+            raise ValueError(f"model {spec.name!r}: the ocr backend needs the zoo to load the LLM it wraps ({spec.wraps!r})")
+        llm = zoo.construct(zoo[spec.wraps])
+        return cls(spec.name, llm, **{**spec.options, **overrides})
 
     # -- the prompt the LLM sees ------------------------------------------------------
     def describe_images(self, images: list[Image.Image]) -> str:

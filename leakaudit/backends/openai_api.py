@@ -35,7 +35,7 @@ from typing import Any, Callable
 from PIL import Image
 
 from ..errors import ConfigError, LeakauditError, MissingDependencyError
-from .base import LM, Prompt, register_backend
+from .base import LM, Prompt
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 BASE_URL_ENV = "LEAKAUDIT_API_BASE"
@@ -128,7 +128,6 @@ def continuation_logprob(logprobs: dict[str, Any], context_len: int, prompt_len:
     return total, n
 
 
-@register_backend("openai")
 class OpenAIBackend(LM):
     """A model behind an OpenAI-compatible HTTP API.
 
@@ -140,6 +139,14 @@ class OpenAIBackend(LM):
     ``extra_body`` is merged into every request (server-specific sampling fields).
     A zoo entry passes ``base_url``, ``api_key_env`` and the rest through ``options:``.
     """
+
+    @classmethod
+    def from_spec(cls, spec: Any, zoo: Any = None, **overrides: Any) -> "OpenAIBackend":
+        """A zoo entry: ``api_model`` is the id the endpoint serves; an ``lvlm`` entry sends images."""
+        kwargs: dict[str, Any] = {**spec.options, **overrides}
+        kwargs.setdefault("model", spec.api_model)
+        kwargs.setdefault("supports_images", spec.kind == "lvlm")
+        return cls(name=spec.name, **kwargs)
 
     def __init__(
         self,

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .base import LM, Prompt, register_backend
+from .base import LM, Prompt
 
 LOW = -10.0
 
 
-@register_backend("scripted")
 class ScriptedLM(LM):
     def __init__(self, name: str, respond: Callable[[Prompt], str], supports_images: bool = False):
         self.name = name

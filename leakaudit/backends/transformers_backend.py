@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, LeakauditError, MissingDependencyError
-from .base import LM, Prompt, register_backend
+from .base import LM, Prompt
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -133,7 +133,6 @@ class _State:
     length: int
 
 
-@register_backend("hf")
 class HFBackend(LM):
     """A transformers model behind the ``LM`` interface (causal LM, or LVLM with a processor)."""
 

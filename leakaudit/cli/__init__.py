@@ -32,11 +32,5 @@ def main() -> None:
 
 
 for _mod in _MODULES:
-    try:
-        _m = importlib.import_module(f"{__name__}.{_mod}")
-    except ModuleNotFoundError as exc:  # stage not present
-        if exc.name != f"{__name__}.{_mod}":
-            raise
-        continue
-    for _cmd in getattr(_m, "COMMANDS", ()):
+    for _cmd in importlib.import_module(f"{__name__}.{_mod}").COMMANDS:
         main.add_command(_cmd)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ..errors import LeakauditError
+from ..types import BLIND_MODES, CONDITIONS, IMPORT_FORMATS, SCORINGS
 
 
 # -- shared rendering ------------------------------------------------------------------
@@ -111,7 +112,7 @@ def _names(csv: str | None) -> list[str] | None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--zoo", "zoo_path", type=click.Path(dir_okay=False), default=None, help="Zoo YAML (gives each LVLM's base LLM).")
 @click.option("--base-llm", "base_llm", multiple=True, help="LVLM=LLM: base LLM of a model the zoo does not know (repeatable).")
-@click.option("--scoring", type=click.Choice(["letter", "cloze", "generate"]), default=None, help="Only answers of this scoring mode.")
+@click.option("--scoring", type=click.Choice(SCORINGS), default=None, help="Only answers of this scoring mode.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Also write summary.json, metrics.csv, samples.csv/parquet here.")
 @click.option("--by-category", is_flag=True, help="Table per capability too.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
@@ -190,7 +191,7 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Report folder (default reports/<bench>-<time>/).")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Answer store to use (default OUT/run).")
 @click.option("--shots", type=click.IntRange(0, 8), default=None, help="Few-shot demonstrations for the text-only LLMs (default 0; MMStar's filter used 2).")
-@click.option("--scoring", type=click.Choice(["letter", "cloze", "generate"]), default=None, help="Answer scoring (default cloze: no letter bias).")
+@click.option("--scoring", type=click.Choice(SCORINGS), default=None, help="Answer scoring (default cloze: no letter bias).")
 @click.option("--circular/--no-circular", default=None, help="Ask every rotation of the options; a question counts only if all are right.")
 @click.option("--k", type=click.IntRange(0), default=None, help="Filter/label threshold: more than k text-only hits is text-answerable (with --n: floor(N*k/n)).")
 @click.option("--n", type=click.IntRange(1), default=None, help="Ratio denominator for --k.")
@@ -226,16 +227,16 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
 # -- import --------------------------------------------------------------------------------
 @click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["vlmevalkit", "lm-eval", "mathvista"]), required=True,
+@click.option("--format", "fmt", type=click.Choice(IMPORT_FORMATS), required=True,
               help="vlmevalkit: xlsx/tsv/csv/parquet with a prediction column; lm-eval: samples_*.jsonl; mathvista: output JSON.")
 @click.option("--model", required=True, help="Name to store the answers under (a zoo name when it has one).")
-@click.option("--condition", type=click.Choice(["vision", "blind", "text"]), required=True)
+@click.option("--condition", type=click.Choice(CONDITIONS), required=True)
 @click.option("--benchmark", "bench", required=True, help="Benchmark the predictions are for (adapter name or path).")
 @click.option("--path", "bench_path", type=click.Path(exists=True), default=None, help="Local copy of the benchmark.")
 @click.option("--split", default=None)
 @click.option("--run-dir", type=click.Path(file_okay=False), required=True, help="Answer store to import into.")
 @click.option("--shots", type=click.IntRange(0, 8), default=0, show_default=True, help="Few-shot setting the predictions were made with.")
-@click.option("--blind-mode", type=click.Choice(["drop", "grey", "noise"]), default="drop", show_default=True)
+@click.option("--blind-mode", type=click.Choice(BLIND_MODES), default="drop", show_default=True)
 def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shots, blind_mode) -> None:
     """Store published predictions (VLMEvalKit, lm-eval, MathVista) as answers, for the audit."""
     from .console import make_console
@@ -269,7 +270,7 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder for verdict.json, junit.xml, summary.md.")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Answer store (default OUT/run; reuse it to skip re-runs).")
 @click.option("--shots", type=click.IntRange(0, 8), default=None)
-@click.option("--scoring", type=click.Choice(["letter", "cloze", "generate"]), default=None)
+@click.option("--scoring", type=click.Choice(SCORINGS), default=None)
 @click.option("--circular/--no-circular", default=None)
 @click.option("--k", type=click.IntRange(0), default=None)
 @click.option("--n", type=click.IntRange(1), default=None)

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import json
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
 from .console import make_console
 from rich.table import Table
 
-from ..benchmark import ENTRY_POINT_GROUP, load_benchmark
+from .. import registry
+from ..benchmark import load_benchmark
+from ..errors import ON_ERRORS
 from ..inspect import inspect_benchmark
 
 
@@ -18,12 +19,12 @@ from ..inspect import inspect_benchmark
 def benchmarks(as_json: bool) -> None:
     """List the benchmark adapters (built-ins and plugins) with their hub datasets."""
     rows = []
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for name in registry.benchmarks.names():
         try:
-            info = ep.load()().describe()
-            info["name"] = ep.name
+            info = registry.benchmarks.get(name)().describe()
+            info["name"] = name
         except Exception as exc:  # a broken plugin must not hide the others
-            info = {"name": ep.name, "hub_id": None, "hub_split": None, "description": f"(cannot load {ep.value}: {type(exc).__name__}: {exc})"}
+            info = {"name": name, "hub_id": None, "hub_split": None, "description": f"(cannot load: {type(exc).__name__}: {exc})"}
         rows.append(info)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
@@ -51,7 +52,7 @@ def _table(title: str, counts: dict, total: int) -> Table:
 @click.option("--path", type=click.Path(exists=True, path_type=Path), help="Local copy (file or folder) of an adapter's benchmark instead of the hub.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option("--limit", type=int, default=None, help="Read only the first N samples.")
-@click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True, help="Stop at the first bad row, or skip bad rows and list them.")
+@click.option("--on-error", type=click.Choice(ON_ERRORS), default="raise", show_default=True, help="Stop at the first bad row, or skip bad rows and list them.")
 @click.option("--skipped-out", type=click.Path(path_type=Path), default=None, help="Where --on-error skip writes the skipped rows [default: skipped_rows.csv].")
 def inspect(bench: str, path: Path | None, as_json: bool, limit: int | None, on_error: str, skipped_out: Path | None) -> None:
     """Counts and problems of BENCH (an adapter name, or a path to a submission file/folder)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import LeakauditError
+from ..types import BLIND_MODES, CONDITIONS, SCORINGS
 
 
 @click.command("models")
@@ -47,12 +48,12 @@ def _model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:
 @click.argument("bench")
 @click.option("--models", "models_opt", default=None, help="Comma-separated zoo names.")
 @click.option("--group", default=None, help="A zoo group (e.g. tiny).")
-@click.option("--condition", type=click.Choice(["text", "vision", "blind"]), required=True,
+@click.option("--condition", type=click.Choice(CONDITIONS), required=True,
               help="text: no image (LLMs); vision: with images; blind: a vision model without the image.")
 @click.option("--shots", type=click.IntRange(0, 8), default=0, show_default=True, help="Few-shot demonstrations (MMStar's LLM filter used 2).")
-@click.option("--scoring", type=click.Choice(["letter", "cloze", "generate"]), default="letter", show_default=True,
+@click.option("--scoring", type=click.Choice(SCORINGS), default="letter", show_default=True,
               help="letter: argmax of option-letter log-probs; cloze: length-normalised option-text likelihood; generate: free text + extraction.")
-@click.option("--blind", type=click.Choice(["drop", "grey", "noise"]), default="drop", show_default=True, help="What a blind run shows instead of the image.")
+@click.option("--blind", type=click.Choice(BLIND_MODES), default="drop", show_default=True, help="What a blind run shows instead of the image.")
 @click.option("--circular", is_flag=True, help="Ask once per rotation of the options (MMBench circular evaluation).")
 @click.option("--run-dir", type=click.Path(file_okay=False), required=True, help="Folder of the answer store (answers.sqlite).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N samples.")

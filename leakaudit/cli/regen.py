@@ -6,13 +6,15 @@ from pathlib import Path
 
 import click
 
+from ..types import BLIND_MODES, JUDGE_MODES, SCORINGS
+
 
 def _pct(x) -> str:
     return "-" if x is None else f"{x:.1f}"
 
 
 @click.command("judge")
-@click.argument("mode", type=click.Choice(["pointwise", "pairwise"]))
+@click.argument("mode", type=click.Choice(JUDGE_MODES))
 @click.option("--model", "-m", required=True, help="Zoo name of the judge model.")
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="JSON Lines: question, response (or response_a/response_b), optional image path and human label.")
@@ -70,9 +72,9 @@ def judge(mode: str, model: str, input_path: Path, out: Path | None, zoo: str | 
 @click.option("--candidates", type=int, default=2, show_default=True, help="Candidates per failing sample and round.")
 @click.option("--min-score", type=float, default=50.0, show_default=True, help="Lowest judge score (0-100) that passes.")
 @click.option("--limit", type=int, default=None, help="Only the first N failing samples.")
-@click.option("--scoring", type=click.Choice(["letter", "cloze", "generate"]), default="letter", show_default=True, help="Re-audit scoring.")
+@click.option("--scoring", type=click.Choice(SCORINGS), default="letter", show_default=True, help="Re-audit scoring.")
 @click.option("--shots", type=int, default=0, show_default=True, help="Few-shot demonstrations for the text-only panel.")
-@click.option("--blind", type=click.Choice(["drop", "grey", "noise"]), default="drop", show_default=True)
+@click.option("--blind", type=click.Choice(BLIND_MODES), default="drop", show_default=True)
 @click.option("--circular", is_flag=True, help="Re-audit with circular evaluation (all rotations must be right).")
 @click.option("--require-vision-correct", is_flag=True, help="Keep a question only if the LVLM answers it correctly with the image.")
 @click.option("--max-retries", type=int, default=2, show_default=True, help="Extra curator attempts when a reply is unusable.")

@@ -22,6 +22,7 @@ from PIL import Image
 
 from ..backends.base import LM, Prompt
 from ..errors import LeakauditError
+from ..types import JUDGE_MODES
 from .cache import GenerationCache
 from .parsing import first_json
 
@@ -338,7 +339,7 @@ def make_answer_pairs(samples, *, n: int | None = None, tie_fraction: float = 0.
 
 
 def check_mode(mode: str) -> str:
-    if mode not in ("pointwise", "pairwise"):
+    if mode not in JUDGE_MODES:
         raise LeakauditError(f"unknown judge mode {mode!r}; use pointwise or pairwise")
     return mode
 

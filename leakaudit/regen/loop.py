@@ -132,11 +132,11 @@ def resolve_benchmark(run_dir: str | Path, audit_result: Any, benchmark: Benchma
                         break
     if not (isinstance(name, str) and source):
         raise LeakauditError(f"cannot tell which benchmark {run_dir} audited; pass it with --benchmark NAME_OR_PATH")
-    from ..benchmark import _entry_points
+    from ..registry import benchmarks
 
     if str(source).startswith("hf://"):
         return load_benchmark(name)
-    if name in _entry_points() and Path(source).exists():
+    if name in benchmarks and Path(source).exists():
         return load_benchmark(name, path=source)
     if Path(source).exists():
         return load_benchmark(source)
@@ -360,9 +360,9 @@ def regenerate(
     run_dir, out = Path(run_dir), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if any(isinstance(m, str) for m in [curator, judge, lvlm, *(llms or [])]) or llms is None:
-        from ..zoo import load_zoo
+        from ..zoo import resolve_zoo
 
-        zoo = zoo if zoo is not None and not isinstance(zoo, (str, Path)) else load_zoo(zoo)
+        zoo = resolve_zoo(zoo)
     audit_result = load_audit(run_dir, zoo=zoo)
     bench = resolve_benchmark(run_dir, audit_result, benchmark)
     sources, notes = failing_samples(audit_result, bench, limit)

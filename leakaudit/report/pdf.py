@@ -49,6 +49,7 @@ from .figures import (
     text_hits_figure,
     whole_benchmark_rows,
 )
+from ..types import RunSetting
 from .fonts import CJK_FONT_HINT, has_cjk, markup, register_fonts
 from .inputs import ReportInputs, benchmark_sources, load_report_inputs
 
@@ -539,17 +540,17 @@ def _prompt_text(prompt) -> str:
 def prompts_section(inp: ReportInputs, st: Styles) -> list[Flowable]:
     """One example prompt per (condition, blind mode, shots, scoring) that was run."""
     out: list[Flowable] = [CondPageBreak(50 * mm), para("Exact prompts (one example question per setting)", st.h2)]
-    combos: dict[tuple, dict[str, Any]] = {}
+    combos: dict[RunSetting, dict[str, Any]] = {}
     for run in inp.runs:
-        key = (run.get("condition"), run.get("blind_mode") or "", int(run.get("shots") or 0), run.get("scoring") or "letter")
-        combos.setdefault(key, run)
+        setting = RunSetting(run.get("condition"), run.get("blind_mode") or "", int(run.get("shots") or 0), run.get("scoring") or "letter")
+        combos.setdefault(setting, run)
     if not combos:
         return out + [para("No run records, so the prompts cannot be shown.", st.body)]
     bench = inp.benchmark
     if bench is None:
         out.append(para(f"Example prompts need the benchmark, which could not be reloaded ({inp.benchmark_error}); settings as recorded:", st.small))
-        for key, run in combos.items():
-            out.append(para(f"{key[0]} {key[1]} · {key[2]}-shot · {key[3]} scoring · prompt style {run.get('prompt_style', '?')}", st.mono))
+        for setting, run in combos.items():
+            out.append(para(f"{setting.condition} {setting.blind_mode} · {setting.shots}-shot · {setting.scoring} scoring · prompt style {run.get('prompt_style', '?')}", st.mono))
         return out
     from ..prompts import build_prompt
 

@@ -16,14 +16,11 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from leakaudit.errors import DataError, LeakauditError
-
-from .base import HubUnavailableError
+from .errors import DataError, HubUnavailableError, LeakauditError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from leakaudit.benchmark import Benchmark
-
-    from .base import BenchmarkAdapter
+    from .benchmark import Benchmark
+    from .benchmark import BenchmarkAdapterLike as BenchmarkAdapter
 
 FORMAT_BY_SUFFIX = {
     ".parquet": "parquet",
@@ -37,6 +34,8 @@ FORMAT_BY_SUFFIX = {
 SUFFIX_BY_FORMAT = {"parquet": ".parquet", "jsonl": ".jsonl", "json": ".json", "csv": ".csv", "tsv": ".tsv"}
 #: VLMEvalKit stores a repeated image once and points later rows at it by index
 _IMAGE_REF_MAX_LEN = 64
+#: the columns every VLMEvalKit TSV has (any adapter with ``accepts_vlmevalkit`` reads it)
+VLMEVALKIT_COLUMNS = ("index", "question", "answer")
 
 
 # -- finding and sniffing ------------------------------------------------------------------
@@ -198,8 +197,6 @@ def read_local_rows(path: str | Path, adapter: "BenchmarkAdapter") -> tuple[list
 
 def check_columns(rows: list[dict[str, Any]], adapter: "BenchmarkAdapter", file: Path, fmt: str) -> None:
     """Refuse a file whose columns match neither the adapter's own layout nor VLMEvalKit TSV."""
-    from .common import VLMEVALKIT_COLUMNS
-
     columns: dict[str, None] = {}
     for r in rows[:1000]:
         columns.update(dict.fromkeys(r))
