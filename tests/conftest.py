@@ -48,3 +48,35 @@ def one_thread_when_busy():
         torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def demo():
+    """The generated demo benchmark (60 questions, ground-truth labels), loaded once."""
+    from leakaudit import load_benchmark
+
+    return load_benchmark("demo")
+
+
+class FakeZoo:
+    """A zoo of ready ``LM`` objects by name: what the CLI loads when a test installs it."""
+
+    def __init__(self, *lms):
+        self.models = {lm.name: lm for lm in lms}
+
+    def load(self, name, **_overrides):
+        assert name in self.models, f"the test did not provide model {name!r}"
+        return self.models[name]
+
+
+@pytest.fixture
+def use_models(monkeypatch):
+    """``use_models(lm, ...)``: commands that read the zoo get these models instead (no weights)."""
+    import leakaudit.zoo
+
+    def install(*lms) -> FakeZoo:
+        zoo = FakeZoo(*lms)
+        monkeypatch.setattr(leakaudit.zoo, "load_zoo", lambda path=None: zoo)
+        return zoo
+
+    return install

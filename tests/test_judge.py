@@ -157,15 +157,6 @@ def test_read_pairs_names_the_bad_line_and_field(tmp_path):
         read_pairs(f, "pointwise")
 
 
-class _FakeZoo:
-    def __init__(self, lm):
-        self.lm = lm
-
-    def load(self, name):
-        assert name == self.lm.name
-        return self.lm
-
-
 def _pair_judge(prompt) -> str:
     """Prefers the response that names option (A): right on pairs whose correct answer is A."""
     text = prompt.messages[0]["content"]
@@ -174,9 +165,7 @@ def _pair_judge(prompt) -> str:
     return "The first answer is better." if "(A)" in first else "Response 2 is better." if "(A)" in second else "Tie"
 
 
-def test_cli_judge_pairwise_prints_agreement_and_writes_results(tmp_path, monkeypatch):
-    import leakaudit.zoo
-
+def test_cli_judge_pairwise_prints_agreement_and_writes_results(tmp_path, use_models):
     rows = [
         {"question": "q1", "response_a": "The answer is (A) red.", "response_b": "The answer is (B) blue.", "label": "first"},
         {"question": "q2", "response_a": "The answer is (C) x.", "response_b": "The answer is (A) y.", "label": "second"},
@@ -184,7 +173,7 @@ def test_cli_judge_pairwise_prints_agreement_and_writes_results(tmp_path, monkey
         {"question": "q4", "response_a": "(B) z", "response_b": "(B) z.", "label": "tie"},
     ]
     f = _write(tmp_path / "pairs.jsonl", rows)
-    monkeypatch.setattr(leakaudit.zoo, "load_zoo", lambda path=None: _FakeZoo(ScriptedLM("critic", _pair_judge)))
+    use_models(ScriptedLM("critic", _pair_judge))
     from leakaudit.cli import main
 
     out = tmp_path / "res.jsonl"
@@ -197,9 +186,7 @@ def test_cli_judge_pairwise_prints_agreement_and_writes_results(tmp_path, monkey
     assert "75.0" in res.output and "66.7" in res.output
 
 
-def test_cli_judge_pointwise_on_pairs_and_bad_input(tmp_path, monkeypatch):
-    import leakaudit.zoo
-
+def test_cli_judge_pointwise_on_pairs_and_bad_input(tmp_path, use_models):
     def score(prompt):
         return "Score: 90" if "(A)" in prompt.messages[0]["content"].split("The LMM response: [")[1] else "Score: 20"
 
@@ -207,20 +194,19 @@ def test_cli_judge_pointwise_on_pairs_and_bad_input(tmp_path, monkeypatch):
         {"question": "q1", "response_a": "(A) red", "response_b": "(B) blue", "label": "first"},
         {"question": "q2", "response_a": "(B) red", "response_b": "(A) blue", "label": "second"},
     ])
-    monkeypatch.setattr(leakaudit.zoo, "load_zoo", lambda path=None: _FakeZoo(ScriptedLM("critic", score)))
+    use_models(ScriptedLM("critic", score))
     from leakaudit.cli import main
 
     res = CliRunner().invoke(main, ["judge", "pointwise", "--model", "critic", "--input", str(f)])
-    assert res.exit_code == 0, res.output and "100.0" in res.output
+    assert res.exit_code == 0, res.output
+    assert "100.0" in res.output  # both pairs decided by the scores 90 vs 20, both right
     bad = _write(tmp_path / "bad.jsonl", [{"question": ""}])
     res = CliRunner().invoke(main, ["judge", "pointwise", "--model", "critic", "--input", str(bad)])
     assert res.exit_code == 2 and "row 1" in res.output and "question" in res.output
 
 
-def test_make_answer_pairs_labels_are_true_by_construction():
-    from leakaudit import load_benchmark
-
-    bench = load_benchmark("demo")
+def test_make_answer_pairs_labels_are_true_by_construction(demo):
+    bench = demo
     pairs = make_answer_pairs(bench.samples, n=20, seed=3)
     assert len(pairs) == 20 and {p["label"] for p in pairs} <= {"first", "second", "tie"}
     by_id = bench.by_id()

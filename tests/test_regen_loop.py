@@ -15,11 +15,6 @@ from leakaudit.regen.rows import UnmappableRow, rewrite_row
 from leakaudit.schema import Sample
 
 
-@pytest.fixture(scope="module")
-def demo():
-    return load_benchmark("demo")
-
-
 def _audit_folder(tmp: Path, bench, failing: dict[str, str]) -> Path:
     """A saved audit (summary.json + samples) labelling ``failing`` ids; everything else vision-dependent."""
     rows = [{"benchmark": s.benchmark, "sample_id": s.id, "sample_hash": s.content_hash,
@@ -178,16 +173,7 @@ def test_rewrite_row_unmappable_inline_options():
         rewrite_row(raw, src, new, {})
 
 
-class _FakeZoo:
-    def __init__(self, models: dict):
-        self.models = models
-
-    def load(self, name):
-        return self.models[name]
-
-
-def test_cli_regenerate_prints_the_round_table(tmp_path, demo, monkeypatch):
-    import leakaudit.zoo
+def test_cli_regenerate_prints_the_round_table(tmp_path, demo, use_models):
     from click.testing import CliRunner
 
     from leakaudit.cli import main
@@ -195,11 +181,10 @@ def test_cli_regenerate_prints_the_round_table(tmp_path, demo, monkeypatch):
     src = next(s for s in demo.samples if s.meta.get("label") == "text-answerable")
     run_dir = _audit_folder(tmp_path, demo, {src.id: "leaked"})
     m = _models([json.dumps([_item("Which colour fills area 5?", "B")])])
-    zoo = _FakeZoo({"cur": m["curator"], "jud": m["judge"], "txt": m["llms"][0], "vl": m["lvlm"]})
-    monkeypatch.setattr(leakaudit.zoo, "load_zoo", lambda path=None: zoo)
+    use_models(m["curator"], m["judge"], *m["llms"], m["lvlm"])
     out = tmp_path / "o"
-    res = CliRunner().invoke(main, ["regenerate", "--run-dir", str(run_dir), "-o", str(out), "--curator", "cur", "--judge", "jud",
-                                    "--llms", "txt", "--lvlm", "vl", "--rounds", "1", "--candidates", "1", "--no-ocr"],
+    res = CliRunner().invoke(main, ["regenerate", "--run-dir", str(run_dir), "-o", str(out), "--curator", "curator", "--judge", "judge",
+                                    "--llms", "text-llm", "--lvlm", "lvlm", "--rounds", "1", "--candidates", "1", "--no-ocr"],
                             env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "Regeneration: 1 question(s) kept" in res.output and "1 (100%)" in res.output and "demo.jsonl" in res.output
