@@ -93,6 +93,29 @@ def test_duplicate_ids(tmp_path):
     assert "duplicate id 'q0'" in str(err) and "first seen at row 0" in str(err)
 
 
+def test_duplicate_ids_skip_mode_keeps_the_first(tmp_path):
+    f = write_jsonl(tmp_path / "s.jsonl", [good_row(0), good_row(1), good_row(2, id="q0", question="Another?")])
+    bench = load_benchmark(str(f), on_error="skip")
+    assert [s.id for s in bench] == ["q0", "q1"] and bench.samples[0].question == "Question 0?"
+    assert [(s.row, s.field) for s in bench.skipped] == [(2, "id")]
+
+
+def test_a_benchmark_never_holds_duplicate_ids():
+    """Every producer is checked, not only file loaders: the regeneration loop and subsets build
+    Benchmarks from samples directly, and a duplicate id would merge two questions in the store."""
+    from leakaudit.benchmark import Benchmark
+    from leakaudit.schema import Sample
+
+    samples = [Sample(id=i, benchmark="toy", question=f"{q}?", options=["a", "b"], answer="A", meta={"row": r})
+               for r, (i, q) in enumerate([("x", "one"), ("y", "two"), ("x", "three")])]
+    with pytest.raises(DataError) as err:
+        Benchmark(name="toy", samples=samples, source="regenerated.jsonl", format="generated")
+    assert err.value.file == "regenerated.jsonl" and err.value.row == 2 and err.value.field == "id"
+    assert "duplicate id 'x'" in str(err.value) and "first seen at row 0" in str(err.value)
+    ok = Benchmark(name="toy", samples=samples[:2], source="memory", format="generated")
+    assert [s.id for s in ok.subset({"x"})] == ["x"]
+
+
 def test_fewer_than_two_options(tmp_path):
     f = write_jsonl(tmp_path / "s.jsonl", [good_row(0, options=["only one"])])
     err = load_error(f)
