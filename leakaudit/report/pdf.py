@@ -49,6 +49,7 @@ from .figures import (
     text_hits_figure,
     whole_benchmark_rows,
 )
+from .figures import render_figures as draw_figures
 from .fonts import CJK_FONT_HINT, has_cjk, markup, register_fonts
 from .inputs import ReportInputs, benchmark_sources, load_report_inputs
 
@@ -285,18 +286,7 @@ def model_table(inp: ReportInputs, st: Styles) -> list[Flowable]:
 
 def render_figures(inp: ReportInputs, figures_dir: Path | None) -> tuple[dict[str, bytes], str | None]:
     """PNG bytes of every chart that has data (also saved in ``figures_dir``) and the heatmap's value."""
-    threshold = _text_threshold(inp)
-    with report_style():
-        metrics = inp.metrics_with_averages
-        value = heatmap_value(metrics)
-        figures = {
-            "mg_ml": mg_ml_figure(metrics),
-            "text_hits": text_hits_figure(inp.samples, threshold),
-            "capabilities": capability_heatmap_figure(metrics, value),
-            "filter": filter_figure(inp.samples),
-        }
-        pngs = {name: figure_png(fig, figures_dir / f"{name}.png" if figures_dir else None) for name, fig in figures.items() if fig is not None}
-    return pngs, value
+    return draw_figures(inp.metrics_with_averages, inp.samples, figures_dir, _text_threshold(inp))
 
 
 def mg_ml_section(pngs: dict[str, bytes], st: Styles) -> list[Flowable]:
