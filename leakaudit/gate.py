@@ -210,7 +210,7 @@ def gate(
         settings, overrides = resolve(run_path, shots=shots, scoring=scoring, circular=circular, k=k, n=n, min_confidence=min_confidence,
                                       max_text_answerable=max_text_answerable, min_mg=min_mg, max_leaked=max_leaked, n_boot=200,
                                       base_llms=dict(base_llms) if base_llms else None)
-        bench = load_benchmark(str(submission), limit=None if settings.shots else limit)
+        bench = load_benchmark(str(submission))  # whole: the verdict says "N of M questions" under --limit
         audited = pipeline.audited_subset(bench, limit)
         if len(audited) < len(bench):
             verdict.coverage = f"{len(audited)} of {len(bench)} questions (--limit {limit})"
