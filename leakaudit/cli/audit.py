@@ -78,6 +78,12 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     v = summary.get("verdict") or {}
     if v.get("message"):
         out.append(f"verdict: {v.get('status')}: {v['message']}")
+    if summary.get("signals"):
+        from ..signals import report_rows
+
+        rows = report_rows(summary)
+        if rows:
+            out.append("signals: " + "; ".join(f"{name} {value}" for name, value in rows))
     panel = summary.get("panel") or {}
     if panel.get("text"):
         out.append(panel["text"])

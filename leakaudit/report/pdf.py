@@ -216,7 +216,11 @@ def first_page(inp: ReportInputs, st: Styles, pngs: dict[str, bytes]) -> list[Fl
         ("LEFTPADDING", (0, 0), (-1, -1), 8), ("RIGHTPADDING", (0, 0), (-1, -1), 8),
         ("TOPPADDING", (0, 0), (-1, -1), 7), ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
     ]))
-    out += [box, Spacer(1, 5 * mm)]
+    out += [box, Spacer(1, 2 * mm)]
+    panel = summary.get("panel") or {}
+    if panel.get("text"):
+        out.append(para(f"Panel strength: {panel['text']}." + (f" {panel['warning']}" if panel.get("warning") else ""), st.small))
+    out.append(Spacer(1, 3 * mm))
 
     n_samples = summary.get("n_samples", len(inp.samples))
     tiles = [
@@ -238,6 +242,9 @@ def first_page(inp: ReportInputs, st: Styles, pngs: dict[str, bytes]) -> list[Fl
     if any(not _missing(v) for _, v in truth):
         parts = ", ".join(f"{k} {float(v):.2f}" for k, v in truth if not _missing(v))
         out.append(para(f"Against the benchmark's own ground-truth labels, the text-answerable/leaked flag scores {parts}.", st.small))
+    signal_rows = _signal_rows(summary)
+    if signal_rows:
+        out.append(para("Signals: " + " · ".join(f"{name}: {value}" for name, value in signal_rows), st.small))
     notes = [str(n) for n in summary.get("notes") or [] if n]
     if notes:
         out.append(para("Notes: " + " · ".join(notes), st.small))
@@ -255,6 +262,12 @@ def first_page(inp: ReportInputs, st: Styles, pngs: dict[str, bytes]) -> list[Fl
         ),
     ]
     return out + mg_ml_section(pngs, st)
+
+
+def _signal_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    from ..signals import report_rows
+
+    return report_rows(summary)
 
 
 def model_table(inp: ReportInputs, st: Styles) -> list[Flowable]:

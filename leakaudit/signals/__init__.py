@@ -132,5 +132,15 @@ def summarize(evidence: pd.DataFrame, settings: "AuditSettings", signals: list[S
     return out
 
 
-__all__ = ["Check", "EvidenceContext", "REASON_BALANCE", "REASON_UNAUDITED", "Signal", "UNKNOWN", "VISION_DEPENDENT", "audited_mask",
+def report_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each registered signal's report rows for an audit summary (signals not installed here are left out)."""
+    done = summary.get("signals") or {}
+    rows: list[tuple[str, str]] = []
+    for sig in registered():
+        if sig.name in done:
+            rows += sig.report_rows(summary)
+    return rows
+
+
+__all__ = ["report_rows", "Check", "EvidenceContext", "REASON_BALANCE", "REASON_UNAUDITED", "Signal", "UNKNOWN", "VISION_DEPENDENT", "audited_mask",
            "compute_columns", "decide", "get", "label_questions", "registered", "removing", "summarize"]
