@@ -259,8 +259,7 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
         shots=shots, scoring=scoring, circular=circular, k=k, n=n, drop_blind=drop_blind or None, balance=balance or None,
         min_confidence=min_confidence, n_boot=given(n_boot=("n_boot", n_boot))["n_boot"], progress=not no_progress, report=not no_report,
     )
-    echo_overrides(res.overrides or [])
-    if as_json:
+    if as_json:  # override lines went to the log (stderr) while the scan ran
         doc = res.audit.to_json()
         doc["scan"] = {"out_dir": str(res.out_dir), "run_dir": str(res.run_dir), "kept_file": str(res.kept_file),
                        "report_pdf": str(res.report_pdf) if res.report_pdf else None, "n_kept": len(res.filter.kept),
