@@ -15,18 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-from .audit.evidence import (
-    REASON_BALANCE,
-    REASON_BLIND,
-    REASON_TEXT,
-    REASON_UNAUDITED,
-    UNKNOWN,
-    max_text_hits,
-    text_detail,
-    threshold_rule,
-)
+from . import signals
 from .benchmark import Benchmark
 from .errors import LeakauditError
+from .settings import AuditSettings
+from .signals import REASON_BALANCE, REASON_UNAUDITED
+from .signals.builtin import threshold_rule
 
 REMOVED_FILE = "removed.csv"
 REMOVED_COLUMNS = ["id", "sample_hash", "category", "reason", "detail", "text_hits", "text_n", "blind_hits", "blind_models"]
@@ -90,45 +84,65 @@ def filter_benchmark(
     n: int | None = None,
     drop_blind: bool = False,
     balance: bool = False,
+    settings: AuditSettings | None = None,
+    allow_empty: bool = False,
 ) -> FilterResult:
-    """Keep the questions answered text-only by at most the allowed number of LLMs.
+    """Keep the questions no removing signal flags (by default: text-answerable, MMStar's rule).
 
-    ``k``/``n`` as in :func:`leakaudit.audit.evidence.max_text_hits` (default MMStar's 2 of
+    ``k``/``n`` as in :func:`leakaudit.signals.builtin.max_text_hits` (default MMStar's 2 of
     8, scaled to how many LLMs ran). ``drop_blind`` also removes questions any vision model
-    answers without the image. ``balance`` then keeps the same number of questions in every
-    capability (the smallest capability's count), preferring questions fewer models
-    answered without the image, then benchmark order: deterministic. Questions the audit
-    has no evidence for are removed (``not-audited``): the output is only what was checked.
+    answers without the image (signal ``blind-hits``; ``settings.remove_signals`` names any
+    other). ``balance`` then keeps the same number of questions in every capability (the
+    smallest capability's count), preferring questions fewer models answered without the
+    image, then benchmark order: deterministic. Questions the audit has no evidence for are
+    removed (``not-audited``): the output is only what was checked. An empty kept set is an
+    error unless ``allow_empty``: a CI job must not pass with nothing left.
     """
+    if settings is None:
+        settings = AuditSettings(k=k, n=n, remove_signals=["blind-hits"] if drop_blind else [], balance=balance)
+    settings.validate()
     ev = audit_result.samples
     ev = ev[ev["benchmark"] == benchmark.name] if "benchmark" in ev else ev
     if ev.empty:
         raise LeakauditError(f"the audit has no evidence for benchmark {benchmark.name!r}; audit the same benchmark first")
-    evidence = ev.drop_duplicates("sample_hash").set_index("sample_hash")
+    n_inspectors = (audit_result.summary.get("settings") or {}).get("n_inspectors")
+    if n_inspectors == 0 or ("text_n" in ev and not (ev["text_n"].fillna(0) > 0).any()):
+        raise LeakauditError(
+            f"no inspector LLM answered {benchmark.name!r} text-only, so no question can be judged text-answerable and the filter "
+            f"would keep questions it never checked; run some first, e.g. `leakaudit run {benchmark.name} "
+            "--models smollm2-135m,gemma3-270m --condition text --run-dir RUN` (or import an LLM's predictions with --condition text)")
+    evidence = ev.drop_duplicates("sample_hash").drop(columns=["kept", "reason", "detail"], errors="ignore").reset_index(drop=True)
+    decision = signals.decide(evidence, settings)
+    evidence = pd.concat([evidence, decision], axis=1).set_index("sample_hash")
     rows = []
     for order, s in enumerate(benchmark.samples):
         base = {"id": s.id, "sample_hash": s.content_hash, "category": s.category, "order": order,
                 "text_hits": 0, "text_n": 0, "blind_hits": 0, "blind_models": ""}
-        e = evidence.loc[s.content_hash] if s.content_hash in evidence.index else None
-        if e is None or e["label"] == UNKNOWN:
+        if s.content_hash not in evidence.index:
             rows.append({**base, "kept": False, "reason": REASON_UNAUDITED, "detail": "no text-only or blind answers for this question in the audit"})
             continue
-        t_hits, t_n, b_hits = int(e["text_hits"]), int(e["text_n"]), int(e["blind_hits"])
-        base.update(text_hits=t_hits, text_n=t_n, blind_hits=b_hits, blind_models=e["blind_models"] or "")
-        allowed = max_text_hits(t_n, k, n)
-        if t_hits > allowed:
-            rows.append({**base, "kept": False, "reason": REASON_TEXT, "detail": text_detail(t_hits, t_n, allowed)})
-        elif drop_blind and b_hits > 0:
-            rows.append({**base, "kept": False, "reason": REASON_BLIND,
-                         "detail": f"{b_hits} vision model(s) answer it without the image: {base['blind_models']}"})
-        else:
-            rows.append({**base, "kept": True, "reason": None, "detail": None})
+        e = evidence.loc[s.content_hash]
+        base.update(text_hits=_int(e.get("text_hits")), text_n=_int(e.get("text_n")), blind_hits=_int(e.get("blind_hits")),
+                    blind_models=e.get("blind_models") if isinstance(e.get("blind_models"), str) else "")
+        rows.append({**base, "kept": bool(e["kept"]), "reason": e["reason"], "detail": e["detail"]})
     decisions = pd.DataFrame(rows)
-    if balance:
+    if settings.balance:
         _balance(decisions)
     kept_ids = decisions.loc[decisions["kept"], "id"].tolist()
-    settings = {"k": k, "n": n, "rule": threshold_rule(k, n), "drop_blind": drop_blind, "balance": balance}
-    return FilterResult(benchmark=benchmark, kept=benchmark.subset(kept_ids), decisions=decisions, settings=settings)
+    if not kept_ids and not allow_empty:
+        counts = decisions["reason"].value_counts().to_dict()
+        raise LeakauditError(
+            f"the filter would keep 0 of {len(benchmark)} questions of {benchmark.name!r} "
+            f"(removed: {', '.join(f'{r}: {c}' for r, c in counts.items())}); refusing to write an empty benchmark. "
+            "Check the audit (`leakaudit audit --run-dir RUN`): every question is text-answerable or unaudited")
+    rule = threshold_rule(settings.k, settings.n)
+    info = {"k": settings.k, "n": settings.n, "rule": rule, "drop_blind": settings.drop_blind, "balance": settings.balance,
+            "remove_signals": [sg.name for sg in signals.removing(settings)]}
+    return FilterResult(benchmark=benchmark, kept=benchmark.subset(kept_ids), decisions=decisions, settings=info)
+
+
+def _int(v) -> int:
+    return 0 if v is None or (isinstance(v, float) and v != v) else int(v)
 
 
 def _balance(decisions: pd.DataFrame) -> None:

@@ -13,29 +13,20 @@ import math
 import os
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import signals
 from .audit import AuditResult
 from .backends.base import LM
 from .errors import DataError, LeakauditError
+from .settings import AuditSettings
+from .signals.base import Check
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
-DEFAULT_MAX_TEXT_ANSWERABLE = 0.10
+DEFAULT_MAX_TEXT_ANSWERABLE = AuditSettings().max_text_answerable
 DEFAULT_GATE_GROUP = "tiny"
-
-
-@dataclass
-class Check:
-    """One threshold: the measured value, the limit, and whether it passed."""
-
-    name: str
-    value: float | None
-    threshold: float
-    comparison: str  # "<=" or ">="
-    passed: bool
-    message: str
 
 
 @dataclass
@@ -48,6 +39,8 @@ class GateVerdict:
     out_dir: Path | None = None
     audit: AuditResult | None = None
     seconds: float = 0.0
+    #: "N of M questions" when --limit audited only the first N
+    coverage: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         from .audit.result import jsonable
@@ -55,34 +48,60 @@ class GateVerdict:
         return jsonable({
             "status": self.status, "exit_code": self.exit_code, "submission": self.submission,
             "checks": [asdict(c) for c in self.checks], "error": self.error, "seconds": round(self.seconds, 1),
+            "coverage": self.coverage,
             "summary": {k: (self.audit.summary.get(k) if self.audit else None)
-                        for k in ("n_samples", "n_audited", "share_text_answerable", "share_leaked", "mean_MG", "mean_ML", "settings")},
+                        for k in ("n_samples", "n_audited", "share_text_answerable", "share_leaked", "mean_MG", "mean_ML", "settings",
+                                  "panel", "signals")},
         })
 
 
 # -- checks -------------------------------------------------------------------------------
-def evaluate_checks(result: AuditResult, *, max_text_answerable: float = DEFAULT_MAX_TEXT_ANSWERABLE,
-                    min_mg: float | None = None, max_leaked: float | None = None) -> list[Check]:
-    """The gate's thresholds applied to an audit (shares are fractions, MG in percentage points)."""
+def evaluate_checks(result: AuditResult, *, max_text_answerable: float | None = DEFAULT_MAX_TEXT_ANSWERABLE,
+                    min_mg: float | None = None, max_leaked: float | None = None,
+                    settings: AuditSettings | None = None) -> list[Check]:
+    """The gate's thresholds applied to an audit (shares are fractions, MG in percentage points).
+
+    Every registered signal with a threshold gives one check (text-answerable share, leaked
+    share, third-party ones from ``settings.signal_thresholds``); ``min_mg`` is checked per
+    real LVLM (each one's MG must reach it; random-weight models never count).
+    """
+    if settings is None:
+        settings = AuditSettings(max_text_answerable=max_text_answerable if max_text_answerable is not None else DEFAULT_MAX_TEXT_ANSWERABLE,
+                                 min_mg=min_mg, max_leaked=max_leaked)
     s = result.summary
-    checks = []
     share_ta = s.get("share_text_answerable")
-    if share_ta is None or (isinstance(share_ta, float) and math.isnan(share_ta)):
-        raise LeakauditError("no question could be audited (no text-only answers): the gate cannot decide")
-    checks.append(Check("text-answerable share", share_ta, max_text_answerable, "<=", share_ta <= max_text_answerable,
-                        f"{share_ta:.1%} of questions are answered without the image by more than the allowed number of "
-                        f"text-only LLMs (limit {max_text_answerable:.0%})"))
-    if max_leaked is not None:
-        share_l = s.get("share_leaked") or 0.0
-        checks.append(Check("leaked share", share_l, max_leaked, "<=", share_l <= max_leaked,
-                            f"{share_l:.1%} of questions are answered blind by a vision model whose base LLM cannot (limit {max_leaked:.0%})"))
-    if min_mg is not None:
-        mg = s.get("mean_MG")
-        if mg is None or (isinstance(mg, float) and math.isnan(mg)):
-            raise LeakauditError("--min-mg needs vision models with and without images in the zoo group; none ran")
-        checks.append(Check("multi-modal gain", mg, min_mg, ">=", mg >= min_mg,
-                            f"vision models gain {mg:.1f} points from the images on average (minimum {min_mg:.1f})"))
+    if not (s.get("settings") or {}).get("inspectors") or share_ta is None or (isinstance(share_ta, float) and math.isnan(share_ta)):
+        raise LeakauditError("no question could be audited (no inspector LLM answered text-only): the gate cannot decide; "
+                             "add a text-only LLM to the zoo group (e.g. --zoo tiny) or run one into the store")
+    checks: list[Check] = []
+    for sig in signals.registered():
+        threshold = sig.threshold(settings)
+        if threshold is None:
+            continue
+        check = sig.check(s, float(threshold))
+        if check is None:
+            raise LeakauditError(f"signal {sig.name} has a threshold ({threshold}) but was not computed: its runs ({', '.join(sig.needs)}) are missing")
+        checks.append(check)
+    if settings.min_mg is not None:
+        checks += mg_checks(result, settings.min_mg)
     return checks
+
+
+def mg_checks(result: AuditResult, min_mg: float) -> list[Check]:
+    """One check per real LVLM: its multi-modal gain (S_v - S_wv, points) must reach ``min_mg``."""
+    m = result.metrics
+    random = set((result.summary.get("models") or {}).get("random_weights") or [])
+    rows = m[(m["kind"] == "lvlm") & m["category"].isna() & ~m["model"].isin(random)] if not m.empty else m
+    rows = rows[rows["MG"].notna()] if not rows.empty else rows
+    if rows.empty:
+        raise LeakauditError("--min-mg needs vision models with real weights run with and without images; none ran "
+                             f"(random-weight models never count: {', '.join(sorted(random)) or 'none'})")
+    out = []
+    for r in rows.sort_values("model").itertuples(index=False):
+        mg = float(r.MG)
+        out.append(Check(f"multi-modal gain: {r.model}", mg, min_mg, ">=", mg >= min_mg,
+                         f"{r.model} gains {mg:.1f} points from the images (minimum {min_mg:.1f} per vision model)"))
+    return out
 
 
 # -- outputs ------------------------------------------------------------------------------
@@ -121,7 +140,10 @@ def summary_markdown(verdict: GateVerdict) -> str:
         lines.append("")
     if verdict.audit is not None:
         s = verdict.audit.summary
-        lines.append(f"{s.get('n_samples')} questions; {len(s.get('settings', {}).get('inspectors') or [])} text-only LLMs; rule: {s.get('settings', {}).get('rule')}.")
+        lines.append(f"{verdict.coverage or str(s.get('n_samples')) + ' questions'}; {len(s.get('settings', {}).get('inspectors') or [])} text-only LLMs; rule: {s.get('settings', {}).get('rule')}.")
+        panel = s.get("panel") or {}
+        if panel.get("text"):
+            lines += ["", f"{panel['text']}" + (f". **{panel['warning']}**" if panel.get("warning") else "")]
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -150,7 +172,7 @@ def gate(
     submission: str | Path,
     *,
     out: str | Path,
-    max_text_answerable: float = DEFAULT_MAX_TEXT_ANSWERABLE,
+    max_text_answerable: float | None = None,
     min_mg: float | None = None,
     max_leaked: float | None = None,
     zoo_group: str | None = DEFAULT_GATE_GROUP,
@@ -169,45 +191,48 @@ def gate(
 ) -> GateVerdict:
     """Audit ``submission`` and check it against the thresholds; never raises for bad input.
 
-    ``models`` (zoo names or ``LM`` objects) replaces the zoo group. ``shots``, ``scoring``,
-    ``circular`` and ``min_confidence`` default to the scan's (None); ``min_confidence=0``
-    counts every text-only hit, as MMStar does. Bad input or setup
-    (``LeakauditError``, including a ``DataError`` naming file, row and field) gives status
-    ``error`` and exit code 2; the files are written either way.
+    ``models`` (zoo names or ``LM`` objects) replaces the zoo group. Settings left None come
+    from the run folder's ``settings.json`` when one is reused, else from
+    :class:`~leakaudit.settings.AuditSettings` (``min_confidence=0`` counts every text-only
+    hit, as MMStar does). Bad input or setup (``LeakauditError``, including a ``DataError``
+    naming file, row and field) gives status ``error`` and exit code 2; the files are written
+    either way.
     """
-    from . import scan as scan_mod
-    from .audit import audit
+    from . import pipeline
     from .benchmark import load_benchmark
-    from .zoo import resolve_zoo
+    from .settings import resolve
 
     t0 = time.perf_counter()
     out_dir = Path(out)
     verdict = GateVerdict(status="error", exit_code=EXIT_ERROR, submission=str(submission), out_dir=out_dir)
-    shots = scan_mod.DEFAULT_SHOTS if shots is None else shots
-    scoring = scoring or scan_mod.DEFAULT_SCORING
-    circular = scan_mod.DEFAULT_CIRCULAR if circular is None else circular
-    min_confidence = scan_mod.DEFAULT_MIN_CONFIDENCE if min_confidence is None else (min_confidence or None)
     try:
-        bench = load_benchmark(str(submission), limit=None if shots else limit)
-        audited = scan_mod.audited_subset(bench, limit)
-        zoo_obj = resolve_zoo(zoo) if (zoo is not None or not models or any(isinstance(m, str) for m in models)) else None
-        plan = scan_mod.plan_models(zoo_obj, None if models else zoo_group, models, base_llms)
-        if not plan.inspectors:
-            raise LeakauditError("the gate needs at least one text-only LLM; " + ("; ".join(plan.skipped) or "none in the zoo group"))
         run_path = Path(run_dir) if run_dir is not None else out_dir / "run"
-        scan_mod.collect_answers(bench, plan, run_dir=run_path, zoo=zoo_obj, shots=shots, scoring=scoring, circular=circular,
-                                 limit=limit, progress=progress, command=f"leakaudit gate {submission}")
-        result = audit(run_path, benchmark=audited, zoo=zoo_obj, text_shots=shots, k=k, n=n, circular=circular, n_boot=200,
-                       base_llms=base_llms, prefer_scoring=scoring, inspectors=[plan.name(m) for m in plan.inspectors],
-                       min_confidence=min_confidence)
+        settings, overrides = resolve(run_path, shots=shots, scoring=scoring, circular=circular, k=k, n=n, min_confidence=min_confidence,
+                                      max_text_answerable=max_text_answerable, min_mg=min_mg, max_leaked=max_leaked,
+                                      base_llms=dict(base_llms) if base_llms else None)
+        settings = replace(settings, n_boot=min(settings.n_boot, 200))  # a CI verdict needs no tight intervals
+        bench = load_benchmark(str(submission))  # whole: the verdict says "N of M questions" under --limit
+        audited = pipeline.audited_subset(bench, limit)
+        if len(audited) < len(bench):
+            verdict.coverage = f"{len(audited)} of {len(bench)} questions (--limit {limit})"
+        zoo_obj = pipeline.load_zoo(zoo) if pipeline.needs_zoo(zoo, models) else None
+        plan = pipeline.plan_models(zoo_obj, None if models else zoo_group, models, base_llms)
+        if not plan.inspectors:
+            raise LeakauditError("the gate needs at least one text-only LLM with real weights; "
+                                 + ("; ".join(plan.skipped) or "none in the zoo group") + " (e.g. --zoo tiny)")
+        res = pipeline.run_pipeline(bench, settings=settings, plan=plan, zoo=zoo_obj, run_dir=run_path, limit=limit, progress=progress,
+                                    command=f"leakaudit gate {submission}", on_model_error="raise", do_filter=False, overrides=overrides)
+        result, settings = res.audit, res.settings
         verdict.audit = result
-        verdict.checks = evaluate_checks(result, max_text_answerable=max_text_answerable, min_mg=min_mg, max_leaked=max_leaked)
+        verdict.checks = evaluate_checks(result, settings=settings)
         failed = [c for c in verdict.checks if not c.passed]
         verdict.status, verdict.exit_code = ("fail", EXIT_FAIL) if failed else ("pass", EXIT_PASS)
+        panel = result.summary.get("panel") or {}
         result.summary["verdict"] = {
             "status": verdict.status, "exit_code": verdict.exit_code,
             "message": "; ".join(c.message for c in failed) if failed else "every check passed",
-            "checks": [asdict(c) for c in verdict.checks], "max_text_answerable": max_text_answerable,
+            "checks": [asdict(c) for c in verdict.checks], "max_text_answerable": settings.max_text_answerable,
+            "coverage": verdict.coverage, "panel": panel.get("text"), "panel_warning": panel.get("warning"),
         }
         result.save(out_dir)
     except LeakauditError as exc:
@@ -217,4 +242,5 @@ def gate(
     return verdict
 
 
-__all__ = ["Check", "EXIT_ERROR", "EXIT_FAIL", "EXIT_PASS", "GateVerdict", "evaluate_checks", "gate", "junit_xml", "summary_markdown"]
+__all__ = ["Check", "EXIT_ERROR", "EXIT_FAIL", "EXIT_PASS", "GateVerdict", "evaluate_checks", "gate", "junit_xml", "mg_checks",
+           "summary_markdown"]

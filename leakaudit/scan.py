@@ -4,6 +4,8 @@ It loads the benchmark first (so a missing hub copy fails before any model is lo
 runs whatever answers the store lacks (text-only LLMs; LVLMs with and without images; each
 LVLM's base LLM text-only, for ML), audits, filters, and writes the audit output folder
 (docs/ARCHITECTURE.md "Audit output folder"). Re-running a scan only runs what is missing.
+The flow itself lives in :mod:`leakaudit.pipeline` (shared with the gate); the settings it
+used are recorded in ``RUN/settings.json`` so a later ``audit``/``report`` agrees with it.
 """
 from __future__ import annotations
 
@@ -11,53 +13,28 @@ import logging
 import shlex
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from .audit import AuditResult, audit
+from . import pipeline
+from .audit import AuditResult
 from .backends.base import LM
 from .benchmark import Benchmark, load_benchmark
 from .errors import LeakauditError
-from .filter import FilterResult, filter_benchmark
-from .zoo import resolve_zoo
+from .filter import FilterResult
+from .pipeline import DEMO_GROUP, ModelPlan, audited_subset, collect_answers, default_group, plan_models  # noqa: F401 - re-exported
+from .settings import AuditSettings, resolve
 
 log = logging.getLogger(__name__)
 
-#: zoo groups a scan uses when none is named
-DEMO_GROUP = "tiny"
-INSPECTOR_GROUPS = ("mmstar-inspectors-8", "mmstar-22")
-LVLM_GROUP = "mmstar-lvlm-16"
-
-#: Defaults measured on the demo with the tiny zoo (see docs and the scan test): cloze
-#: scoring avoids the tiny LLMs' letter bias (SmolLM2 answers "C" to anything), so a hit
-#: means the model knows the answer; 0-shot keeps prompts short on CPUs.
-DEFAULT_SCORING = "cloze"
-DEFAULT_SHOTS = 0
-DEFAULT_CIRCULAR = False
-#: A text-only hit counts as evidence when the model gives the answer at least half of its
-#: option probability: a lucky guess is not knowledge. On the demo with the tiny zoo this
-#: lifts precision from 0.69 to 0.90 at the same recall (0.90); None counts every hit (MMStar).
-DEFAULT_MIN_CONFIDENCE = 0.5
-
-
-@dataclass
-class ModelPlan:
-    """Which models a scan asks under which condition."""
-
-    inspectors: list[str | LM] = field(default_factory=list)   # text-only evidence (MMStar's LLM inspectors)
-    base_llms: list[str | LM] = field(default_factory=list)    # text-only, for the LVLMs' S_t (ML)
-    lvlms: list[str | LM] = field(default_factory=list)        # vision + blind
-    blind_modes: dict[str, str] = field(default_factory=dict)  # LVLM -> drop | grey | noise
-    skipped: list[str] = field(default_factory=list)           # not runnable here (reasons)
-
-    @staticmethod
-    def name(m: str | LM) -> str:
-        return m if isinstance(m, str) else m.name
-
-    def names(self) -> dict[str, list[str]]:
-        return {"inspectors": [self.name(m) for m in self.inspectors], "base_llms": [self.name(m) for m in self.base_llms],
-                "lvlms": [self.name(m) for m in self.lvlms]}
+#: Defaults live in :class:`leakaudit.settings.AuditSettings` (cloze, 0-shot, min_confidence 0.5:
+#: measured on the demo with the tiny zoo, see README); these names stay for callers.
+_DEFAULTS = AuditSettings()
+DEFAULT_SCORING = _DEFAULTS.scoring
+DEFAULT_SHOTS = _DEFAULTS.shots
+DEFAULT_CIRCULAR = _DEFAULTS.circular
+DEFAULT_MIN_CONFIDENCE = _DEFAULTS.min_confidence
 
 
 @dataclass
@@ -71,144 +48,8 @@ class ScanResult:
     report_pdf: Path | None
     plan: ModelPlan
     seconds: float
-
-
-# -- models -------------------------------------------------------------------------------
-def default_group(bench_name: str) -> str | None:
-    """``tiny`` for the demo, else None (MMStar's inspectors and 16 LVLMs)."""
-    return DEMO_GROUP if bench_name == "demo" else None
-
-
-def plan_models(zoo: Any, group: str | None = None, models: Sequence[str | LM] | None = None,
-                base_llms: dict[str, str] | None = None) -> ModelPlan:
-    """LLM inspectors, LVLMs and the LVLMs' base LLMs from a zoo group or explicit models.
-
-    ``models`` may mix zoo names and ``LM`` objects; an ``LM`` that takes images is an LVLM
-    (its base LLM from ``base_llms``). Without ``group`` and ``models``: MMStar's setting,
-    the 8 LLM inspectors (or the 22 LLMs) and the 16 LVLMs of the zoo.
-    """
-    plan = ModelPlan()
-    base_llms = dict(base_llms or {})
-    entries: list[str | LM] = []
-    if models:
-        entries = list(models)
-    elif group:
-        entries = [s.name for s in zoo.group(group)]
-    else:
-        groups = getattr(zoo, "groups", {})
-        llm_group = next((g for g in INSPECTOR_GROUPS if g in groups), None)
-        if llm_group is None or LVLM_GROUP not in groups:
-            raise LeakauditError(f"the zoo has no {INSPECTOR_GROUPS[0]!r}/{LVLM_GROUP!r} groups; pass --zoo GROUP")
-        entries = [s.name for s in zoo.group(llm_group)] + [s.name for s in zoo.group(LVLM_GROUP)]
-    for m in entries:
-        if isinstance(m, LM):
-            (plan.lvlms if m.supports_images else plan.inspectors).append(m)
-            continue
-        spec = zoo[m]
-        if not getattr(spec, "loadable", True):
-            plan.skipped.append(f"{spec.name}: cannot run here ({spec.note or 'not loadable'}); its imported answers are used if present")
-            continue
-        if spec.kind == "lvlm":
-            plan.lvlms.append(spec.name)
-            plan.blind_modes[spec.name] = getattr(spec, "blind_mode", "drop") or "drop"
-            base = base_llms.get(spec.name, spec.base_llm)
-            if base:
-                base_llms[spec.name] = base
-        else:
-            plan.inspectors.append(spec.name)
-    inspector_names = {plan.name(m) for m in plan.inspectors}
-    for lvlm in plan.lvlms:
-        base = base_llms.get(plan.name(lvlm))
-        if not base or base in inspector_names or base in {plan.name(b) for b in plan.base_llms}:
-            continue
-        spec = zoo[base] if zoo is not None and base in zoo else None
-        if spec is None:
-            plan.skipped.append(f"{base} (base LLM of {plan.name(lvlm)}): not in the model zoo, so it cannot be run; ML uses its stored answers if present")
-            continue
-        if not getattr(spec, "loadable", True):
-            plan.skipped.append(f"{base} (base LLM of {plan.name(lvlm)}): cannot run here; ML uses its imported answers if present")
-            continue
-        plan.base_llms.append(base)
-    return plan
-
-
-def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: Any, shots: int, scoring: str, circular: bool,
-                    limit: int | None, progress: bool, command: str | None = None, on_model_error: str = "raise") -> list:
-    """Run every condition the plan needs, model by model; the store skips what it already has.
-
-    ``on_model_error="skip"`` records a model that fails to load or run in ``plan.skipped``
-    and carries on with the others (a scan reports what it could measure); ``"raise"``
-    turns the failure into a ``LeakauditError`` (the gate's setup error, exit code 2).
-    """
-    from .runner import run
-
-    summaries = []
-    failed: set[str] = set()
-    common = dict(run_dir=run_dir, scoring=scoring, circular=circular, limit=limit, zoo=zoo, progress=progress, command=command)
-    jobs: list[tuple[str | LM, str, int, str]] = [(m, "text", shots, "drop") for m in plan.inspectors + plan.base_llms]
-    jobs += [(m, "vision", 0, "drop") for m in plan.lvlms]
-    jobs += [(m, "blind", 0, plan.blind_modes.get(plan.name(m), "drop")) for m in plan.lvlms]
-    for model, condition, n_shots, blind in jobs:
-        name = plan.name(model)
-        if name in failed:
-            continue
-        try:
-            summaries.append(run(bench, [model], condition=condition, shots=n_shots, blind=blind, **common))
-        except KeyboardInterrupt:
-            raise
-        except LeakauditError as exc:
-            if on_model_error == "raise":
-                raise
-            failed.add(name)
-            plan.skipped.append(f"{name}: {condition} run failed: {exc}")
-            log.warning("%s: %s run failed: %s", name, condition, exc)
-        except Exception as exc:  # noqa: BLE001 - a backend bug in one model must not sink the others
-            if on_model_error == "raise":
-                raise LeakauditError(f"model {name!r} failed in the {condition} run: {type(exc).__name__}: {exc}") from exc
-            failed.add(name)
-            plan.skipped.append(f"{name}: {condition} run failed: {type(exc).__name__}: {exc}")
-            log.warning("%s: %s run failed: %s: %s", name, condition, type(exc).__name__, exc)
-    return summaries
-
-
-def audited_subset(bench: Benchmark, limit: int | None) -> Benchmark:
-    """The questions a limited run covers (the runner asks the first ``limit``)."""
-    if limit is None or limit >= len(bench):
-        return bench
-    return bench.subset([s.id for s in bench.samples[:limit]])
-
-
-# -- figures ------------------------------------------------------------------------------
-def write_figures(result: AuditResult, out_dir: Path) -> list[Path]:
-    """MG/ML bars, text-only hit histogram, capability heatmap, filter bars as PNGs."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .report import figures as rf
-
-    written: list[Path] = []
-    threshold = None
-    makers = {
-        "mg_ml.png": lambda: rf.mg_ml_figure(result.metrics),
-        "text_hits.png": lambda: rf.text_hits_figure(result.samples, threshold),
-        "capabilities.png": lambda: rf.capability_heatmap_figure(result.metrics),
-        "filter.png": lambda: rf.filter_figure(result.samples),
-    }
-    for name, make in makers.items():
-        try:
-            with rf.report_style():
-                fig = make()
-                if fig is None:
-                    continue
-                rf.figure_png(fig, out_dir / name)
-                plt.close(fig)
-            written.append(out_dir / name)
-        except Exception as exc:  # noqa: BLE001 - a figure must not sink the scan
-            log.warning("figure %s failed: %s", name, exc)
-    return written
+    settings: AuditSettings | None = None
+    overrides: list[str] | None = None
 
 
 # -- scan ---------------------------------------------------------------------------------
@@ -226,35 +67,44 @@ def scan(
     limit: int | None = None,
     out: str | Path | None = None,
     run_dir: str | Path | None = None,
-    shots: int = DEFAULT_SHOTS,
-    scoring: str = DEFAULT_SCORING,
-    circular: bool = DEFAULT_CIRCULAR,
+    shots: int | None = None,
+    scoring: str | None = None,
+    circular: bool | None = None,
     k: int | None = None,
     n: int | None = None,
-    min_confidence: float | None = DEFAULT_MIN_CONFIDENCE,
-    drop_blind: bool = False,
-    balance: bool = False,
+    min_confidence: float | None = None,
+    drop_blind: bool | None = None,
+    balance: bool | None = None,
     zoo: Any = None,
     models: Sequence[str | LM] | None = None,
     base_llms: dict[str, str] | None = None,
-    n_boot: int = 1000,
+    n_boot: int | None = None,
     progress: bool = True,
     report: bool = True,
     command: str | None = None,
 ) -> ScanResult:
-    """Run, audit, filter and report one benchmark; returns where everything was written."""
+    """Run, audit, filter and report one benchmark; returns where everything was written.
+
+    Settings left None come from ``RUN/settings.json`` when a reused store recorded them,
+    else from :class:`~leakaudit.settings.AuditSettings` (``min_confidence=0`` counts every
+    hit, as MMStar). The settings used are written to ``RUN/settings.json``.
+    """
     t0 = time.perf_counter()
     # the benchmark first: a hub that cannot be reached fails here, before any model loads
     if isinstance(bench, Benchmark):
         benchmark = bench
     else:
         benchmark = load_benchmark(bench, path=path, split=split, limit=None if shots else limit)
-    audited = audited_subset(benchmark, limit)
     out_dir = Path(out) if out is not None else default_out(benchmark.name)
-    out_dir.mkdir(parents=True, exist_ok=True)
     run_path = Path(run_dir) if run_dir is not None else out_dir / "run"
+    settings, overrides = resolve(run_path, shots=shots, scoring=scoring, circular=circular, k=k, n=n, min_confidence=min_confidence,
+                                  remove_signals=(["blind-hits"] if drop_blind else None), balance=balance, n_boot=n_boot,
+                                  base_llms=dict(base_llms) if base_llms else None)
+    for line in overrides:
+        log.warning(line)
+    out_dir.mkdir(parents=True, exist_ok=True)
 
-    zoo_obj = resolve_zoo(zoo) if (zoo is not None or not models or any(isinstance(m, str) for m in models)) else None
+    zoo_obj = pipeline.load_zoo(zoo) if pipeline.needs_zoo(zoo, models) else None
     group = zoo_group if zoo_group is not None else (None if models else default_group(benchmark.name))
     plan = plan_models(zoo_obj, group, models, base_llms)
     if not (plan.inspectors or plan.lvlms):
@@ -262,22 +112,20 @@ def scan(
     for note in plan.skipped:
         log.warning(note)
     command = command if command is not None else shlex.join(["leakaudit", *sys.argv[1:]])
-    collect_answers(benchmark, plan, run_dir=run_path, zoo=zoo_obj, shots=shots, scoring=scoring, circular=circular,
-                    limit=limit, progress=progress, command=command, on_model_error="skip")
-
-    result = audit(run_path, benchmark=audited, zoo=zoo_obj, text_shots=shots, k=k, n=n, circular=circular, n_boot=n_boot,
-                   base_llms=base_llms, prefer_scoring=scoring, inspectors=[plan.name(m) for m in plan.inspectors] or None,
-                   min_confidence=min_confidence)
-    fres = filter_benchmark(audited, result, k=k, n=n, drop_blind=drop_blind, balance=balance)
-    fres.apply_to(result)
+    res = pipeline.run_pipeline(benchmark, settings=settings, plan=plan, zoo=zoo_obj, run_dir=run_path, limit=limit, progress=progress,
+                                command=command, on_model_error="skip", overrides=overrides)
+    result, fres, settings = res.audit, res.filter, res.settings
+    assert fres is not None
     kept_file = fres.write(out_dir / "kept")
     result.summary["scan"] = {
         "benchmark": benchmark.name, "source": str(benchmark.source), "zoo_group": group, "models": plan.names(),
-        "skipped_models": plan.skipped, "shots": shots, "scoring": scoring, "circular": circular, "limit": limit,
-        "run_dir": str(run_path), "kept_file": str(kept_file), "command": command,
+        "skipped_models": plan.skipped, "merged_models": plan.merged, "shots": settings.shots, "scoring": settings.scoring,
+        "circular": settings.circular, "limit": limit, "run_dir": str(run_path), "kept_file": str(kept_file), "command": command,
     }
     result.summary["notes"] = list(dict.fromkeys(result.summary.get("notes", []) + plan.skipped))
     result.save(out_dir)
+    from .report.figures import write_figures
+
     figures = write_figures(result, out_dir / "figures")
     result.summary["scan"]["seconds"] = round(time.perf_counter() - t0, 1)
     result.save(out_dir)
@@ -290,8 +138,8 @@ def scan(
         except Exception as exc:  # noqa: BLE001 - the audit folder stands without its PDF
             log.warning("PDF report failed: %s: %s", type(exc).__name__, exc)
     return ScanResult(out_dir=out_dir, run_dir=run_path, audit=result, filter=fres, kept_file=kept_file, figures=figures,
-                      report_pdf=pdf, plan=plan, seconds=time.perf_counter() - t0)
+                      report_pdf=pdf, plan=plan, seconds=time.perf_counter() - t0, settings=settings, overrides=overrides)
 
 
 __all__ = ["DEFAULT_CIRCULAR", "DEFAULT_SCORING", "DEFAULT_SHOTS", "ModelPlan", "ScanResult", "collect_answers",
-           "default_group", "plan_models", "scan", "write_figures"]
+           "default_group", "plan_models", "scan"]

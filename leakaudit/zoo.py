@@ -87,10 +87,41 @@ class ModelSpec:
     note: str | None = None
     #: extra keyword arguments for the backend's constructor
     options: dict[str, Any] = field(default_factory=dict)
+    #: identity of the weights: models with the same weights vote once in a panel (default
+    #: derived from hf_id/revision, the GGUF file, the builder or api_model; see ``weights_id``)
+    weights: str | None = None
+    #: randomly initialised (pipeline tests): never votes, never enters averages or verdicts
+    #: (default: True for models a ``builder`` makes, which are random)
+    random_weights: bool | None = None
 
     @property
     def is_lvlm(self) -> bool:
         return self.kind == "lvlm"
+
+    @property
+    def is_random(self) -> bool:
+        return bool(self.builder) if self.random_weights is None else bool(self.random_weights)
+
+    def weights_id(self, zoo: "Zoo | None" = None) -> str:
+        """Who the weights are: the same id means the same model, whatever backend runs it.
+
+        ``smollm2-135m`` (transformers, from the GGUF) and ``smollm2-135m-llamacpp`` read the
+        same file, so they are one inspector, not two independent votes.
+        """
+        if self.weights:
+            return self.weights
+        if self.hf_id:
+            return f"hf:{self.hf_id}" + (f"@{self.revision}" if self.revision else "")
+        if self.gguf:
+            return f"gguf:{self.gguf.get('file') or self.gguf.get('path')}"
+        if self.builder:
+            return f"builder:{self.builder}" + (":text" if self.text_tower else "")
+        if self.api_model:
+            return f"api:{self.api_model}"
+        if self.wraps:
+            inner = zoo[self.wraps].weights_id(zoo) if zoo is not None and self.wraps in zoo else self.wraps
+            return f"{self.backend}+{inner}"
+        return f"name:{self.name}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,6 +198,10 @@ def _spec_from_entry(name: str, raw: Any, source: str, backends: set[str]) -> Mo
         raise _err(source, name, "prompt_style", f"{spec.prompt_style!r} is not one of {', '.join(PROMPT_STYLES)}")
     if spec.blind_mode not in BLIND_MODES:
         raise _err(source, name, "blind_mode", f"{spec.blind_mode!r} is not one of {', '.join(BLIND_MODES)}")
+    if spec.random_weights is not None and not isinstance(spec.random_weights, bool):
+        raise _err(source, name, "random_weights", f"{spec.random_weights!r} is not true or false")
+    if spec.weights is not None and (not isinstance(spec.weights, str) or not spec.weights.strip()):
+        raise _err(source, name, "weights", "must be a non-empty string naming the weights (e.g. hf:HuggingFaceTB/SmolLM2-135M-Instruct)")
     if not isinstance(spec.options, dict):
         raise _err(source, name, "options", "must be a mapping of backend keyword arguments")
     if spec.gguf is not None:

@@ -85,7 +85,7 @@ def test_gate_min_mg(tmp_path):
     lvlm = ScriptedLM("lvlm-x", seer, supports_images=True)
     v = gate(sub, out=tmp_path / "out", models=models(set()) + [lvlm], base_llms={"lvlm-x": "llm-c"}, min_mg=5.0)
     assert v.exit_code == EXIT_FAIL
-    mg = next(c for c in v.checks if c.name == "multi-modal gain")
+    mg = next(c for c in v.checks if c.name == "multi-modal gain: lvlm-x")
     assert mg.value == 0.0 and not mg.passed and mg.comparison == ">="
     # --min-mg without any vision model is a setup error
     v = gate(sub, out=tmp_path / "out3", models=models(set()), min_mg=5.0)

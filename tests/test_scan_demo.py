@@ -80,7 +80,7 @@ def test_scan_demo_with_scripted_models_writes_the_folder(tmp_path):
 def test_scan_without_hub_fails_fast_before_models(tmp_path, monkeypatch):
     """`leakaudit scan mmmu` offline: a clear error naming --path, before any model is loaded."""
     from leakaudit.cli import main
-    import leakaudit.scan as scan_mod
+    import leakaudit.pipeline as pipeline_mod
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
@@ -88,7 +88,7 @@ def test_scan_without_hub_fails_fast_before_models(tmp_path, monkeypatch):
     def no_models(*a, **k):
         raise AssertionError("a model zoo was loaded before the benchmark")
 
-    monkeypatch.setattr(scan_mod, "resolve_zoo", no_models)
+    monkeypatch.setattr(pipeline_mod, "load_zoo", no_models)
     t0 = time.perf_counter()
     res = CliRunner().invoke(main, ["scan", "mmmu", "--out", str(tmp_path / "out")])
     assert res.exit_code == 2, res.output

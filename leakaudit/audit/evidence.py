@@ -1,10 +1,11 @@
-"""Per-question evidence: who answers it without the image, and what that makes it.
+"""Per-question evidence: the registered signals' columns, a label, and the filter's decision.
 
-For every question: how many of the N text-only LLMs answer it (and which), a one-sided
-binomial test of those hits against guessing, how many LVLMs answer it blind and with the
-image, and a label:
+For every question each registered signal (``leakaudit signals``) adds its columns: the
+built-ins count the inspector LLMs that answer it without the image (with a binomial test
+against guessing), the vision models that answer it blind, and those whose own base LLM
+cannot (leakage). The label is the first firing labelling signal's:
 
-- ``text-answerable``: more text-only LLMs answer it than the threshold allows (MMStar kept a
+- ``text-answerable``: more inspector LLMs answer it than the threshold allows (MMStar kept a
   question only if at most 2 of its 8 LLM inspectors answered it, so by default a question
   with ``hits > floor(text_n * 2 / 8)`` is text-answerable);
 - ``leaked``: not text-answerable, but some LVLM answers it without the image while that
@@ -12,151 +13,79 @@ image, and a label:
 - ``vision-dependent``: neither;
 - ``unknown``: no text-only or blind answers at all.
 
-Where the benchmark carries a ground-truth kind (the demo), precision, recall and F1 of
-the flag (text-answerable or leaked) against ``text-answerable`` are computed.
+The rules live in :mod:`leakaudit.signals` (one place, shared with the filter). Where the
+benchmark carries a ground-truth kind (the demo), precision, recall and F1 of the flag
+(text-answerable or leaked) against ``text-answerable`` are computed.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 import pandas as pd
 
+from .. import signals as sig
+from ..signals.builtin import (
+    LEAKED,
+    MMSTAR_K,
+    MMSTAR_N,
+    TEXT_ANSWERABLE,
+    binomial_p,
+    max_text_hits,
+    text_detail,
+    threshold_rule,
+)
 from .metrics import ModelRole
 
-TEXT_ANSWERABLE = "text-answerable"
-LEAKED = "leaked"
-VISION_DEPENDENT = "vision-dependent"
-UNKNOWN = "unknown"
+VISION_DEPENDENT, UNKNOWN = sig.VISION_DEPENDENT, sig.UNKNOWN
 LABELS = (VISION_DEPENDENT, TEXT_ANSWERABLE, LEAKED, UNKNOWN)
 
-#: MMStar's coarse filter: keep a question answered by at most 2 of 8 LLM inspectors
-MMSTAR_K, MMSTAR_N = 2, 8
-
-EVIDENCE_COLUMNS = [
-    "benchmark", "sample_id", "sample_hash", "category", "l2_category", "n_options", "chance", "answer",
-    "text_hits", "text_n", "text_models", "text_threshold", "p_value",
-    "blind_hits", "blind_n", "blind_models", "leaked_models", "vision_hits", "vision_n",
-    "label", "truth_label", "kept", "removed_reason", "removed_detail",
-]
+BASE_COLUMNS = ["benchmark", "sample_id", "sample_hash", "category", "l2_category", "n_options", "chance", "answer", "vision_hits", "vision_n"]
+DECISION_COLUMNS = ["label", "truth_label", "kept", "removed_reason", "removed_detail"]
+#: the columns of the built-in signals' evidence table (third-party signals add theirs before DECISION_COLUMNS)
+EVIDENCE_COLUMNS = BASE_COLUMNS + ["text_hits", "text_n", "text_models", "text_threshold", "p_value",
+                                   "blind_hits", "blind_n", "blind_models", "leaked_models"] + DECISION_COLUMNS
 #: short ``removed_reason`` codes (``removed_detail`` says the numbers)
-REASON_TEXT, REASON_BLIND, REASON_UNAUDITED, REASON_BALANCE = "text-answerable", "blind-answerable", "not-audited", "balance"
-
-
-def max_text_hits(text_n: int, k: int | None = None, n: int | None = None) -> int:
-    """The most text-only hits a question may have and still count as needing the image.
-
-    - ``k`` and ``n`` both None: MMStar's ratio, ``floor(text_n * 2 / 8)``;
-    - ``k`` given, ``n`` None: an absolute count, ``k`` hits of however many LLMs ran;
-    - ``n`` given: the ratio ``k / n`` (``k`` defaults to 2), ``floor(text_n * k / n)``.
-    """
-    if k is not None and n is None:
-        if k < 0:
-            raise ValueError("k must be >= 0")
-        return int(k)
-    kk = MMSTAR_K if k is None else int(k)
-    nn = MMSTAR_N if n is None else int(n)
-    if nn <= 0 or kk < 0:
-        raise ValueError(f"need k >= 0 and n > 0, got k={kk}, n={nn}")
-    # the tiny epsilon keeps e.g. 8 * 2 / 8 == 2 exact under floating point
-    return int(math.floor(text_n * kk / nn + 1e-9))
-
-
-def threshold_rule(k: int | None, n: int | None, min_confidence: float | None = None) -> str:
-    """The labelling rule in words, for summaries and reports."""
-    sure = f" (a hit counts when the model gives the answer at least {min_confidence:.0%} of its option probability)" if min_confidence else ""
-    if k is not None and n is None:
-        return f"text-answerable if more than {k} text-only LLMs answer it{sure}"
-    kk = MMSTAR_K if k is None else k
-    nn = MMSTAR_N if n is None else n
-    return f"text-answerable if more than floor(N * {kk}/{nn}) of the N text-only LLMs answer it{sure} (MMStar: at most 2 of 8 kept)"
-
-
-def binomial_p(hits: int, trials: int, p: float) -> float:
-    """One-sided P(X >= hits) for X ~ Binomial(trials, p): are the LLMs above guessing?"""
-    if trials <= 0 or not (0.0 < p < 1.0):
-        return float("nan")
-    from scipy.stats import binomtest
-
-    return float(binomtest(int(hits), int(trials), float(p), alternative="greater").pvalue)
+REASON_TEXT, REASON_BLIND = "text-answerable", "blind-answerable"
+REASON_UNAUDITED, REASON_BALANCE = sig.REASON_UNAUDITED, sig.REASON_BALANCE
 
 
 def compute_evidence(
-    correctness_text: pd.DataFrame,
-    correctness_blind: pd.DataFrame,
-    correctness_vision: pd.DataFrame,
+    correct: Mapping[str, pd.DataFrame],
     samples: pd.DataFrame,
     roles: Mapping[str, ModelRole],
+    settings: Any,
     *,
-    k: int | None = None,
-    n: int | None = None,
-    circular: bool = False,
+    answers: pd.DataFrame | None = None,
+    benchmark: Any = None,
+    notes: list[str] | None = None,
 ) -> pd.DataFrame:
-    """One row per question with hit counts, binomial p-value and label (columns: EVIDENCE_COLUMNS).
+    """One row per question: base columns, every registered signal's columns, label and decision.
 
-    Each ``correctness_*`` frame has one row per (benchmark, sample_hash, model) with
-    ``correct`` 0/1. Under circular evaluation the guessing chance of a question with n
-    options is (1/n)**n (every rotation right), which the p-value uses.
+    ``correct`` maps a condition (``text`` = inspectors, ``text_all`` = every real LLM,
+    ``blind``, ``vision``, or any extra condition) to per-question correctness with one row per
+    (benchmark, sample_hash, model) and ``correct`` 0/1. ``settings`` is an
+    :class:`~leakaudit.settings.AuditSettings` (k, n, circular, the signals the filter removes).
     """
-
-    def hits_by_sample(df: pd.DataFrame) -> dict[tuple[str, str], tuple[int, int, list[str], set[str]]]:
-        out: dict[tuple[str, str], tuple[int, int, list[str], set[str]]] = {}
-        if df.empty:
-            return out
-        for (b, h), grp in df.groupby(["benchmark", "sample_hash"], sort=False):
-            right = sorted(grp.loc[grp["correct"] > 0, "model"])
-            out[(b, h)] = (len(right), len(grp), right, set(grp.loc[grp["correct"] <= 0, "model"]))
-        return out
-
-    text = hits_by_sample(correctness_text)
-    blind = hits_by_sample(correctness_blind)
-    vision = hits_by_sample(correctness_vision)
-    records = []
-    for s in samples.itertuples(index=False):
-        key = (s.benchmark, s.sample_hash)
-        t_hits, t_n, t_right, t_wrong = text.get(key, (0, 0, [], set()))
-        b_hits, b_n, b_right, _ = blind.get(key, (0, 0, [], set()))
-        v_hits, v_n, _, _ = vision.get(key, (0, 0, [], set()))
+    ctx = sig.EvidenceContext(samples=samples.reset_index(drop=True), correct=correct, roles=roles, settings=settings,
+                              answers=answers, benchmark=benchmark, notes=notes if notes is not None else [])
+    signals = sig.registered()
+    vision = ctx.by_sample("vision")
+    base = []
+    for s in ctx.samples.itertuples(index=False):
         n_opt = int(s.n_options) if not pd.isna(s.n_options) else 0
-        chance = 1.0 / n_opt if n_opt else 0.0
-        guess = chance ** n_opt if (circular and n_opt) else chance
-        allowed = max_text_hits(t_n, k, n)
-        # leaked: the LVLM answers blind while its own base LLM, asked the same text, does not
-        leaked = [m for m in b_right if roles.get(m) and roles[m].base_llm and roles[m].base_llm in t_wrong]
-        if t_n == 0 and b_n == 0:
-            label = UNKNOWN
-        elif t_hits > allowed:
-            label = TEXT_ANSWERABLE
-        elif leaked:
-            label = LEAKED
-        else:
-            label = VISION_DEPENDENT
-        truth = getattr(s, "label", None)
-        records.append({
-            "benchmark": s.benchmark, "sample_id": s.sample_id, "sample_hash": s.sample_hash,
-            "category": s.category, "l2_category": s.l2_category, "n_options": n_opt, "chance": chance,
-            "answer": s.answer, "text_hits": t_hits, "text_n": t_n, "text_models": ";".join(t_right),
-            "text_threshold": allowed, "p_value": binomial_p(t_hits, t_n, guess),
-            "blind_hits": b_hits, "blind_n": b_n, "blind_models": ";".join(b_right), "leaked_models": ";".join(leaked),
-            "vision_hits": v_hits, "vision_n": v_n, "label": label,
-            "truth_label": truth if isinstance(truth, str) and truth else None,
-            "kept": label != TEXT_ANSWERABLE and label != UNKNOWN,
-            "removed_reason": REASON_TEXT if label == TEXT_ANSWERABLE else (REASON_UNAUDITED if label == UNKNOWN else None),
-            "removed_detail": _detail(label, t_hits, t_n, allowed),
-        })
-    return pd.DataFrame.from_records(records, columns=EVIDENCE_COLUMNS)
-
-
-def _detail(label: str, hits: int, n: int, allowed: int) -> str | None:
-    if label == TEXT_ANSWERABLE:
-        return text_detail(hits, n, allowed)
-    if label == UNKNOWN:
-        return "no text-only or blind answers for this question"
-    return None
-
-
-def text_detail(hits: int, n: int, allowed: int) -> str:
-    return f"{hits} of {n} text-only LLMs answer it without the image (more than {allowed})"
+        v_hits, v_n, _, _ = vision.get((s.benchmark, s.sample_hash), (0, 0, [], set()))
+        base.append({"benchmark": s.benchmark, "sample_id": s.sample_id, "sample_hash": s.sample_hash, "category": s.category,
+                     "l2_category": s.l2_category, "n_options": n_opt, "chance": 1.0 / n_opt if n_opt else 0.0, "answer": s.answer,
+                     "vision_hits": v_hits, "vision_n": v_n})
+    evidence = pd.concat([pd.DataFrame.from_records(base, columns=BASE_COLUMNS), sig.compute_columns(ctx, signals)], axis=1)
+    evidence["label"] = sig.label_questions(evidence, settings, signals)
+    truth = ctx.samples["label"] if "label" in ctx.samples else pd.Series(None, index=evidence.index)
+    evidence["truth_label"] = [t if isinstance(t, str) and t else None for t in truth]
+    decision = sig.decide(evidence, settings, signals)
+    evidence["kept"] = decision["kept"].to_numpy()
+    evidence["removed_reason"] = decision["reason"].to_numpy()
+    evidence["removed_detail"] = decision["detail"].to_numpy()
+    return evidence
 
 
 def label_quality(evidence: pd.DataFrame) -> dict[str, Any] | None:
@@ -190,6 +119,7 @@ def share(evidence: pd.DataFrame, label: str) -> float:
 
 
 __all__ = [
-    "EVIDENCE_COLUMNS", "LABELS", "REASON_BALANCE", "REASON_BLIND", "REASON_TEXT", "REASON_UNAUDITED", "text_detail", "LEAKED", "MMSTAR_K", "MMSTAR_N", "TEXT_ANSWERABLE", "UNKNOWN", "VISION_DEPENDENT",
-    "binomial_p", "compute_evidence", "label_quality", "max_text_hits", "share", "threshold_rule",
+    "EVIDENCE_COLUMNS", "LABELS", "REASON_BALANCE", "REASON_BLIND", "REASON_TEXT", "REASON_UNAUDITED", "text_detail", "LEAKED", "MMSTAR_K",
+    "MMSTAR_N", "TEXT_ANSWERABLE", "UNKNOWN", "VISION_DEPENDENT", "binomial_p", "compute_evidence", "label_quality", "max_text_hits",
+    "share", "threshold_rule",
 ]

@@ -52,6 +52,8 @@ class ModelRole:
     kind: str  # 'llm' | 'lvlm'
     base_llm: str | None = None
     in_zoo: bool = False
+    #: randomly initialised (pipeline tests): shown, but out of averages and verdicts
+    random_weights: bool = False
 
 
 # -- selecting answers -------------------------------------------------------------------
@@ -148,7 +150,8 @@ def model_roles(answers: pd.DataFrame, zoo: Any = None, base_llms: Mapping[str, 
             base = None
         if model in base_llms:
             base = base_llms[model]
-        roles[model] = ModelRole(model, kind, base, spec is not None)
+        random = bool(getattr(spec, "is_random", getattr(spec, "random_weights", False))) if spec is not None else False
+        roles[model] = ModelRole(model, kind, base, spec is not None, random)
     return roles
 
 
@@ -322,7 +325,7 @@ def compute_metrics(
                 row["S_t_lo"], row["S_t_hi"] = _interval(stl_b[:, j]) if stl_b.shape[0] else (np.nan, np.nan)
                 row["note"] = missing_t.get(m, "")
                 rows.append(row)
-            present = [j for j, m in enumerate(lvlms) if m in bench_models]
+            present = [j for j, m in enumerate(lvlms) if m in bench_models and not roles[m].random_weights]
             if present:
                 avg = {**base, "model": AVERAGE, "kind": "lvlm", "base_llm": None, "n_models": len(present)}
                 for name, point, reps in (("S_v", sv, sv_b), ("S_wv", swv, swv_b), ("S_t", st, st_b), ("MG", mg, mg_b), ("ML", ml, ml_b)):

@@ -17,8 +17,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LeakauditError
+from ..settings import AuditSettings
+from ..signals import summarize as summarize_signals
 from ..store import STORE_FILE, AnswerStore
 from ..zoo import resolve_zoo
+from .panel import build_panel, strength
 from .evidence import (
     EVIDENCE_COLUMNS,
     LEAKED,
@@ -218,8 +221,6 @@ def audit(
     answer at least this softmax share of its option scores (unscored answers count as they
     are); S_t and the other metrics are unchanged. None: every hit counts, as in MMStar.
     """
-    if min_confidence is not None and not 0.0 <= float(min_confidence) <= 1.0:
-        raise LeakauditError(f"min_confidence must be between 0 and 1, got {min_confidence}")
     notes: list[str] = []
     store_path = resolve_store(run_dir)
     with AnswerStore(store_path) as store:
@@ -248,6 +249,9 @@ def audit(
     for r in list(roles.values()):
         if r.kind == "lvlm" and r.base_llm and r.base_llm in roles and roles[r.base_llm].kind == "lvlm":
             raise LeakauditError(f"base LLM {r.base_llm!r} of {r.name!r} is itself an LVLM in the zoo")
+    settings = AuditSettings(inspectors=list(inspectors) if inspectors is not None else None, k=k, n=n,
+                             min_confidence=min_confidence, shots=text_shots, scoring=prefer_scoring or scoring or "cloze",
+                             circular=circular, blind_mode=blind_mode, n_boot=n_boot, seed=seed).validate()
 
     n_options = {(b, h): (int(x) if not pd.isna(x) else 1) for b, h, x in zip(samples["benchmark"], samples["sample_hash"], samples["n_options"])}
     correct = question_correctness(answers, n_options, circular=circular, prefer_scoring=prefer_scoring)
@@ -255,36 +259,73 @@ def audit(
         raise LeakauditError("circular evaluation asked for, but no question has answers for all rotations of its options: run with --circular first")
     mres = compute_metrics(correct, samples, roles, text_shots=text_shots, circular=circular, n_boot=n_boot, seed=seed)
     notes += mres.notes
+    random_models = sorted(m for m, r in roles.items() if r.random_weights)
+    if random_models:
+        marked = mres.metrics["model"].isin(random_models)
+        mres.metrics.loc[marked, "note"] = [
+            "; ".join(x for x in (str(old or ""), "random weights: not in averages or verdicts") if x) for old in mres.metrics.loc[marked, "note"]
+        ]
 
-    # evidence: each LLM at text_shots where it ran so, else at its most-shot setting
-    llms = {m for m, r in roles.items() if r.kind != "lvlm"}
+    # the panel: one vote per set of weights, none for random weights
+    llms = sorted(m for m, r in roles.items() if r.kind != "lvlm")
     if inspectors is not None:
-        unknown = sorted(set(inspectors) - llms)
-        if unknown and not set(inspectors) & llms:
-            raise LeakauditError(f"none of the inspector LLMs {', '.join(inspectors)} has text-only answers in the store")
+        unknown = [m for m in inspectors if m not in llms]
+        if unknown and len(unknown) == len(list(inspectors)):
+            raise LeakauditError(f"none of the inspector LLMs {', '.join(inspectors)} has text-only answers in the store; "
+                                 f"run them first: leakaudit run BENCH --models {','.join(inspectors)} --condition text --run-dir {Path(run_dir)}")
         if unknown:
             notes.append(f"inspector LLMs without text-only answers: {', '.join(unknown)}")
-        llms &= set(inspectors)
-    text = correct[(correct["condition"] == "text") & correct["model"].isin(llms)]
+        candidates = [m for m in inspectors if m in llms]
+    else:
+        candidates = llms
+    llm_panel = build_panel(candidates, zoo_obj)
+    lvlm_panel = build_panel(sorted(m for m, r in roles.items() if r.kind == "lvlm"), zoo_obj)
+    notes += llm_panel.notes("inspector") + [n_ for n_ in lvlm_panel.notes("vision-model") if n_ not in llm_panel.notes("inspector")]
+    voters = set(llm_panel.voters)
+    real_llms = {m for m in llms if not roles[m].random_weights}
+    if settings.k is not None and settings.n is None and voters and settings.k >= len(voters):
+        raise LeakauditError(f"k={settings.k} >= the {len(voters)} inspector LLM(s): no question could ever be text-answerable, "
+                             f"so every benchmark would pass; use a smaller --k or a ratio (--k 2 --n 8)")
+
+    # evidence: each LLM at text_shots where it ran so, else at its most-shot setting
+    text = correct[(correct["condition"] == "text") & correct["model"].isin(real_llms)]
     evidence_shots: dict[str, int] = {}
     parts = []
     for model, grp in text.groupby("model"):
         shots = sorted(set(int(s) for s in grp["shots"]))
         use = text_shots if text_shots in shots else shots[-1]
         evidence_shots[model] = use
-        if use != text_shots:
+        if use != text_shots and model in voters:
             notes.append(f"evidence for {model} uses its {use}-shot text answers (no {text_shots}-shot run)")
         parts.append(grp[grp["shots"] == use])
-    text_ev = pd.concat(parts) if parts else text
+    text_all = sure_hits(pd.concat(parts) if parts else text, min_confidence)
+    text_ev = text_all[text_all["model"].isin(voters)]
+    evidence_shots = {m: s for m, s in evidence_shots.items() if m in voters}
     lowest = lambda df: df.sort_values("shots").drop_duplicates(["benchmark", "sample_hash", "model"])  # noqa: E731
-    evidence = compute_evidence(
-        sure_hits(text_ev, min_confidence), sure_hits(lowest(correct[correct["condition"] == "blind"]), min_confidence), lowest(correct[correct["condition"] == "vision"]),
-        samples, roles, k=k, n=n, circular=circular,
-    )
+    by_condition = {"text": text_ev, "text_all": text_all}
+    lvlm_voters = set(lvlm_panel.voters)
+    for cond in sorted(set(correct["condition"]) - {"text"}):
+        frame = lowest(correct[(correct["condition"] == cond) & ~correct["model"].isin(random_models)])
+        if cond == "blind":
+            frame = sure_hits(frame[frame["model"].isin(lvlm_voters)], min_confidence)
+        by_condition[cond] = frame
+    evidence = compute_evidence(by_condition, samples, roles, settings, answers=answers,
+                                benchmark=benchmark if not isinstance(benchmark, str) else None, notes=notes)
+    used = sorted(set(text_ev["model"])) if len(text_ev) else []
+    if not used:
+        notes.append("no inspector LLM answered text-only: nothing can be judged text-answerable; "
+                     "run some, e.g. `leakaudit run BENCH --models smollm2-135m,gemma3-270m --condition text --run-dir RUN`")
     summary = build_summary(evidence, mres.averages, roles, sources=sources, store=store_path, k=k, n=n, text_shots=text_shots,
                             evidence_shots=evidence_shots, circular=circular, n_boot=n_boot, seed=seed, scoring=scoring,
-                            blind_mode=blind_mode, notes=notes, inspectors=sorted(set(text_ev["model"])) if len(text_ev) else [],
+                            blind_mode=blind_mode, notes=notes, inspectors=used,
                             prefer_scoring=prefer_scoring, min_confidence=min_confidence)
+    summary["panel"] = {**strength(used, zoo_obj), "merged": {**llm_panel.merged, **lvlm_panel.merged},
+                        "random_weights": random_models, "lvlms": [m for m in lvlm_panel.voters]}
+    summary["models"]["random_weights"] = random_models
+    summary["signals"] = summarize_signals(evidence, settings)
+    if summary["panel"]["warning"]:
+        summary["verdict"]["panel"] = summary["panel"]["text"]
+        summary["verdict"]["panel_warning"] = summary["panel"]["warning"]
     return AuditResult(metrics=mres.metrics, samples=evidence, summary=summary, averages=mres.averages)
 
 

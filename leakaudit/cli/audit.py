@@ -79,9 +79,40 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     v = summary.get("verdict") or {}
     if v.get("message"):
         out.append(f"verdict: {v.get('status')}: {v['message']}")
+    if summary.get("signals"):
+        from ..signals import report_rows
+
+        rows = report_rows(summary)
+        if rows:
+            out.append("signals: " + "; ".join(f"{name} {value}" for name, value in rows))
+    panel = summary.get("panel") or {}
+    if panel.get("text"):
+        out.append(panel["text"])
+    if panel.get("warning"):
+        out.append(f"warning: {panel['warning']}")
     for note in summary.get("notes", []):
         out.append(f"note: {note}")
     return out
+
+
+def given(**params: Any) -> dict[str, Any]:
+    """The settings whose flags were given on the command line (``setting=("param", value)``), others None.
+
+    A flag left at its default must not override what the run folder recorded.
+    """
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    out = {}
+    for setting, (param, value) in params.items():
+        src = ctx.get_parameter_source(param)
+        out[setting] = value if src in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT) else None
+    return out
+
+
+def echo_overrides(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(line, err=True)
 
 
 def _base_llm_map(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -104,8 +135,8 @@ def _names(csv: str | None) -> list[str] | None:
 @click.option("--benchmark", default=None, help="Only this benchmark's answers (default: all in the store).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (metrics rows in percent, null where not run).")
 @click.option("--text-shots", type=click.IntRange(0, 8), default=0, show_default=True,
-              help="Shot setting of S_t: 0 as in MMStar's tables, 2 as its filter (MMStar issue #6).")
-@click.option("--circular", is_flag=True, help="Credit a question only if every rotation of its options is right.")
+              help="Shot setting of S_t: 0 as in MMStar's tables, 2 as its filter (MMStar issue #6). Default: the run's recorded setting.")
+@click.option("--circular/--no-circular", default=False, help="Credit a question only if every rotation of its options is right.")
 @click.option("--k", type=click.IntRange(0), default=None, help="Text-answerable above k LLM hits (with --n: above floor(N*k/n)). Default: MMStar's 2 of 8.")
 @click.option("--n", type=click.IntRange(1), default=None, help="Ratio denominator for --k.")
 @click.option("--n-boot", type=click.IntRange(0), default=1000, show_default=True, help="Bootstrap resamples for the 95% intervals (0: none).")
@@ -116,16 +147,22 @@ def _names(csv: str | None) -> list[str] | None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Also write summary.json, metrics.csv, samples.csv/parquet here.")
 @click.option("--by-category", is_flag=True, help="Table per capability too.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
-              help="A text-only hit counts as evidence only with at least this softmax share of the option scores (default: every hit, as MMStar).")
-@click.option("--inspectors", default=None, help="Comma-separated LLMs whose text-only hits count as evidence (default: every LLM in the store).")
+              help="A text-only hit counts as evidence only with at least this softmax share of the option scores "
+                   "(default: the run's recorded setting, else 0.5; 0: every hit, as MMStar).")
+@click.option("--inspectors", default=None, help="Comma-separated LLMs whose text-only hits count as evidence "
+              "(default: the run's recorded panel, else every LLM with real weights in the store, one per set of weights).")
 def audit_cmd(run_dir, benchmark, as_json, text_shots, circular, k, n, n_boot, seed, zoo_path, base_llm, scoring, out_dir, by_category,
               min_confidence, inspectors) -> None:
     """MMStar's S_v, S_wv, S_t, MG and ML per model, benchmark and capability, from RUN_DIR's answers."""
-    from ..audit import audit
+    from ..pipeline import audit_run
+    from ..settings import resolve
 
-    result = audit(run_dir, benchmark=benchmark, zoo=zoo_path, text_shots=text_shots, k=k, n=n, circular=circular,
-                   n_boot=n_boot, seed=seed, base_llms=_base_llm_map(base_llm), scoring=scoring, inspectors=_names(inspectors),
-                   min_confidence=min_confidence)
+    settings, lines = resolve(run_dir, **given(shots=("text_shots", text_shots), circular=("circular", circular), k=("k", k), n=("n", n),
+                                               n_boot=("n_boot", n_boot), seed=("seed", seed), min_confidence=("min_confidence", min_confidence),
+                                               inspectors=("inspectors", _names(inspectors)),
+                                               base_llms=("base_llm", _base_llm_map(base_llm) or None)))
+    echo_overrides(lines)
+    result = audit_run(run_dir, settings, benchmark=benchmark, zoo=zoo_path, scoring=scoring, overrides=lines, require_inspectors=True)
     if out_dir:
         result.save(out_dir)
     if as_json:
@@ -152,10 +189,11 @@ def audit_cmd(run_dir, benchmark, as_json, text_shots, circular, k, n, n_boot, s
 @click.option("--n", type=click.IntRange(1), default=None, help="Ratio denominator for --k.")
 @click.option("--drop-blind", is_flag=True, help="Also drop questions a vision model answers without the image.")
 @click.option("--balance", is_flag=True, help="Equal number of questions per capability (deterministic).")
-@click.option("--text-shots", type=click.IntRange(0, 8), default=0, show_default=True, help="Prefer text-only answers of this shot setting.")
-@click.option("--circular", is_flag=True, help="Count a text-only hit only if every rotation was right.")
+@click.option("--text-shots", type=click.IntRange(0, 8), default=0, show_default=True, help="Prefer text-only answers of this shot setting (default: the run's recorded one).")
+@click.option("--circular/--no-circular", default=False, help="Count a text-only hit only if every rotation was right.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
-              help="A text-only hit counts as evidence only with at least this softmax share of the option scores (default: every hit, as MMStar).")
+              help="A text-only hit counts as evidence only with at least this softmax share of the option scores "
+                   "(default: the run's recorded setting, else 0.5; 0: every hit, as MMStar).")
 @click.option("--zoo", "zoo_path", type=click.Path(dir_okay=False), default=None)
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder for the kept questions and removed.csv.")
 @click.option("--inspectors", default=None, help="Comma-separated LLMs whose text-only hits count as evidence (default: every LLM in the store).")
@@ -164,14 +202,21 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
     """Write BENCH without its text-answerable questions (MMStar's filter), in its own format, plus removed.csv."""
     from .console import make_console
 
-    from ..audit import audit
+    from dataclasses import replace
+
     from ..benchmark import load_benchmark
     from ..filter import filter_benchmark
+    from ..pipeline import audit_run
+    from ..settings import resolve
 
+    settings, lines = resolve(run_dir, **given(shots=("text_shots", text_shots), circular=("circular", circular), k=("k", k), n=("n", n),
+                                               min_confidence=("min_confidence", min_confidence), inspectors=("inspectors", _names(inspectors)),
+                                               remove_signals=("drop_blind", ["blind-hits"] if drop_blind else None),
+                                               balance=("balance", balance or None)))
+    echo_overrides(lines)
     bench_obj = load_benchmark(bench, path=bench_path, split=split)
-    result = audit(run_dir, benchmark=bench_obj, zoo=zoo_path, text_shots=text_shots, k=k, n=n, circular=circular, n_boot=0,
-                   inspectors=_names(inspectors), min_confidence=min_confidence)
-    fres = filter_benchmark(bench_obj, result, k=k, n=n, drop_blind=drop_blind, balance=balance)
+    result = audit_run(run_dir, replace(settings, n_boot=0), benchmark=bench_obj, zoo=zoo_path, overrides=lines, require_inspectors=True)
+    fres = filter_benchmark(bench_obj, result, settings=settings)
     data_file = fres.write(out_dir)
     console = make_console()
     console.print(f"kept {len(fres.kept)} of {len(bench_obj)} questions -> {data_file}", markup=False, highlight=False)
@@ -188,7 +233,7 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 @click.option("--path", "bench_path", type=click.Path(exists=True), default=None, help="Local copy of the benchmark (file or folder).")
 @click.option("--split", default=None)
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Report folder (default reports/<bench>-<time>/).")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Report folder (default reports/<bench>-<time>/).")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Answer store to use (default OUT/run).")
 @click.option("--shots", type=click.IntRange(0, 8), default=None, help="Few-shot demonstrations for the text-only LLMs (default 0; MMStar's filter used 2).")
 @click.option("--scoring", type=click.Choice(SCORINGS), default=None, help="Answer scoring (default cloze: no letter bias).")
@@ -202,8 +247,9 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 @click.option("--n-boot", type=click.IntRange(0), default=1000, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip the PDF.")
 @click.option("--no-progress", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (metrics, averages, summary, where the files went).")
 def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_dir, shots, scoring, circular, k, n, drop_blind,
-             min_confidence, balance, n_boot, no_report, no_progress) -> None:
+             min_confidence, balance, n_boot, no_report, no_progress, as_json) -> None:
     """Audit BENCH end to end: run the missing answers, compute MG/ML, label and filter questions, write a report folder."""
     from .console import make_console
 
@@ -211,10 +257,16 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
 
     res = scan_mod.scan(
         bench, zoo_group=zoo_group, zoo=zoo_path, path=bench_path, split=split, limit=limit, out=out_dir, run_dir=run_dir,
-        shots=scan_mod.DEFAULT_SHOTS if shots is None else shots, scoring=scoring or scan_mod.DEFAULT_SCORING,
-        circular=scan_mod.DEFAULT_CIRCULAR if circular is None else circular, k=k, n=n, drop_blind=drop_blind, balance=balance,
-        min_confidence=scan_mod.DEFAULT_MIN_CONFIDENCE if min_confidence is None else (min_confidence or None), n_boot=n_boot, progress=not no_progress, report=not no_report,
+        shots=shots, scoring=scoring, circular=circular, k=k, n=n, drop_blind=drop_blind or None, balance=balance or None,
+        min_confidence=min_confidence, n_boot=given(n_boot=("n_boot", n_boot))["n_boot"], progress=not no_progress, report=not no_report,
     )
+    if as_json:  # override lines went to the log (stderr) while the scan ran
+        doc = res.audit.to_json()
+        doc["scan"] = {"out_dir": str(res.out_dir), "run_dir": str(res.run_dir), "kept_file": str(res.kept_file),
+                       "report_pdf": str(res.report_pdf) if res.report_pdf else None, "n_kept": len(res.filter.kept),
+                       "n_input": len(res.filter.benchmark)}
+        click.echo(json.dumps(doc, ensure_ascii=False, allow_nan=False))
+        return
     console = make_console()
     console.print(metrics_table(res.audit))
     for line in summary_lines(res.audit.summary):
@@ -244,8 +296,12 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
 
     from ..imports import import_predictions
 
+    from ..settings import AuditSettings, record
+
     summary = import_predictions(file, format=fmt, model=model, condition=condition, benchmark=bench, path=bench_path,
                                  split=split, run_dir=run_dir, shots=shots, blind_mode=blind_mode)
+    if AuditSettings.load(run_dir) is None:  # the first writer records how the answers were made; a scan's panel stays
+        record(run_dir, shots=shots)
     console = make_console()
     for line in summary.lines():
         console.print(line, markup=False, highlight=False)
@@ -263,11 +319,12 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
 @click.argument("submission", type=click.Path())
 @click.option("--max-text-answerable", type=click.FloatRange(0, 1), default=0.10, show_default=True,
               help="Largest allowed share of questions text-only LLMs answer without the image.")
-@click.option("--min-mg", type=float, default=None, help="Smallest allowed average multi-modal gain (points) of the vision models.")
+@click.option("--min-mg", type=float, default=None,
+              help="Smallest allowed multi-modal gain (points) of EACH vision model with real weights (random-weight test models never count).")
 @click.option("--max-leaked", type=click.FloatRange(0, 1), default=None, help="Largest allowed share of leaked questions.")
 @click.option("--zoo", "zoo_group", default="tiny", show_default=True, help="Zoo group (or model) that audits the submission.")
 @click.option("--zoo-file", "zoo_path", type=click.Path(dir_okay=False), default=None, help="Zoo YAML.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder for verdict.json, junit.xml, summary.md.")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder for verdict.json, junit.xml, summary.md.")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Answer store (default OUT/run; reuse it to skip re-runs).")
 @click.option("--shots", type=click.IntRange(0, 8), default=None)
 @click.option("--scoring", type=click.Choice(SCORINGS), default=None)
@@ -276,19 +333,33 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
 @click.option("--n", type=click.IntRange(1), default=None)
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
               help="A text-only hit counts as evidence only with at least this softmax share of the option scores (default 0.5; 0: every hit, as MMStar).")
-@click.option("--limit", type=click.IntRange(1), default=None)
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions (the verdict says N of M).")
+@click.option("--json", "as_json", is_flag=True, help="Print verdict.json to stdout instead of the lines.")
 def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo_path, out_dir, run_dir, shots, scoring, circular, k, n,
-             min_confidence, limit) -> None:
+             min_confidence, limit, as_json) -> None:
     """CI gate for a benchmark SUBMISSION: exit 0 pass, 1 a threshold failed, 2 bad input or setup."""
     from ..gate import gate
 
-    verdict = gate(submission, out=out_dir, max_text_answerable=max_text_answerable, min_mg=min_mg, max_leaked=max_leaked,
+    mta = given(m=("max_text_answerable", max_text_answerable))["m"]
+    verdict = gate(submission, out=out_dir, max_text_answerable=mta, min_mg=min_mg, max_leaked=max_leaked,
                    zoo_group=zoo_group, zoo=zoo_path, run_dir=run_dir, shots=shots, scoring=scoring, circular=circular,
                    k=k, n=n, min_confidence=min_confidence, limit=limit)
+    if as_json:
+        click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, allow_nan=False))
+        sys.exit(verdict.exit_code)
     if verdict.error:
         click.echo(f"error: {verdict.error['message']}", err=True)
+    if verdict.coverage:
+        click.echo(f"audited {verdict.coverage}")
+    for line in (verdict.audit.summary.get("settings", {}).get("overridden") or []) if verdict.audit else []:
+        click.echo(line, err=True)
     for c in verdict.checks:
         click.echo(f"{'PASS' if c.passed else 'FAIL'}  {c.name}: {c.message}")
+    panel = (verdict.audit.summary.get("panel") or {}) if verdict.audit else {}
+    if panel.get("text"):
+        click.echo(panel["text"])
+    if panel.get("warning"):
+        click.echo(f"warning: {panel['warning']}")
     click.echo(f"gate: {verdict.status} (exit {verdict.exit_code}); details in {out_dir}")
     sys.exit(verdict.exit_code)
 

@@ -82,6 +82,10 @@ def run(bench, models_opt, group, condition, shots, scoring, blind, circular, ru
         circular=circular, limit=limit, zoo=zoo, progress=not no_progress, batch_size=batch_size,
         max_new_tokens=max_new_tokens, seed=seed, command=shlex.join(["leakaudit", *sys.argv[1:]]),
     )
+    from ..settings import AuditSettings, record
+
+    if AuditSettings.load(run_dir) is None:  # the first writer records how the answers were made; a scan's panel stays
+        record(run_dir, shots=shots, scoring=scoring, circular=circular)
     summary.print()
 
 

@@ -104,14 +104,19 @@ def _store_path(run_dir: Path) -> Path | None:
 
 def load_audit(run_dir: str | Path, zoo: Any = None):
     """The audit of ``run_dir``: a saved audit folder (summary.json) or a run folder (answers.sqlite)."""
-    from ..audit import AuditResult, audit
+    from ..audit import AuditResult
 
     run_dir = Path(run_dir)
     if (run_dir / "summary.json").is_file():
         return AuditResult.load(run_dir)
     if _store_path(run_dir) is None:
         raise LeakauditError(f"{run_dir} is neither an audit folder (summary.json) nor a run folder ({STORE_FILE})")
-    return audit(_store_path(run_dir).parent, zoo=zoo)
+    from ..pipeline import audit_run
+    from ..settings import resolve
+
+    run_dir = _store_path(run_dir).parent
+    settings, _ = resolve(run_dir)  # the settings the run recorded, so regeneration targets the audit's verdicts
+    return audit_run(run_dir, settings, zoo=zoo)
 
 
 def resolve_benchmark(run_dir: str | Path, audit_result: Any, benchmark: Benchmark | str | Path | None) -> Benchmark:

@@ -285,7 +285,50 @@ def figure_png(fig: Figure, path: Path | None = None) -> bytes:
     return data
 
 
+def render_figures(metrics: pd.DataFrame, samples: pd.DataFrame, figures_dir: Path | None = None,
+                   threshold: float | None = None) -> tuple[dict[str, bytes], str | None]:
+    """PNG bytes of every chart that has data (also saved as ``figures_dir/NAME.png``) and the heatmap's value.
+
+    The one place figures are drawn: the PDF and ``scan`` (which writes them even without a PDF) both call it.
+    """
+    with report_style():
+        value = heatmap_value(metrics)
+        figures = {
+            "mg_ml": mg_ml_figure(metrics),
+            "text_hits": text_hits_figure(samples, threshold),
+            "capabilities": capability_heatmap_figure(metrics, value),
+            "filter": filter_figure(samples),
+        }
+        pngs = {}
+        for name, fig in figures.items():
+            if fig is None:
+                continue
+            pngs[name] = figure_png(fig, figures_dir / f"{name}.png" if figures_dir else None)
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+    return pngs, value
+
+
+def write_figures(result, out_dir: Path) -> list[Path]:
+    """MG/ML bars, text-only hit histogram, capability heatmap and filter bars of an AuditResult as PNGs."""
+    metrics = result.metrics
+    avg = getattr(result, "averages", None)
+    if avg is not None and not avg.empty:
+        avg = avg[avg["n_models"].fillna(0) >= 2] if "n_models" in avg else avg
+        metrics = pd.concat([metrics, avg], ignore_index=True) if not avg.empty else metrics
+    samples = result.samples
+    threshold = None
+    if "text_threshold" in samples and samples["text_threshold"].notna().any():
+        values = samples["text_threshold"].dropna().unique()
+        threshold = float(values[0]) if len(values) == 1 else None
+    pngs, _ = render_figures(metrics, samples, Path(out_dir), threshold)
+    return [Path(out_dir) / f"{name}.png" for name in pngs]
+
+
 __all__ = [
+    "render_figures",
+    "write_figures",
     "capability_heatmap_figure",
     "category_rows",
     "expected_hits_under_chance",

@@ -50,6 +50,7 @@ from .figures import (
     whole_benchmark_rows,
 )
 from ..types import RunSetting
+from .figures import render_figures as draw_figures
 from .fonts import CJK_FONT_HINT, has_cjk, markup, register_fonts
 from .inputs import ReportInputs, benchmark_sources, load_report_inputs
 
@@ -216,7 +217,11 @@ def first_page(inp: ReportInputs, st: Styles, pngs: dict[str, bytes]) -> list[Fl
         ("LEFTPADDING", (0, 0), (-1, -1), 8), ("RIGHTPADDING", (0, 0), (-1, -1), 8),
         ("TOPPADDING", (0, 0), (-1, -1), 7), ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
     ]))
-    out += [box, Spacer(1, 5 * mm)]
+    out += [box, Spacer(1, 2 * mm)]
+    panel = summary.get("panel") or {}
+    if panel.get("text"):
+        out.append(para(f"Panel strength: {panel['text']}." + (f" {panel['warning']}" if panel.get("warning") else ""), st.small))
+    out.append(Spacer(1, 3 * mm))
 
     n_samples = summary.get("n_samples", len(inp.samples))
     tiles = [
@@ -238,6 +243,9 @@ def first_page(inp: ReportInputs, st: Styles, pngs: dict[str, bytes]) -> list[Fl
     if any(not _missing(v) for _, v in truth):
         parts = ", ".join(f"{k} {float(v):.2f}" for k, v in truth if not _missing(v))
         out.append(para(f"Against the benchmark's own ground-truth labels, the text-answerable/leaked flag scores {parts}.", st.small))
+    signal_rows = _signal_rows(summary)
+    if signal_rows:
+        out.append(para("Signals: " + " · ".join(f"{name}: {value}" for name, value in signal_rows), st.small))
     notes = [str(n) for n in summary.get("notes") or [] if n]
     if notes:
         out.append(para("Notes: " + " · ".join(notes), st.small))
@@ -255,6 +263,12 @@ def first_page(inp: ReportInputs, st: Styles, pngs: dict[str, bytes]) -> list[Fl
         ),
     ]
     return out + mg_ml_section(pngs, st)
+
+
+def _signal_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    from ..signals import report_rows
+
+    return report_rows(summary)
 
 
 def model_table(inp: ReportInputs, st: Styles) -> list[Flowable]:
@@ -286,18 +300,7 @@ def model_table(inp: ReportInputs, st: Styles) -> list[Flowable]:
 
 def render_figures(inp: ReportInputs, figures_dir: Path | None) -> tuple[dict[str, bytes], str | None]:
     """PNG bytes of every chart that has data (also saved in ``figures_dir``) and the heatmap's value."""
-    threshold = _text_threshold(inp)
-    with report_style():
-        metrics = inp.metrics_with_averages
-        value = heatmap_value(metrics)
-        figures = {
-            "mg_ml": mg_ml_figure(metrics),
-            "text_hits": text_hits_figure(inp.samples, threshold),
-            "capabilities": capability_heatmap_figure(metrics, value),
-            "filter": filter_figure(inp.samples),
-        }
-        pngs = {name: figure_png(fig, figures_dir / f"{name}.png" if figures_dir else None) for name, fig in figures.items() if fig is not None}
-    return pngs, value
+    return draw_figures(inp.metrics_with_averages, inp.samples, figures_dir, _text_threshold(inp))
 
 
 def mg_ml_section(pngs: dict[str, bytes], st: Styles) -> list[Flowable]:

@@ -1,0 +1,146 @@
+"""Registered signals and the one rule that turns them into labels and filter decisions.
+
+``registered()`` is every signal of the ``leakaudit.signals`` entry point group (built-ins
+included, see ``pyproject.toml``) plus any registered in code (``registry.signals.register``),
+in their ``order``. ``label_questions`` and ``decide`` are the only place where evidence
+becomes a label or a removal: the audit and the filter both call them.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..errors import LeakauditError
+from .base import Check, EvidenceContext, Signal
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..settings import AuditSettings
+
+VISION_DEPENDENT, UNKNOWN = "vision-dependent", "unknown"
+REASON_UNAUDITED, REASON_BALANCE = "not-audited", "balance"
+
+
+def registered() -> list[Signal]:
+    """One instance of every registered signal, by ``order`` then name."""
+    from ..registry import signals as registry
+
+    out = []
+    for name, obj in registry.items():
+        sig = obj() if isinstance(obj, type) else obj
+        if not isinstance(sig, Signal):
+            raise LeakauditError(f"signal {name!r} is a {type(sig).__name__}, not a leakaudit.signals.Signal")
+        if not sig.name:
+            raise LeakauditError(f"signal {name!r} has no name")
+        out.append(sig)
+    return sorted(out, key=lambda s: (s.order, s.name))
+
+
+def get(name: str) -> Signal:
+    for sig in registered():
+        if sig.name == name:
+            return sig
+    raise LeakauditError(f"unknown signal {name!r}; known: {', '.join(s.name for s in registered())} (see `leakaudit signals`)")
+
+
+def compute_columns(ctx: EvidenceContext, signals: list[Signal] | None = None) -> pd.DataFrame:
+    """Every signal's columns for ``ctx.samples`` side by side (a signal without its runs: empty columns)."""
+    signals = registered() if signals is None else signals
+    parts = []
+    for sig in signals:
+        if sig.available(ctx):
+            cols = sig.compute(ctx)
+            missing = [c for c in sig.columns if c not in cols]
+            if missing or len(cols) != len(ctx.samples):
+                raise LeakauditError(f"signal {sig.name!r} returned {len(cols)} rows with columns {list(cols.columns)}; "
+                                     f"expected {len(ctx.samples)} rows with {list(sig.columns)}")
+            cols = cols[list(sig.columns)]
+        else:
+            cols = sig.empty(len(ctx.samples))
+            if sig.columns:
+                ctx.notes.append(f"signal {sig.name}: no answers for {', '.join(sig.needs)}, not computed")
+        parts.append(cols.reset_index(drop=True))
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=range(len(ctx.samples)))
+
+
+def _fires(sig: Signal, evidence: pd.DataFrame, settings: "AuditSettings") -> pd.Series:
+    if any(c not in evidence or evidence[c].isna().all() for c in sig.columns):
+        return pd.Series(False, index=evidence.index)
+    return sig.fires(evidence, settings).reindex(evidence.index).fillna(False).astype(bool)
+
+
+def audited_mask(evidence: pd.DataFrame) -> pd.Series:
+    """A question is audited when some inspector or vision model answered it without the image."""
+    t = evidence["text_n"].fillna(0) if "text_n" in evidence else 0
+    b = evidence["blind_n"].fillna(0) if "blind_n" in evidence else 0
+    return pd.Series((t > 0) | (b > 0), index=evidence.index)
+
+
+def label_questions(evidence: pd.DataFrame, settings: "AuditSettings", signals: list[Signal] | None = None) -> pd.Series:
+    """``unknown`` (not audited), else the label of the first firing labelling signal, else ``vision-dependent``."""
+    signals = registered() if signals is None else signals
+    labels = pd.Series(VISION_DEPENDENT, index=evidence.index, dtype=object)
+    done = ~audited_mask(evidence)
+    labels[done] = UNKNOWN
+    for sig in signals:
+        if sig.label is None:
+            continue
+        hit = _fires(sig, evidence, settings) & ~done
+        labels[hit] = sig.label
+        done |= hit
+    return labels
+
+
+def removing(settings: "AuditSettings", signals: list[Signal] | None = None) -> list[Signal]:
+    """The signals whose questions the filter removes under ``settings``."""
+    signals = registered() if signals is None else signals
+    known = {s.name for s in signals}
+    unknown = sorted(set(settings.remove_signals) - known)
+    if unknown:
+        raise LeakauditError(f"cannot remove by unknown signal {unknown[0]!r}; known: {', '.join(sorted(known))}")
+    return [s for s in signals if s.removes_by_default or s.name in settings.remove_signals]
+
+
+def decide(evidence: pd.DataFrame, settings: "AuditSettings", signals: list[Signal] | None = None) -> pd.DataFrame:
+    """kept / reason / detail per evidence row: not audited, else the first removing signal that fires."""
+    signals = registered() if signals is None else signals
+    out = pd.DataFrame({"kept": True, "reason": None, "detail": None}, index=evidence.index).astype(object)
+    out["kept"] = True
+    unaudited = ~audited_mask(evidence)
+    out.loc[unaudited, ["kept", "reason", "detail"]] = [False, REASON_UNAUDITED, "no text-only or blind answers for this question"]
+    done = unaudited.copy()
+    for sig in removing(settings, signals):
+        hit = _fires(sig, evidence, settings) & ~done
+        for idx in evidence.index[hit]:
+            out.at[idx, "kept"] = False
+            out.at[idx, "reason"] = sig.removal_reason or sig.name
+            out.at[idx, "detail"] = sig.detail(evidence.loc[idx], settings)
+        done |= hit
+    out["kept"] = out["kept"].astype(bool)
+    return out
+
+
+def summarize(evidence: pd.DataFrame, settings: "AuditSettings", signals: list[Signal] | None = None) -> dict[str, Any]:
+    """Per signal: its description, label, and the share of audited questions it fires on (None: not computed)."""
+    signals = registered() if signals is None else signals
+    out = {}
+    for sig in signals:
+        computed = all(c in evidence and not evidence[c].isna().all() for c in sig.columns) if sig.columns else True
+        share = sig.share(evidence, settings) if computed and len(evidence) else None
+        out[sig.name] = {"description": sig.description, "label": sig.label, "removal_reason": sig.removal_reason,
+                         "share": None if share is None or share != share else share}
+    return out
+
+
+def report_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each registered signal's report rows for an audit summary (signals not installed here are left out)."""
+    done = summary.get("signals") or {}
+    rows: list[tuple[str, str]] = []
+    for sig in registered():
+        if sig.name in done:
+            rows += sig.report_rows(summary)
+    return rows
+
+
+__all__ = ["report_rows", "Check", "EvidenceContext", "REASON_BALANCE", "REASON_UNAUDITED", "Signal", "UNKNOWN", "VISION_DEPENDENT", "audited_mask",
+           "compute_columns", "decide", "get", "label_questions", "registered", "removing", "summarize"]

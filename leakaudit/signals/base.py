@@ -1,0 +1,156 @@
+"""The ``Signal`` interface: one kind of per-question evidence, from answers or from the benchmark alone.
+
+A signal says which runs it needs (``needs``: conditions such as ``text`` or ``blind``; empty
+for a signal computed from the benchmark alone), computes its per-question ``columns`` from an
+:class:`EvidenceContext`, says for which questions it ``fires`` under the settings, which
+``label`` that gives, why the filter removes such a question (``removal_reason``), its gate
+check and the rows the report shows. Evidence, filter, gate, report and CLI loop over the
+registered signals (``leakaudit.signals`` entry points), so a new kind of evidence is one
+class and one line in a ``pyproject.toml``::
+
+    class MinKProb(Signal):
+        name = "min-k-prob"
+        description = "Min-K% token log-probability of the question text (pretraining exposure)"
+        needs = ("min-k",)                      # answers stored under an extra condition
+        columns = ("min_k_logprob",)
+        def compute(self, ctx): ...             # DataFrame aligned with ctx.samples
+        def fires(self, evidence, settings): return evidence["min_k_logprob"] > -2.0
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..settings import AuditSettings
+
+
+@dataclass
+class Check:
+    """One gate threshold: the measured value, the limit, and whether it passed."""
+
+    name: str
+    value: float | None
+    threshold: float
+    comparison: str  # "<=" or ">="
+    passed: bool
+    message: str
+
+
+@dataclass
+class EvidenceContext:
+    """What a signal may read: the questions, per-question correctness by condition, raw answers.
+
+    ``correct[condition]`` has one row per (benchmark, sample_hash, model) with ``correct``
+    0/1, restricted to the models that vote (deduplicated, real weights): ``text`` holds the
+    inspector LLMs only, ``text_all`` every real LLM (base LLMs included, for leakage).
+    ``answers`` is the store's raw answers (any condition, extra ones included) and
+    ``benchmark`` the loaded benchmark when the caller had one (signals from the data alone).
+    """
+
+    samples: pd.DataFrame
+    correct: Mapping[str, pd.DataFrame]
+    roles: Mapping[str, Any]
+    settings: "AuditSettings"
+    answers: pd.DataFrame | None = None
+    benchmark: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    def frame(self, condition: str) -> pd.DataFrame:
+        df = self.correct.get(condition)
+        return df if df is not None else pd.DataFrame(columns=["benchmark", "sample_hash", "model", "correct"])
+
+    def by_sample(self, condition: str) -> dict[tuple[str, str], tuple[int, int, list[str], set[str]]]:
+        """(benchmark, sample_hash) -> (hits, models asked, models right, models wrong) of one condition."""
+        out: dict[tuple[str, str], tuple[int, int, list[str], set[str]]] = {}
+        df = self.frame(condition)
+        if df.empty:
+            return out
+        for (b, h), grp in df.groupby(["benchmark", "sample_hash"], sort=False):
+            right = sorted(grp.loc[grp["correct"] > 0, "model"])
+            out[(b, h)] = (len(right), len(grp), right, set(grp.loc[grp["correct"] <= 0, "model"]))
+        return out
+
+    def keys(self) -> list[tuple[str, str]]:
+        return list(zip(self.samples["benchmark"], self.samples["sample_hash"]))
+
+
+class Signal:
+    """Base class of a signal; subclasses set the class attributes and ``compute``/``fires``."""
+
+    #: registry name (also the entry point name)
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    #: conditions whose answers it reads; () = from the benchmark alone
+    needs: ClassVar[tuple[str, ...]] = ()
+    #: per-question columns it adds to the evidence table
+    columns: ClassVar[tuple[str, ...]] = ()
+    #: label a question gets when this signal fires (None: evidence only, no label)
+    label: ClassVar[str | None] = None
+    #: position among signals: columns order and label priority (lower first)
+    order: ClassVar[int] = 100
+    #: ``removed_reason`` when the filter removes a question because of this signal
+    removal_reason: ClassVar[str | None] = None
+    #: removed by default (True) or only when named in ``settings.remove_signals``
+    removes_by_default: ClassVar[bool] = False
+    #: the AuditSettings field holding its gate threshold (else ``settings.signal_thresholds[name]``)
+    threshold_setting: ClassVar[str | None] = None
+
+    # -- evidence --------------------------------------------------------------------------
+    def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
+        """Per-question columns (``self.columns``), one row per row of ``ctx.samples``, same order."""
+        raise NotImplementedError(f"signal {self.name!r} does not implement compute()")
+
+    def fires(self, evidence: pd.DataFrame, settings: "AuditSettings") -> pd.Series:
+        """Boolean per evidence row: does this signal flag the question under ``settings``?"""
+        return pd.Series(False, index=evidence.index)
+
+    def detail(self, row: Mapping[str, Any], settings: "AuditSettings") -> str:
+        """Why a flagged question was flagged, in words with numbers (``removed_detail``)."""
+        return f"flagged by signal {self.name}"
+
+    def available(self, ctx: EvidenceContext) -> bool:
+        """True when the runs it needs have answers (else its columns are empty and it never fires)."""
+        return all(not ctx.frame(c).empty or (ctx.answers is not None and (ctx.answers["condition"] == c).any()) for c in self.needs)
+
+    def empty(self, n: int) -> pd.DataFrame:
+        return pd.DataFrame({c: [None] * n for c in self.columns})
+
+    # -- gate and report -------------------------------------------------------------------
+    def threshold(self, settings: "AuditSettings") -> float | None:
+        if self.threshold_setting:
+            return getattr(settings, self.threshold_setting, None)
+        return settings.signal_thresholds.get(self.name)
+
+    def share(self, evidence: pd.DataFrame, settings: "AuditSettings") -> float:
+        """Share of audited questions it fires on (``unknown`` ones left out)."""
+        audited = evidence[evidence["label"] != "unknown"] if "label" in evidence else evidence
+        if audited.empty:
+            return float("nan")
+        return float(self.fires(audited, settings).mean())
+
+    def check(self, summary: Mapping[str, Any], threshold: float) -> Check | None:
+        """The gate check of this signal at ``threshold`` (a largest allowed share by default)."""
+        value = (summary.get("signals") or {}).get(self.name, {}).get("share")
+        if value is None:
+            return None
+        return Check(self.name, value, threshold, "<=", value <= threshold,
+                     f"{value:.1%} of questions flagged by {self.name} (limit {threshold:.0%})")
+
+    def report_rows(self, summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(label, value) rows the report and terminal show for this signal."""
+        info = (summary.get("signals") or {}).get(self.name, {})
+        share = info.get("share")
+        return [(self.name, "not computed (no answers for " + ", ".join(self.needs) + ")" if share is None
+                 else f"{share:.1%} of audited questions")]
+
+    def info(self) -> dict[str, Any]:
+        """What ``leakaudit signals --json`` prints."""
+        return {"name": self.name, "description": self.description, "needs": list(self.needs), "columns": list(self.columns),
+                "label": self.label, "removal_reason": self.removal_reason, "removes_by_default": self.removes_by_default,
+                "threshold_setting": self.threshold_setting, "class": f"{type(self).__module__}.{type(self).__qualname__}"}
+
+
+__all__ = ["Check", "EvidenceContext", "Signal"]

@@ -1,0 +1,169 @@
+"""Today's evidence as signals: text-only hits, blind hits, leakage (MMStar, arXiv 2403.20330)."""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .base import Check, EvidenceContext, Signal
+
+TEXT_ANSWERABLE, LEAKED = "text-answerable", "leaked"
+#: MMStar's coarse filter: keep a question only if at most 2 of its 8 LLM inspectors answer it
+MMSTAR_K, MMSTAR_N = 2, 8
+
+
+def max_text_hits(text_n: int, k: int | None = None, n: int | None = None) -> int:
+    """The most text-only hits a question may have and still count as needing the image.
+
+    - ``k`` and ``n`` both None: MMStar's ratio, ``floor(text_n * 2 / 8)``;
+    - ``k`` given, ``n`` None: an absolute count, ``k`` hits of however many LLMs ran;
+    - ``n`` given: the ratio ``k / n`` (``k`` defaults to 2), ``floor(text_n * k / n)``.
+    """
+    if k is not None and n is None:
+        if k < 0:
+            raise ValueError("k must be >= 0")
+        return int(k)
+    kk = MMSTAR_K if k is None else int(k)
+    nn = MMSTAR_N if n is None else int(n)
+    if nn <= 0 or kk < 0:
+        raise ValueError(f"need k >= 0 and n > 0, got k={kk}, n={nn}")
+    # the tiny epsilon keeps e.g. 8 * 2 / 8 == 2 exact under floating point
+    return int(math.floor(text_n * kk / nn + 1e-9))
+
+
+def threshold_rule(k: int | None, n: int | None, min_confidence: float | None = None) -> str:
+    """The labelling rule in words, for summaries and reports."""
+    sure = f" (a hit counts when the model gives the answer at least {min_confidence:.0%} of its option probability)" if min_confidence else ""
+    if k is not None and n is None:
+        return f"text-answerable if more than {k} text-only LLMs answer it{sure}"
+    kk = MMSTAR_K if k is None else k
+    nn = MMSTAR_N if n is None else n
+    return f"text-answerable if more than floor(N * {kk}/{nn}) of the N text-only LLMs answer it{sure} (MMStar: at most 2 of 8 kept)"
+
+
+def text_detail(hits: int, n: int, allowed: int) -> str:
+    return f"{hits} of {n} text-only LLMs answer it without the image (more than {allowed})"
+
+
+def binomial_p(hits: int, trials: int, p: float) -> float:
+    """One-sided P(X >= hits) for X ~ Binomial(trials, p): are the LLMs above guessing?"""
+    if trials <= 0 or not (0.0 < p < 1.0):
+        return float("nan")
+    from scipy.stats import binomtest
+
+    return float(binomtest(int(hits), int(trials), float(p), alternative="greater").pvalue)
+
+
+class TextHits(Signal):
+    """MMStar's coarse filter: how many inspector LLMs answer the question without the image."""
+
+    name = "text-hits"
+    description = ("Inspector LLMs that answer the question text-only, with a binomial test against guessing; "
+                   "text-answerable above MMStar's 2-of-8 rule (k of n)")
+    needs = ("text",)
+    columns = ("text_hits", "text_n", "text_models", "text_threshold", "p_value")
+    label = TEXT_ANSWERABLE
+    order = 10
+    removal_reason = "text-answerable"
+    removes_by_default = True
+    threshold_setting = "max_text_answerable"
+
+    def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
+        text = ctx.by_sample("text")
+        rows = []
+        for (b, h), n_opt in zip(ctx.keys(), ctx.samples["n_options"]):
+            hits, n, right, _ = text.get((b, h), (0, 0, [], set()))
+            n_opt = int(n_opt) if not pd.isna(n_opt) else 0
+            chance = 1.0 / n_opt if n_opt else 0.0
+            guess = chance ** n_opt if (ctx.settings.circular and n_opt) else chance
+            rows.append({"text_hits": hits, "text_n": n, "text_models": ";".join(right),
+                         "text_threshold": max_text_hits(n, ctx.settings.k, ctx.settings.n), "p_value": binomial_p(hits, n, guess)})
+        return pd.DataFrame.from_records(rows, columns=list(self.columns))
+
+    def allowed(self, evidence: pd.DataFrame, settings: Any) -> pd.Series:
+        return evidence["text_n"].fillna(0).astype(int).map(lambda t: max_text_hits(t, settings.k, settings.n))
+
+    def fires(self, evidence: pd.DataFrame, settings: Any) -> pd.Series:
+        return (evidence["text_n"].fillna(0) > 0) & (evidence["text_hits"].fillna(0) > self.allowed(evidence, settings))
+
+    def detail(self, row: Mapping[str, Any], settings: Any) -> str:
+        n = int(row["text_n"])
+        return text_detail(int(row["text_hits"]), n, max_text_hits(n, settings.k, settings.n))
+
+    def check(self, summary: Mapping[str, Any], threshold: float) -> Check | None:
+        share = summary.get("share_text_answerable")
+        if share is None or (isinstance(share, float) and math.isnan(share)):
+            return None
+        return Check("text-answerable share", share, threshold, "<=", share <= threshold,
+                     f"{share:.1%} of questions are answered without the image by more than the allowed number of "
+                     f"text-only LLMs (limit {threshold:.0%})")
+
+
+class BlindHits(Signal):
+    """Vision models that answer the question with the image taken away (MMStar's S_wv, per question)."""
+
+    name = "blind-hits"
+    description = "Vision models (real weights) that answer the question without the image; removed only with --drop-blind"
+    needs = ("blind",)
+    columns = ("blind_hits", "blind_n", "blind_models")
+    order = 20
+    removal_reason = "blind-answerable"
+
+    def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
+        blind = ctx.by_sample("blind")
+        rows = []
+        for key in ctx.keys():
+            hits, n, right, _ = blind.get(key, (0, 0, [], set()))
+            rows.append({"blind_hits": hits, "blind_n": n, "blind_models": ";".join(right)})
+        return pd.DataFrame.from_records(rows, columns=list(self.columns))
+
+    def fires(self, evidence: pd.DataFrame, settings: Any) -> pd.Series:
+        return evidence["blind_hits"].fillna(0) > 0
+
+    def detail(self, row: Mapping[str, Any], settings: Any) -> str:
+        models = row.get("blind_models")
+        return f"{int(row['blind_hits'])} vision model(s) answer it without the image: {models if isinstance(models, str) else ''}"
+
+
+class Leaked(Signal):
+    """MMStar's multi-modal leakage per question: an LVLM answers blind while its own base LLM does not."""
+
+    name = "leaked"
+    description = "A vision model answers without the image while its own base LLM, asked the same text, does not (ML per question)"
+    needs = ("blind", "text_all")
+    columns = ("leaked_models",)
+    label = LEAKED
+    order = 30
+    removal_reason = "leaked"
+    threshold_setting = "max_leaked"
+
+    def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
+        blind = ctx.by_sample("blind")
+        text = ctx.by_sample("text_all")
+        rows = []
+        for key in ctx.keys():
+            _, _, b_right, _ = blind.get(key, (0, 0, [], set()))
+            _, _, _, t_wrong = text.get(key, (0, 0, [], set()))
+            roles = ctx.roles
+            leaked = [m for m in b_right if roles.get(m) is not None and roles[m].base_llm and roles[m].base_llm in t_wrong]
+            rows.append({"leaked_models": ";".join(leaked)})
+        return pd.DataFrame.from_records(rows, columns=list(self.columns))
+
+    def fires(self, evidence: pd.DataFrame, settings: Any) -> pd.Series:
+        col = evidence["leaked_models"]
+        return col.map(lambda v: isinstance(v, str) and bool(v)).astype(bool)
+
+    def detail(self, row: Mapping[str, Any], settings: Any) -> str:
+        return f"answered without the image by {row['leaked_models']}, whose base LLM cannot answer it"
+
+    def check(self, summary: Mapping[str, Any], threshold: float) -> Check | None:
+        share = summary.get("share_leaked")
+        share = 0.0 if share is None or (isinstance(share, float) and np.isnan(share)) else share
+        return Check("leaked share", share, threshold, "<=", share <= threshold,
+                     f"{share:.1%} of questions are answered blind by a vision model whose base LLM cannot (limit {threshold:.0%})")
+
+
+__all__ = ["BlindHits", "LEAKED", "Leaked", "MMSTAR_K", "MMSTAR_N", "TEXT_ANSWERABLE", "TextHits", "binomial_p", "max_text_hits",
+           "text_detail", "threshold_rule"]
