@@ -166,6 +166,7 @@ def gate(
     min_confidence: float | None = None,
     limit: int | None = None,
     progress: bool = False,
+    no_images: bool = False,
 ) -> GateVerdict:
     """Audit ``submission`` and check it against the thresholds; never raises for bad input.
 
@@ -173,7 +174,8 @@ def gate(
     ``circular`` and ``min_confidence`` default to the scan's (None); ``min_confidence=0``
     counts every text-only hit, as MMStar does. Bad input or setup
     (``LeakauditError``, including a ``DataError`` naming file, row and field) gives status
-    ``error`` and exit code 2; the files are written either way.
+    ``error`` and exit code 2; the files are written either way. ``no_images``: image fields
+    are read as metadata and only the text-only LLMs run (``min_mg`` then cannot be checked).
     """
     from . import scan as scan_mod
     from .audit import audit
@@ -187,10 +189,14 @@ def gate(
     circular = scan_mod.DEFAULT_CIRCULAR if circular is None else circular
     min_confidence = scan_mod.DEFAULT_MIN_CONFIDENCE if min_confidence is None else (min_confidence or None)
     try:
-        bench = load_benchmark(str(submission), limit=None if shots else limit)
+        if no_images and min_mg is not None:
+            raise LeakauditError("--min-mg needs vision runs, which --no-images does not make (the images are never opened)")
+        bench = load_benchmark(str(submission), limit=None if shots else limit, no_images=no_images)
         audited = scan_mod.audited_subset(bench, limit)
         zoo_obj = scan_mod._load_zoo(zoo) if (zoo is not None or not models or any(isinstance(m, str) for m in models)) else None
         plan = scan_mod.plan_models(zoo_obj, None if models else zoo_group, models, base_llms)
+        if no_images:
+            scan_mod.without_vision(plan)
         if not plan.inspectors:
             raise LeakauditError("the gate needs at least one text-only LLM; " + ("; ".join(plan.skipped) or "none in the zoo group"))
         run_path = Path(run_dir) if run_dir is not None else out_dir / "run"

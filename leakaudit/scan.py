@@ -131,6 +131,14 @@ def plan_models(zoo: Any, group: str | None = None, models: Sequence[str | LM] |
     return plan
 
 
+def without_vision(plan: ModelPlan, reason: str = "the benchmark was loaded with --no-images") -> ModelPlan:
+    """Drop the LVLMs of a plan (their vision and blind runs need the images), saying why in ``plan.skipped``."""
+    for m in plan.lvlms:
+        plan.skipped.append(f"{plan.name(m)}: vision and blind runs skipped: {reason}")
+    plan.lvlms = []
+    return plan
+
+
 def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: Any, shots: int, scoring: str, circular: bool,
                     limit: int | None, progress: bool, command: str | None = None, on_model_error: str = "raise") -> list:
     """Run every condition the plan needs, model by model; the store skips what it already has.
@@ -290,6 +298,8 @@ def scan(
     zoo_obj = _load_zoo(zoo) if (zoo is not None or not models or any(isinstance(m, str) for m in models)) else None
     group = zoo_group if zoo_group is not None else (None if models else default_group(benchmark.name))
     plan = plan_models(zoo_obj, group, models, base_llms)
+    if getattr(benchmark, "no_images", False):
+        without_vision(plan)
     if not (plan.inspectors or plan.lvlms):
         raise LeakauditError("no runnable model in the chosen zoo group: " + "; ".join(plan.skipped))
     for note in plan.skipped:
@@ -330,4 +340,4 @@ def scan(
 
 
 __all__ = ["DEFAULT_CIRCULAR", "DEFAULT_SCORING", "DEFAULT_SHOTS", "ModelPlan", "ScanResult", "collect_answers",
-           "default_group", "plan_models", "scan", "write_figures"]
+           "default_group", "plan_models", "scan", "without_vision", "write_figures"]

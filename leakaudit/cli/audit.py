@@ -158,8 +158,9 @@ def audit_cmd(run_dir, benchmark, as_json, text_shots, circular, k, n, n_boot, s
 @click.option("--zoo", "zoo_path", type=click.Path(dir_okay=False), default=None)
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder for the kept questions and removed.csv.")
 @click.option("--inspectors", default=None, help="Comma-separated LLMs whose text-only hits count as evidence (default: every LLM in the store).")
+@click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
 def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_shots, circular, min_confidence, zoo_path, out_dir,
-            inspectors) -> None:
+            inspectors, no_images) -> None:
     """Write BENCH without its text-answerable questions (MMStar's filter), in its own format, plus removed.csv."""
     from .console import make_console
 
@@ -167,7 +168,7 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
     from ..benchmark import load_benchmark
     from ..filter import filter_benchmark
 
-    bench_obj = load_benchmark(bench, path=bench_path, split=split)
+    bench_obj = load_benchmark(bench, path=bench_path, split=split, no_images=no_images)
     result = audit(run_dir, benchmark=bench_obj, zoo=zoo_path, text_shots=text_shots, k=k, n=n, circular=circular, n_boot=0,
                    inspectors=_names(inspectors), min_confidence=min_confidence)
     fres = filter_benchmark(bench_obj, result, k=k, n=n, drop_blind=drop_blind, balance=balance)
@@ -201,13 +202,18 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 @click.option("--n-boot", type=click.IntRange(0), default=1000, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip the PDF.")
 @click.option("--no-progress", is_flag=True)
+@click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (only the text-only LLMs run; vision models are skipped with the reason).")
 def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_dir, shots, scoring, circular, k, n, drop_blind,
-             min_confidence, balance, n_boot, no_report, no_progress) -> None:
+             min_confidence, balance, n_boot, no_report, no_progress, no_images) -> None:
     """Audit BENCH end to end: run the missing answers, compute MG/ML, label and filter questions, write a report folder."""
     from .console import make_console
 
     from .. import scan as scan_mod
 
+    if no_images:
+        from ..benchmark import load_benchmark
+
+        bench = load_benchmark(bench, path=bench_path, split=split, limit=None if shots else limit, no_images=True)
     res = scan_mod.scan(
         bench, zoo_group=zoo_group, zoo=zoo_path, path=bench_path, split=split, limit=limit, out=out_dir, run_dir=run_dir,
         shots=scan_mod.DEFAULT_SHOTS if shots is None else shots, scoring=scoring or scan_mod.DEFAULT_SCORING,
@@ -226,25 +232,37 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
 # -- import --------------------------------------------------------------------------------
 @click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["vlmevalkit", "lm-eval", "mathvista"]), required=True,
-              help="vlmevalkit: xlsx/tsv/csv/parquet with a prediction column; lm-eval: samples_*.jsonl; mathvista: output JSON.")
+@click.option("--format", "fmt", type=click.Choice(["vlmevalkit", "lm-eval", "mathvista", "mmmu-pro", "scienceqa"]), required=True,
+              help="vlmevalkit: xlsx/tsv/csv/parquet with a prediction column; lm-eval: --log_samples JSON Lines; mathvista: output_*.json; "
+                   "mmmu-pro: output/*.jsonl; scienceqa: results/*/*.json (pid -> option index).")
 @click.option("--model", required=True, help="Name to store the answers under (a zoo name when it has one).")
 @click.option("--condition", type=click.Choice(["vision", "blind", "text"]), required=True)
 @click.option("--benchmark", "bench", required=True, help="Benchmark the predictions are for (adapter name or path).")
-@click.option("--path", "bench_path", type=click.Path(exists=True), default=None, help="Local copy of the benchmark.")
-@click.option("--split", default=None)
+@click.option("--path", "bench_path", type=click.Path(exists=True), default=None, help="Local copy of the benchmark (a VLMEvalKit xlsx can be the prediction file itself).")
+@click.option("--split", default=None, help="Split of a question file that holds several (ScienceQA's problems.json).")
 @click.option("--run-dir", type=click.Path(file_okay=False), required=True, help="Answer store to import into.")
 @click.option("--shots", type=click.IntRange(0, 8), default=0, show_default=True, help="Few-shot setting the predictions were made with.")
 @click.option("--blind-mode", type=click.Choice(["drop", "grey", "noise"]), default="drop", show_default=True)
-def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shots, blind_mode) -> None:
-    """Store published predictions (VLMEvalKit, lm-eval, MathVista) as answers, for the audit."""
+@click.option("--id-column", default=None, help="Column (lm-eval: doc field) holding the question id (default: the format's, e.g. index, pid, id).")
+@click.option("--prediction-column", default=None, help="Column holding the answer (default: the format's, e.g. prediction, response).")
+@click.option("--verdict-column", default="auto", show_default=True,
+              help="Column of published verdicts taken as they are (true_false, if_right); auto: the format's own when present "
+                   "(mathvista: true_false); none: score the predictions here.")
+@click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
+              help="A row whose id or question text matches no question stops the import (raise) or is skipped and listed (skip).")
+@click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
+def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shots, blind_mode, id_column, prediction_column,
+            verdict_column, on_error, no_images) -> None:
+    """Store published predictions (VLMEvalKit, lm-eval, MathVista, MMMU-Pro, ScienceQA) as answers, for the audit."""
     from .console import make_console
     from rich.table import Table
 
     from ..imports import import_predictions
 
     summary = import_predictions(file, format=fmt, model=model, condition=condition, benchmark=bench, path=bench_path,
-                                 split=split, run_dir=run_dir, shots=shots, blind_mode=blind_mode)
+                                 split=split, run_dir=run_dir, shots=shots, blind_mode=blind_mode, id_column=id_column,
+                                 prediction_column=prediction_column, verdict_column=verdict_column, on_error=on_error,
+                                 no_images=no_images)
     console = make_console()
     for line in summary.lines():
         console.print(line, markup=False, highlight=False)
@@ -276,14 +294,15 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
               help="A text-only hit counts as evidence only with at least this softmax share of the option scores (default 0.5; 0: every hit, as MMStar).")
 @click.option("--limit", type=click.IntRange(1), default=None)
+@click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (only the text-only LLMs run; vision models are skipped with the reason).")
 def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo_path, out_dir, run_dir, shots, scoring, circular, k, n,
-             min_confidence, limit) -> None:
+             min_confidence, limit, no_images) -> None:
     """CI gate for a benchmark SUBMISSION: exit 0 pass, 1 a threshold failed, 2 bad input or setup."""
     from ..gate import gate
 
     verdict = gate(submission, out=out_dir, max_text_answerable=max_text_answerable, min_mg=min_mg, max_leaked=max_leaked,
                    zoo_group=zoo_group, zoo=zoo_path, run_dir=run_dir, shots=shots, scoring=scoring, circular=circular,
-                   k=k, n=n, min_confidence=min_confidence, limit=limit)
+                   k=k, n=n, min_confidence=min_confidence, limit=limit, no_images=no_images)
     if verdict.error:
         click.echo(f"error: {verdict.error['message']}", err=True)
     for c in verdict.checks:
