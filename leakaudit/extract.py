@@ -58,7 +58,7 @@ def _letter_patterns(letters: str) -> list[tuple[str, re.Pattern]]:
         ("first-char", re.compile(rf"^\s*({cls})(?=$|[.:),\n]|\s+(?:(?:{verbs})\b|[^a-z])|(?<=[^AI])\s)")),
         ("the-answer-is", re.compile(rf"(?i:(?:answer|option|choice)\s+is)\s*:?\s*\(?\**\s*({cls})(?![A-Za-z'])")),
         ("answer-colon", re.compile(rf"(?i:answer)\s*\**\s*:\s*\**\s*\(?\**\s*({cls})(?![A-Za-z'])")),
-        ("option", re.compile(rf"(?i:\boption)\s*\(?({cls})(?![A-Za-z'])", re.IGNORECASE)),
+        ("option", re.compile(rf"(?i:\boption)\s*\**\s*\(?({cls})(?![A-Za-z'])", re.IGNORECASE)),
         ("paren", re.compile(rf"\(({cls})\)")),
     ]
 
@@ -94,7 +94,7 @@ _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{\s*(?:\\text\s*\{)?\s*\(?([A-J])\)?\s
 #: refusals and non-answers (checked only when no answer lead or boxed answer was found)
 _REFUSAL = re.compile(
     r"\b(?:i\s*(?:am|'m)\s+(?:sorry|unable|not able)|i\s+(?:can\s*not|can't|cannot|do\s+not|don't)\s+"
-    r"(?:determine|tell|answer|see|view|know|identify|provide|help|access)|unable\s+to\s+(?:determine|answer|see|view|identify|tell)"
+    r"(?:determine|tell|answer|see|view|know|identify|provide|help|access|analy[sz]e|interpret|make\s+out)|unable\s+to\s+(?:determine|answer|see|view|identify|tell|analy[sz]e|interpret)"
     r"|cannot\s+be\s+determined|can't\s+be\s+determined|not\s+possible\s+to\s+(?:determine|tell|answer)"
     r"|none\s+of\s+the\s+(?:above|options|choices)\s+(?:is|are)\s+correct|no\s+image\s+(?:is\s+)?(?:provided|attached|shown))",
     re.IGNORECASE,
@@ -115,9 +115,10 @@ def extract_choice(text: Any, sample: Sample) -> tuple[str | None, str]:
     In order: the whole reply is a letter (``letter-only``); a LaTeX ``\\boxed{X}``
     (``boxed``); the *last* ``The answer is X`` / ``Answer: X`` (``the-answer-is`` /
     ``answer-colon``: a chain of thought states its final answer last, after discussing
-    every option); a refusal (``(None, "refusal")``: unanswered); a reply that starts
-    with the letter (``first-char``, MMStar's rule); the last ``option X`` / ``(X)`` mention
-    (``option`` / ``paren``); the one option whose text the reply contains
+    every option); a reply that starts with the letter (``first-char``, MMStar's rule;
+    "J. Cannot be determined" picks J); the last ``option X`` / ``(X)`` mention
+    (``option`` / ``paren``, not the first "(A)" of a discussion); a refusal
+    (``(None, "refusal")``: unanswered, counted wrong); the one option whose text the reply contains
     (``option-text``); ``(None, "unmatched")`` otherwise. Only letters of this sample's
     options count (a 4-option question cannot be answered "E"). LaTeX wrappers
     (``\\text{}``, ``\\( \\)``) are removed first.
@@ -140,15 +141,15 @@ def extract_choice(text: Any, sample: Sample) -> tuple[str | None, str]:
     if leads:
         _, letter, name = max(leads)
         return letter, name
-    if _REFUSAL.search(plain):
-        return None, "refusal"
     m = patterns["first-char"].search(plain)
-    if m:
+    if m:  # before the refusal check: "J. Cannot be determined" picks option J
         return m.group(1).upper(), "first-char"
     mentions = [(mm.start(), mm.group(1).upper(), name) for name in ("option", "paren") for mm in patterns[name].finditer(plain)]
-    if mentions:
+    if mentions:  # "... if only one must be selected, let's choose (G)": the last one named
         _, letter, name = max(mentions)
         return letter, name
+    if _REFUSAL.search(plain):
+        return None, REFUSAL
     letter = _option_text_match(plain, sample)
     if letter is not None:
         return letter, "option-text"
