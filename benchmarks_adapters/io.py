@@ -40,6 +40,8 @@ SUFFIX_BY_FORMAT = {"parquet": ".parquet", "jsonl": ".jsonl", "json": ".json", "
 TABLE_FORMATS = ("tsv", "xlsx")
 #: field a JSON object keyed by id keeps its key in when no field of the row already holds it
 KEY_FIELD = "id"
+#: fields that may repeat a keyed JSON object's key
+ID_FIELDS = ("id", "pid", "index", "qid", "question_id", "sample_id")
 #: VLMEvalKit stores a repeated image once and points later rows at it by index
 _IMAGE_REF_MAX_LEN = 64
 
@@ -159,8 +161,8 @@ def keyed_rows(obj: dict[str, dict[str, Any]], file: Path) -> list[dict[str, Any
     rows = []
     for key, value in obj.items():
         row = dict(value)
-        if any(str(v) == str(key) for v in row.values() if isinstance(v, (str, int)) and not isinstance(v, bool)):
-            rows.append(row)
+        if any(str(row.get(f)) == str(key) for f in ID_FIELDS if row.get(f) is not None):
+            rows.append(row)  # the key is repeated in an id field (MathVista's pid)
             continue
         if KEY_FIELD in row and row[KEY_FIELD] is not None:
             raise DataError(file, key, KEY_FIELD, f"row keyed {key!r} has {KEY_FIELD} {row[KEY_FIELD]!r}; the key and the id must agree")
