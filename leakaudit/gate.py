@@ -205,6 +205,7 @@ def gate(
         result = audit(run_path, benchmark=audited, zoo=zoo_obj, text_shots=shots, k=k, n=n, circular=circular, n_boot=200,
                        base_llms=base_llms, prefer_scoring=scoring, inspectors=[plan.name(m) for m in plan.inspectors],
                        min_confidence=min_confidence)
+        result.summary["notes"] = list(dict.fromkeys(result.summary.get("notes", []) + plan.skipped))  # e.g. vision models skipped by --no-images
         verdict.audit = result
         verdict.checks = evaluate_checks(result, max_text_answerable=max_text_answerable, min_mg=min_mg, max_leaked=max_leaked)
         failed = [c for c in verdict.checks if not c.passed]

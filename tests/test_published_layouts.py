@@ -328,3 +328,29 @@ def test_imported_text_runs_join_the_panel_only_when_named(tmp_path):
     two = audit(run, benchmark=bench, n_boot=0, base_llms={"lvlm": "llm-a"}, inspectors=["llm-a"], text_shots=2)
     assert two.summary["settings"]["evidence_shots"] == {"llm-a": 2}  # 0-shot and 2-shot answers are kept apart
     assert int(named.samples["text_hits"].sum()) == 4 and int(two.samples["text_hits"].sum()) == 1
+
+
+# -- --no-images on run and gate --------------------------------------------------------------------------------
+def test_run_cli_refuses_a_vision_run_without_images(mathvista_file, tmp_path):
+    res = CliRunner().invoke(main, ["run", "mathvista", "--path", str(mathvista_file), "--no-images", "--models", "tiny-llava",
+                                    "--condition", "vision", "--run-dir", str(tmp_path / "r"), "--no-progress"])
+    assert res.exit_code == 2 and "--no-images" in res.output and "a vision run needs the images" in res.output
+
+
+def test_gate_no_images_runs_the_text_llms_only(tmp_path):
+    from leakaudit.backends.scripted import ScriptedLM
+    from leakaudit.gate import EXIT_ERROR, EXIT_PASS, gate
+
+    sub = tmp_path / "sub.jsonl"
+    rows = [{"id": f"q{i}", "question": f"Which shape is drawn in picture {i}?", "options": ["circle", "square", "star", "line"],
+             "answer": "ABCD"[i % 4], "image": f"images/q{i}.png"} for i in range(8)]
+    sub.write_text("".join(json.dumps(r) + "\n" for r in rows))  # the images are not there
+    llms = [ScriptedLM(f"llm-{k}", lambda p: "") for k in "ab"]
+    lvlm = ScriptedLM("lvlm-x", lambda p: "A", supports_images=True)
+    v = gate(sub, out=tmp_path / "out", models=llms + [lvlm], base_llms={"lvlm-x": "llm-a"}, no_images=True)
+    assert v.exit_code == EXIT_PASS, v.error
+    assert any("lvlm-x: vision and blind runs skipped" in n for n in v.audit.summary["notes"])
+    no_mg = gate(sub, out=tmp_path / "out2", models=llms, min_mg=5.0, no_images=True)
+    assert no_mg.exit_code == EXIT_ERROR and "--min-mg needs vision runs" in no_mg.error["message"]
+    missing = gate(sub, out=tmp_path / "out3", models=llms)
+    assert missing.exit_code == EXIT_ERROR and "--no-images" in missing.error["message"]
