@@ -45,6 +45,9 @@ class BenchmarkAdapter:
     accepts_vlmevalkit: ClassVar[bool] = True
     #: MMBench-style circular copies share ``index % 1_000_000`` (meta['circular_group'])
     circular_groups: ClassVar[bool] = False
+    #: its published file holds every split in a ``split`` field (ScienceQA's problems.json):
+    #: without ``--split`` only ``hub_split`` is loaded; other adapters load every row unless asked
+    files_hold_all_splits: ClassVar[bool] = False
 
     def describe(self) -> dict[str, Any]:
         """What ``leakaudit benchmarks`` shows: name, hub id, configs, split, revision, description."""
@@ -98,7 +101,7 @@ class BenchmarkAdapter:
         from .io import TABLE_FORMATS, filter_split
 
         rows, fmt, file, root = read_local_rows(path, adapter=self)
-        rows, used = filter_split(rows, split, self.hub_split, Path(file))
+        rows, used = filter_split(rows, split, self.hub_split if self.files_hold_all_splits else None, Path(file))
         if used is not None and split is None:
             import logging
 

@@ -249,7 +249,7 @@ def filter_split(rows: list[dict[str, Any]], split: str | None, default: str | N
     Returns ``(rows, split used or None)``.
     """
     values = {r.get(SPLIT_FIELD) for r in rows if isinstance(r.get(SPLIT_FIELD), str)}
-    if len(values) <= 1 and (split is None or not values or split in values):
+    if not values or (len(values) == 1 and (split is None or split in values)):
         return rows, None
     want = split if split is not None else default
     if want not in values:

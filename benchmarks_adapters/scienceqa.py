@@ -19,7 +19,6 @@ from typing import Any
 from leakaudit.schema import Sample
 
 from .base import BenchmarkAdapter
-
 from .common import image_refs, images_are_metadata, letter_from_index, options_from_list, text
 
 
@@ -48,6 +47,7 @@ class ScienceQAAdapter(BenchmarkAdapter):
     hub_id = "derek-thomas/ScienceQA"
     hub_split = "test"
     hub_revision = SCIENCEQA_REVISION
+    files_hold_all_splits = True
     required_columns = ("question", "choices", "answer")
 
     def row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample:
