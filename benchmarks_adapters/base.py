@@ -16,6 +16,13 @@ from leakaudit.io import load_hub_rows, read_local_rows
 from leakaudit.schema import Sample
 
 
+def _images_to_meta(sample: Sample) -> None:
+    """``--no-images``: keep where each image is (a path, or ``<embedded>``) as metadata; show none."""
+    sample.meta["image_refs"] = [ref.path if ref.path is not None else "<embedded>" for ref in sample.images]
+    sample.images = []
+    sample._hash = None
+
+
 class BenchmarkAdapter:
     #: registry name (``leakaudit scan NAME``)
     name: ClassVar[str] = ""
@@ -35,6 +42,9 @@ class BenchmarkAdapter:
     accepts_vlmevalkit: ClassVar[bool] = True
     #: MMBench-style circular copies share ``index % 1_000_000`` (meta['circular_group'])
     circular_groups: ClassVar[bool] = False
+    #: its published file holds every split in a ``split`` field (ScienceQA's problems.json):
+    #: without ``--split`` only ``hub_split`` is loaded; other adapters load every row unless asked
+    files_hold_all_splits: ClassVar[bool] = False
 
     def describe(self) -> dict[str, Any]:
         """What ``leakaudit benchmarks`` shows: name, hub id, configs, split, revision, description."""
@@ -58,11 +68,22 @@ class BenchmarkAdapter:
         raise NotImplementedError
 
     # -- provided ---------------------------------------------------------------------
-    def load(self, path: str | Path | None = None, *, split: str | None = None, limit: int | None = None, on_error: str = "raise", revision: str | None = None) -> Benchmark:
-        """From the hub at ``revision`` (default: the adapter's pin), or from a local ``path``."""
-        if path is None:
-            return self.load_hub(split=split, limit=limit, on_error=on_error, revision=revision)
-        return self.load_local(Path(path), split=split, limit=limit, on_error=on_error)
+    def load(self, path: str | Path | None = None, *, split: str | None = None, limit: int | None = None, on_error: str = "raise",
+             revision: str | None = None, no_images: bool = False) -> Benchmark:
+        """From the hub at ``revision`` (default: the adapter's pin), or from a local ``path``.
+
+        ``no_images``: image fields are read as references (``meta['image_refs']``) and never
+        opened, for text-only work on question files published without their images.
+        """
+        from .common import images_as_metadata
+
+        with images_as_metadata(no_images):
+            if path is None:
+                bench = self.load_hub(split=split, limit=limit, on_error=on_error, revision=revision)
+            else:
+                bench = self.load_local(Path(path), split=split, limit=limit, on_error=on_error)
+        bench.no_images = no_images
+        return bench
 
     def load_hub(self, *, split: str | None = None, limit: int | None = None, on_error: str = "raise", revision: str | None = None) -> Benchmark:
         split = split or self.hub_split
@@ -70,10 +91,17 @@ class BenchmarkAdapter:
         return self.build(rows, source=source, fmt="hub", file=source, root=None, on_error=on_error, limit=limit, split=split)
 
     def load_local(self, path: Path, *, split: str | None = None, limit: int | None = None, on_error: str = "raise") -> Benchmark:
+        from leakaudit.io import TABLE_FORMATS, filter_split
+
         rows, fmt, file, root = read_local_rows(path, adapter=self)
-        vlmevalkit = fmt == "tsv" and self.accepts_vlmevalkit and bool(rows) and not self.has_native_columns(rows[0])
+        rows, used = filter_split(rows, split, self.hub_split if self.files_hold_all_splits else None, Path(file))
+        if used is not None and split is None:
+            import logging
+
+            logging.getLogger(__name__).warning("%s holds several splits; loading split %r (pass --split for another)", file, used)
+        vlmevalkit = fmt in TABLE_FORMATS and self.accepts_vlmevalkit and bool(rows) and not self.has_native_columns(rows[0])
         mapper = self._vlmevalkit_row_to_sample if vlmevalkit else None
-        return self.build(rows, source=file, fmt=fmt, file=file, root=root, on_error=on_error, limit=limit, split=split or self.hub_split, mapper=mapper)
+        return self.build(rows, source=file, fmt=fmt, file=file, root=root, on_error=on_error, limit=limit, split=used or split or self.hub_split, mapper=mapper)
 
     def _vlmevalkit_row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample:
         from .common import vlmevalkit_row_to_sample
@@ -99,8 +127,9 @@ class BenchmarkAdapter:
         Image headers are probed here (cheap: no pixel decoding) so a missing, unreadable
         or decompression-bomb image is reported at load time with its file and row.
         """
-        from .common import probe_images
+        from .common import images_are_metadata, probe_images
 
+        no_images = images_are_metadata()
         mapper = mapper or self.row_to_sample
         errors = RowErrors(on_error)  # type: ignore[arg-type]
         samples: list[Sample] = []
@@ -117,7 +146,10 @@ class BenchmarkAdapter:
                 if split:
                     s.split = split
                 s.validate(file, i)
-                probe_images(s, file=file, row=i)
+                if no_images:
+                    _images_to_meta(s)
+                else:
+                    probe_images(s, file=file, row=i)
                 if s.id in seen:
                     raise DataError(file, i, "id", f"duplicate id {s.id!r} (first seen at row {seen[s.id]})")
             except DataError as err:
@@ -128,4 +160,8 @@ class BenchmarkAdapter:
             raw.append(row)
         if not samples and not errors.skipped:
             raise DataError(file, None, None, "no samples found (empty file?)")
+        if not samples:
+            first = errors.skipped[0]
+            raise DataError(file, None, None, f"every one of the {len(errors.skipped)} rows was skipped as bad, nothing is left to load; "
+                                              f"first: row {first.row}, field {first.field!r}: {first.reason}")
         return Benchmark(name=self.name, samples=samples, source=source, format=fmt, root=root, raw_rows=raw, skipped=errors, adapter=self.name)

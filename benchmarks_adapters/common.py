@@ -16,6 +16,8 @@ import io
 import json
 import math
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -233,10 +235,36 @@ def looks_like_base64_image(s: str) -> bool:
     return s.startswith(_B64_IMAGE_PREFIXES) or (len(s) > 1024 and "." not in s)
 
 
+#: set while a benchmark loads with ``no_images``: image fields are read as references only
+_NO_IMAGES: ContextVar[bool] = ContextVar("leakaudit_no_images", default=False)
+
+
+@contextmanager
+def images_as_metadata(on: bool = True):
+    """Within this block image fields are read as references and never opened (``--no-images``).
+
+    Paths are neither resolved nor checked for existence, base64 is not decoded: a
+    question file published without its images (MathVista's ``testmini.json``) loads for
+    text-only work. ``BenchmarkAdapter.build`` moves the references to ``meta['image_refs']``.
+    """
+    token = _NO_IMAGES.set(on)
+    try:
+        yield
+    finally:
+        _NO_IMAGES.reset(token)
+
+
+def images_are_metadata() -> bool:
+    return _NO_IMAGES.get()
+
+
 def image_refs(value: Any, *, file=None, row=None, field="image", root: Path | None = None) -> list[ImageRef]:
     """Images from any of the shapes benchmarks use (None -> no image)."""
     if is_missing_container(value):
         return []
+    if _NO_IMAGES.get() and isinstance(value, str) and not value.strip().startswith("["):
+        s = value.strip()
+        return [ImageRef(b64=s, origin=(file, row, field))] if looks_like_base64_image(s) else [ImageRef(path=s, origin=(file, row, field))]
     origin = (file, row, field)
     if isinstance(value, (bytes, bytearray)):
         return [ImageRef(data=bytes(value), origin=origin)]
@@ -262,7 +290,12 @@ def image_refs(value: Any, *, file=None, row=None, field="image", root: Path | N
             return [ImageRef(b64=s, origin=origin)]
         if root is None:
             raise DataError(file, row, field, f"image path {s!r} but no folder to resolve it against (hub rows must embed images)")
-        return [ImageRef.from_path(root, s, file=file, row=row, field=field)]
+        try:
+            return [ImageRef.from_path(root, s, file=file, row=row, field=field)]
+        except DataError as err:
+            if "not found" in err.message:
+                err = DataError(file, row, field, err.message + "; for text-only work without the images pass --no-images")
+            raise err from None
     raise DataError(file, row, field, f"unsupported image value of type {type(value).__name__}")
 
 

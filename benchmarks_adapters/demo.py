@@ -42,13 +42,19 @@ class DemoAdapter(BenchmarkAdapter):
     hub_id = None
     hub_split = "test"
 
-    def load(self, path: str | Path | None = None, *, split: str | None = None, limit: int | None = None, on_error: str = "raise") -> Benchmark:
+    def load(self, path: str | Path | None = None, *, split: str | None = None, limit: int | None = None, on_error: str = "raise",
+             no_images: bool = False) -> Benchmark:
         """The generated demo (``path=None``, cached) or the demo folder / ``demo.jsonl`` at ``path``."""
+        from .common import images_as_metadata
+
         folder = demo_dir() if path is None else Path(path)
         rows, file, root = read_jsonl(folder)
         # the generated demo is a JSON Lines file with images beside it: writing a subset
         # (filter's kept/) uses that same layout, so it reloads with ``path=``
-        return self.build(rows, source=str(folder), fmt="jsonl", file=file, root=root, on_error=on_error, limit=limit)
+        with images_as_metadata(no_images):
+            bench = self.build(rows, source=str(folder), fmt="jsonl", file=file, root=root, on_error=on_error, limit=limit)
+        bench.no_images = no_images
+        return bench
 
     def row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample:
         question = text(row.get("question"), file=file, row=index, field="question", required=True)

@@ -5,6 +5,11 @@ Hub layout: ``question``, ``choices`` list, ``answer`` index, ``hint`` (context)
 ``meta['has_image'] = False``), ``subject``, ``topic``, ``category``, ``skill``, ``grade``.
 The hub has no id: the row position is the id (as in VLMEvalKit's ScienceQA_TEST) and a
 written subset keeps it in an ``id`` column.
+
+The GitHub copy (lupantech/ScienceQA ``data/scienceqa/problems.json``) is a JSON object
+keyed by pid holding every split: the pid is the id (so pid-keyed predictions match their
+own questions), ``--split`` picks the split (default test), and ``image`` is a file name
+under ``images/<split>/<pid>/`` (or ``<split>/<pid>/``) beside the JSON file.
 """
 from __future__ import annotations
 
@@ -14,7 +19,23 @@ from typing import Any
 from leakaudit.schema import Sample
 
 from .base import BenchmarkAdapter
-from .common import image_refs, letter_from_index, options_from_list, text
+from .common import image_refs, images_are_metadata, letter_from_index, options_from_list, text
+
+
+def _image_path(row: dict[str, Any], sid: str | None, root: Path | None) -> Any:
+    """The image of a ``problems.json`` row (``image.png`` under ``images/<split>/<pid>/``); other layouts as given."""
+    image, split = row.get("image"), row.get("split")
+    if not (isinstance(image, str) and image and "/" not in image and isinstance(split, str) and sid):
+        return image
+    candidates = [f"images/{split}/{sid}/{image}", f"{split}/{sid}/{image}"]
+    if images_are_metadata() or root is None:
+        return candidates[0]
+    for rel in candidates:
+        if (root / rel).is_file():
+            return rel
+    if (root / image).is_file():
+        return image
+    return candidates[0]
 
 #: Hub revision loaded by default ("main": pin a commit sha for a reproducible audit).
 SCIENCEQA_REVISION = "main"
@@ -26,12 +47,13 @@ class ScienceQAAdapter(BenchmarkAdapter):
     hub_id = "derek-thomas/ScienceQA"
     hub_split = "test"
     hub_revision = SCIENCEQA_REVISION
+    files_hold_all_splits = True
     required_columns = ("question", "choices", "answer")
 
     def row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample:
         options = options_from_list(row.get("choices"), file=file, row=index, field="choices")
-        images = image_refs(row.get("image"), file=file, row=index, field="image", root=root)
         given_id = text(row.get("id"), file=file, row=index, field="id")
+        images = image_refs(_image_path(row, given_id, root), file=file, row=index, field="image", root=root)
         return Sample(
             id=given_id or str(index),
             benchmark=self.name,

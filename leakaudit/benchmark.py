@@ -52,6 +52,8 @@ class Benchmark:
     raw_rows: list[dict[str, Any]] | None = None
     skipped: RowErrors = field(default_factory=RowErrors)
     adapter: str | None = None
+    #: loaded with ``no_images``: image fields are references in ``meta['image_refs']``, never opened
+    no_images: bool = False
 
     def __post_init__(self) -> None:
         # every producer (adapters, regeneration, subsets) must hand over unique ids:
@@ -82,6 +84,7 @@ class Benchmark:
             root=self.root,
             raw_rows=[self.raw_rows[i] for i in idx] if self.raw_rows is not None else None,
             adapter=self.adapter,
+            no_images=self.no_images,
         )
 
     def write(self, out_path: str | Path) -> Path:
@@ -115,16 +118,18 @@ def load_benchmark(
     split: str | None = None,
     limit: int | None = None,
     on_error: str = "raise",
+    no_images: bool = False,
 ) -> Benchmark:
     """Load a benchmark by adapter name (hub, or ``path`` for a local copy) or by path.
 
     A path (file or folder) that is not an adapter name is read with the generic
-    submission adapter, which also understands VLMEvalKit TSV.
+    submission adapter, which also understands VLMEvalKit TSV. ``no_images``: image fields
+    are read as metadata and never opened (text-only runs and imports; vision runs refuse).
     """
     key = str(name_or_path)
     if key in registry.benchmarks:
-        return get_adapter(key).load(path=path, split=split, limit=limit, on_error=on_error)
+        return get_adapter(key).load(path=path, split=split, limit=limit, on_error=on_error, no_images=no_images)
     if Path(key).exists():
-        return get_adapter("submission").load(path=key, split=split, limit=limit, on_error=on_error)
+        return get_adapter("submission").load(path=key, split=split, limit=limit, on_error=on_error, no_images=no_images)
     get_adapter(key)  # raises the "unknown benchmark" error listing names
     raise AssertionError("unreachable")

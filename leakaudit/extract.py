@@ -16,6 +16,8 @@ from typing import Any
 from .schema import Sample
 
 UNMATCHED = "unmatched"
+#: the extraction method of a reply that declines to answer (stored as unanswered, counted wrong)
+REFUSAL = "refusal"
 
 _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+")
 _ANSWER_LEAD = re.compile(r"(?:the\s+)?(?:final\s+|correct\s+)?answer\s*(?:is|:|=)\s*", re.IGNORECASE)
@@ -54,9 +56,9 @@ def _letter_patterns(letters: str) -> list[tuple[str, re.Pattern]]:
         ("letter-only", re.compile(rf"^\s*\(?({cls})\)?\s*[.:)]?\s*$", re.IGNORECASE)),
         # "B. The red one", "B: ...", "B is correct"; not "A dog is ..." nor "I think ..."
         ("first-char", re.compile(rf"^\s*({cls})(?=$|[.:),\n]|\s+(?:(?:{verbs})\b|[^a-z])|(?<=[^AI])\s)")),
-        ("the-answer-is", re.compile(rf"(?i:answer\s+is)\s*:?\s*\(?\**\s*({cls})(?![A-Za-z'])")),
-        ("answer-colon", re.compile(rf"(?i:answer)\s*:\s*\(?\**\s*({cls})(?![A-Za-z'])")),
-        ("option", re.compile(rf"(?i:\boption)\s*\(?({cls})(?![A-Za-z'])", re.IGNORECASE)),
+        ("the-answer-is", re.compile(rf"(?i:(?:answer|option|choice)\s+is)\s*:?\s*\(?\**\s*({cls})(?![A-Za-z'])")),
+        ("answer-colon", re.compile(rf"(?i:answer)\s*\**\s*:\s*\**\s*\(?\**\s*({cls})(?![A-Za-z'])")),
+        ("option", re.compile(rf"(?i:\boption)\s*\**\s*\(?({cls})(?![A-Za-z'])", re.IGNORECASE)),
         ("paren", re.compile(rf"\(({cls})\)")),
     ]
 
@@ -85,23 +87,70 @@ def _option_text_match(text: str, sample: Sample) -> str | None:
     return None
 
 
+#: LaTeX wrappers models put around a final answer: ``\boxed{B}``, ``\text{Answer: B}``, ``\( ... \)``
+_LATEX_WRAP = re.compile(r"\\(?:boxed|text|textbf|mathrm|mathbf|fbox)\s*\{([^{}]*)\}")
+_LATEX_DELIM = re.compile(r"\\[()\[\]]|\$+")
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{\s*(?:\\text\s*\{)?\s*\(?([A-J])\)?\s*\}?\s*\}")
+#: refusals and non-answers (checked only when no answer lead or boxed answer was found)
+_REFUSAL = re.compile(
+    r"\b(?:i\s*(?:am|'m)\s+(?:sorry|unable|not able)|i\s+(?:can\s*not|can't|cannot|do\s+not|don't)\s+"
+    r"(?:determine|tell|answer|see|view|know|identify|provide|help|access|analy[sz]e|interpret|make\s+out)|unable\s+to\s+(?:determine|answer|see|view|identify|tell|analy[sz]e|interpret)"
+    r"|cannot\s+be\s+determined|can't\s+be\s+determined|not\s+possible\s+to\s+(?:determine|tell|answer)"
+    r"|none\s+of\s+the\s+(?:above|options|choices)\s+(?:is|are)\s+correct|no\s+image\s+(?:is\s+)?(?:provided|attached|shown))",
+    re.IGNORECASE,
+)
+
+
+def strip_latex(text: str) -> str:
+    """``Answer: \\( \\boxed{B} \\)`` -> ``Answer:  B``: LaTeX wrappers and math delimiters removed."""
+    prev = None
+    while prev != text:  # nested wrappers: \boxed{\text{B}}
+        prev, text = text, _LATEX_WRAP.sub(r"\1", text)
+    return _LATEX_DELIM.sub(" ", text)
+
+
 def extract_choice(text: Any, sample: Sample) -> tuple[str | None, str]:
     """The option letter a free-text answer picks, and the rule that found it.
 
-    Letter patterns first (letter-only, first-char, the-answer-is, answer-colon, option,
-    paren), then option-text matching; ``(None, "unmatched")`` otherwise. Only letters of
-    this sample's options count (a 4-option question cannot be answered "E").
+    In order: the whole reply is a letter (``letter-only``); a LaTeX ``\\boxed{X}``
+    (``boxed``); the *last* ``The answer is X`` / ``Answer: X`` (``the-answer-is`` /
+    ``answer-colon``: a chain of thought states its final answer last, after discussing
+    every option); a reply that starts with the letter (``first-char``, MMStar's rule;
+    "J. Cannot be determined" picks J); the last ``option X`` / ``(X)`` mention
+    (``option`` / ``paren``, not the first "(A)" of a discussion); a refusal
+    (``(None, "refusal")``: unanswered, counted wrong); the one option whose text the reply contains
+    (``option-text``); ``(None, "unmatched")`` otherwise. Only letters of this sample's
+    options count (a 4-option question cannot be answered "E"). LaTeX wrappers
+    (``\\text{}``, ``\\( \\)``) are removed first.
     """
     if text is None or (isinstance(text, float) and math.isnan(text)):
         return None, UNMATCHED
     text = str(text).strip()
     if not text or not sample.is_multiple_choice:
         return None, UNMATCHED
-    for method, pattern in _letter_patterns(sample.letters):
-        m = pattern.search(text)
-        if m:
-            return next(g for g in m.groups() if g).upper(), method
-    letter = _option_text_match(text, sample)
+    letters = sample.letters
+    boxed = [m.group(1).upper() for m in _BOXED.finditer(text) if m.group(1).upper() in letters]
+    plain = strip_latex(text).strip()
+    patterns = dict(_letter_patterns(letters))
+    m = patterns["letter-only"].search(plain)
+    if m:
+        return m.group(1).upper(), "letter-only"
+    if boxed:
+        return boxed[-1], "boxed"
+    leads = [(mm.start(), mm.group(1).upper(), name) for name in ("the-answer-is", "answer-colon") for mm in patterns[name].finditer(plain)]
+    if leads:
+        _, letter, name = max(leads)
+        return letter, name
+    m = patterns["first-char"].search(plain)
+    if m:  # before the refusal check: "J. Cannot be determined" picks option J
+        return m.group(1).upper(), "first-char"
+    mentions = [(mm.start(), mm.group(1).upper(), name) for name in ("option", "paren") for mm in patterns[name].finditer(plain)]
+    if mentions:  # "... if only one must be selected, let's choose (G)": the last one named
+        _, letter, name = max(mentions)
+        return letter, name
+    if _REFUSAL.search(plain):
+        return None, REFUSAL
+    letter = _option_text_match(plain, sample)
     if letter is not None:
         return letter, "option-text"
     return None, UNMATCHED
@@ -203,4 +252,4 @@ def match_open(pred: Any, gold: Any, answer_type: str, *, precision: int | None 
     return bool(norm_gold) and (_norm_text(value) == norm_gold or _norm_text(str(pred)) == norm_gold)
 
 
-__all__ = ["UNMATCHED", "extract_choice", "extract_open", "match_open", "mmstar_match"]
+__all__ = ["REFUSAL", "UNMATCHED", "extract_choice", "strip_latex", "extract_open", "match_open", "mmstar_match"]

@@ -188,6 +188,7 @@ def gate(
     min_confidence: float | None = None,
     limit: int | None = None,
     progress: bool = False,
+    no_images: bool = False,
 ) -> GateVerdict:
     """Audit ``submission`` and check it against the thresholds; never raises for bad input.
 
@@ -197,6 +198,8 @@ def gate(
     hit, as MMStar does). Bad input or setup (``LeakauditError``, including a ``DataError``
     naming file, row and field) gives status ``error`` and exit code 2; the files are written
     either way.
+    ``no_images``: image fields are read as metadata and only the text-only LLMs run
+    (``min_mg`` then cannot be checked).
     """
     from . import pipeline
     from .benchmark import load_benchmark
@@ -211,18 +214,23 @@ def gate(
                                       max_text_answerable=max_text_answerable, min_mg=min_mg, max_leaked=max_leaked,
                                       base_llms=dict(base_llms) if base_llms else None)
         settings = replace(settings, n_boot=min(settings.n_boot, 200))  # a CI verdict needs no tight intervals
-        bench = load_benchmark(str(submission))  # whole: the verdict says "N of M questions" under --limit
+        if no_images and min_mg is not None:
+            raise LeakauditError("--min-mg needs vision runs, which --no-images does not make (the images are never opened)")
+        bench = load_benchmark(str(submission), no_images=no_images)  # whole: the verdict says "N of M questions" under --limit
         audited = pipeline.audited_subset(bench, limit)
         if len(audited) < len(bench):
             verdict.coverage = f"{len(audited)} of {len(bench)} questions (--limit {limit})"
         zoo_obj = pipeline.load_zoo(zoo) if pipeline.needs_zoo(zoo, models) else None
         plan = pipeline.plan_models(zoo_obj, None if models else zoo_group, models, base_llms)
+        if no_images:
+            pipeline.without_vision(plan)
         if not plan.inspectors:
             raise LeakauditError("the gate needs at least one text-only LLM with real weights; "
                                  + ("; ".join(plan.skipped) or "none in the zoo group") + " (e.g. --zoo tiny)")
         res = pipeline.run_pipeline(bench, settings=settings, plan=plan, zoo=zoo_obj, run_dir=run_path, limit=limit, progress=progress,
                                     command=f"leakaudit gate {submission}", on_model_error="raise", do_filter=False, overrides=overrides)
         result, settings = res.audit, res.settings
+        result.summary["notes"] = list(dict.fromkeys(result.summary.get("notes", []) + plan.skipped))  # e.g. vision models skipped by --no-images
         verdict.audit = result
         verdict.checks = evaluate_checks(result, settings=settings)
         failed = [c for c in verdict.checks if not c.passed]

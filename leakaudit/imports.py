@@ -1,15 +1,27 @@
 """Published predictions into the answer store, so papers' own outputs can be audited.
 
-Three formats, each matched to the benchmark's samples by id and scored by the same rules
-as live runs (an answer no rule finds counts as wrong, never as a random guess):
+Each format reads the file as its authors publish it, matches every row to a question by
+id, checks the match against the question text when the file carries it, and scores it by
+the same rules as live runs (an answer no rule finds counts as wrong, never as a guess):
 
-- ``vlmevalkit``: VLMEvalKit result tables (xlsx, tsv, csv or parquet) with a ``prediction``
-  column, matched by ``index`` (or ``id``). MMStar predictions use MMStar's own matching
-  rule (``mmstar_match``) so its published scores are reproduced exactly.
-- ``lm-eval``: lm-evaluation-harness ``samples_*.jsonl`` (``doc``, ``resps`` /
-  ``filtered_resps``, ``acc``), matched by the doc's id field, else by ``doc_id`` position.
-- ``mathvista``: MathVista's output JSON (``pid`` -> ``prediction`` / ``extraction`` /
-  ``response``).
+- ``vlmevalkit``: VLMEvalKit result tables (xlsx, tsv, csv, parquet) with a ``prediction``
+  column, matched by ``index``. The same xlsx is also a question file (``--path``).
+  MMStar predictions use MMStar's own rule (``mmstar_match``): its published scores hold.
+- ``lm-eval``: lm-evaluation-harness ``--log_samples`` JSON Lines (``doc``, ``resps`` /
+  ``filtered_resps``, ``acc``), matched by the doc's id field (``--id-column``), else by
+  ``doc_id`` position *only* when the doc's question text confirms it.
+- ``mathvista``: MathVista's ``output_*.json`` (pid -> ``response``, ``extraction``,
+  ``prediction``, ``true_false``). Its own verdicts (``true_false``) are taken by default.
+- ``mmmu-pro``: MMMU-Pro's ``output/*.jsonl`` (``id``, ``response``, ``pred_indexs``,
+  ``if_right``); ``response`` is extracted here unless ``--verdict-column if_right``.
+- ``scienceqa``: ScienceQA's ``results/*/*.json`` (``results``: pid -> predicted option
+  index; ``outputs``: pid -> the model's text), or a bare JSON object pid -> index.
+
+``id_column`` / ``prediction_column`` / ``verdict_column`` name other columns; a verdict
+column's values are taken as published (true/false, 1/0, yes/no). A row whose id names no
+question, or whose question text differs from the question of that id, is an error naming
+it and the share of such rows, unless ``on_error="skip"``; ids that are only row positions
+of the question file are never matched to a file keyed otherwise.
 
 Imported answers are stored with source ``import:<format>`` and a prompt hash derived from
 the file's bytes, so importing the same file twice is a no-op and a corrected file is new.
@@ -19,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -38,6 +51,20 @@ FORMATS = IMPORT_FORMATS
 TABLE_SUFFIXES = (".xlsx", ".xls", ".tsv", ".csv", ".parquet", ".pq", ".jsonl", ".json")
 #: doc fields lm-eval copies from the dataset that identify a question
 DOC_ID_FIELDS = ("id", "index", "question_id", "pid", "sample_id", "qid")
+#: columns that carry the question text, checked against the matched question
+QUESTION_FIELDS = ("question", "query_question", "problem")
+#: ``verdict_column`` default: the format's own verdict column when the file has it
+AUTO = "auto"
+#: per format: id columns tried in order, prediction columns tried in order, default verdict column
+FORMAT_COLUMNS: dict[str, dict[str, Any]] = {
+    "vlmevalkit": {"id": ("index", "id", "question_id"), "prediction": ("prediction",), "verdict": None},
+    "lm-eval": {"id": DOC_ID_FIELDS, "prediction": ("filtered_resps", "resps"), "verdict": None},
+    "mathvista": {"id": ("pid",), "prediction": ("prediction", "extraction"), "verdict": "true_false"},
+    "mmmu-pro": {"id": ("id",), "prediction": ("response",), "verdict": None},
+    "scienceqa": {"id": (), "prediction": ("results",), "verdict": None},
+}
+_TRUE = {"true", "1", "1.0", "yes", "y", "t", "correct", "right"}
+_FALSE = {"false", "0", "0.0", "no", "n", "f", "wrong", "incorrect"}
 
 
 @dataclass
@@ -57,20 +84,28 @@ class ImportSummary:
     unmatched_ids: list[str] = field(default_factory=list)
     accuracy: float = float("nan")
     by_category: pd.DataFrame = field(default_factory=pd.DataFrame)
+    verdict_column: str | None = None
+    mismatched_ids: list[str] = field(default_factory=list)
+    n_refused: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def n_matched(self) -> int:
-        return self.n_rows - len(self.unmatched_ids)
+        return self.n_rows - len(self.unmatched_ids) - len(self.mismatched_ids)
 
     def lines(self) -> list[str]:
         out = [
             f"{self.file}: {self.n_rows} rows, {self.n_matched} matched to {self.benchmark} samples, "
-            f"{self.n_stored} answers stored, {self.n_existing} already stored, {self.n_empty} empty predictions",
-            f"{self.model} ({self.condition}): accuracy {self.accuracy:.1f}%",
+            f"{self.n_stored} answers stored, {self.n_existing} already stored, {self.n_empty} empty predictions"
+            + (f", {self.n_refused} refusals" if self.n_refused else ""),
+            f"{self.model} ({self.condition}): accuracy {self.accuracy:.2f}%"
+            + (f" (verdicts as published in column {self.verdict_column!r})" if self.verdict_column else " (scored here)"),
         ]
-        if self.unmatched_ids:
-            shown = ", ".join(self.unmatched_ids[:5]) + (" ..." if len(self.unmatched_ids) > 5 else "")
-            out.append(f"warning: {len(self.unmatched_ids)} rows match no sample id ({shown}) and were skipped")
+        for what, ids in (("match no sample id", self.unmatched_ids), ("name a question whose text differs", self.mismatched_ids)):
+            if ids:
+                shown = ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else "")
+                out.append(f"warning: {len(ids)} of {self.n_rows} rows ({100 * len(ids) / max(self.n_rows, 1):.1f}%) {what} ({shown}) and were skipped")
+        out += [f"note: {n}" for n in self.notes]
         return out
 
 
@@ -91,8 +126,8 @@ def read_table(file: Path) -> pd.DataFrame:
             return pd.read_json(file, lines=True, dtype=False)
         if suffix == ".json":
             return pd.read_json(file, dtype=False)
-    except (ValueError, OSError, ImportError) as exc:
-        raise DataError(file, None, None, f"cannot read as a prediction table: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - BadZipFile, ParserError, ArrowInvalid, UnicodeDecodeError...
+        raise DataError(file, None, None, f"cannot read as a prediction table ({type(exc).__name__}: {exc})") from None
     raise DataError(file, None, None, f"unsupported file type {suffix or '(none)'}; a VLMEvalKit result is one of {', '.join(TABLE_SUFFIXES)}")
 
 
@@ -122,6 +157,44 @@ def _sample_lookup(bench: Benchmark) -> dict[str, Sample]:
     return out
 
 
+def parse_verdict(value: Any) -> bool | None:
+    """A published verdict (True/False, 1/0, "yes"/"no"); None when missing or unreadable."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value)
+    text = str(value).strip().lower()
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+def _norm_question(text: Any) -> str:
+    return re.sub(r"\s+", " ", str(text)).strip().lower()
+
+
+def same_question(text: Any, sample: Sample) -> bool:
+    """Whether a prediction file's question text is this sample's (one contains the other, whitespace and case aside).
+
+    Containment, because files differ in what they add: MMStar's xlsx appends the options,
+    lm-eval docs may prepend a hint. Two different questions never contain each other.
+    """
+    a, b = _norm_question(text), _norm_question(sample.question)
+    if not a or not b:
+        return True
+    return a == b or b in a or a in b
+
+
+_NUMBERS = re.compile(r"\bn_\d+\b|[-+]?\d+(?:\.\d+)?")
+
+
+def revised_question(text: Any, sample: Sample) -> bool:
+    """Same question once numbers are masked: an earlier revision of the item (MathVista's GeoQA
+    questions once read ``CB = N_0`` where testmini now has ``CB = 4.0``). Accepted with a note."""
+    a, b = (_NUMBERS.sub("#", _norm_question(t)) for t in (text, sample.question))
+    return bool(a) and (a == b or b in a or a in b)
+
+
 # -- scoring one prediction --------------------------------------------------------------------
 def score_text(prediction: Any, sample: Sample, *, mmstar_rules: bool) -> tuple[str | None, bool, str]:
     """(chosen, correct, extraction) for one free-text prediction."""
@@ -146,7 +219,24 @@ def _option_letter(text: Any, sample: Sample) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-# -- the three formats -------------------------------------------------------------------------
+# -- reading each format into records ----------------------------------------------------------
+_NO_VERDICT = object()
+
+
+@dataclass
+class _Rec:
+    """One prediction row as read: where it is, the id it names, what it says."""
+
+    row: int
+    key: str | None
+    prediction: Any = None
+    verdict: Any = _NO_VERDICT
+    question: Any = None
+    raw: Any = None
+    positional: bool = False  # key is a row position (lm-eval doc_id): only question text can confirm it
+    lm_eval: tuple | None = None  # (responses, acc) of an lm-eval line
+
+
 @dataclass
 class _Row:
     """One parsed prediction: the id it names and what to store."""
@@ -162,31 +252,117 @@ class _Row:
     empty: bool = False
 
 
-def _vlmevalkit_rows(file: Path, samples: dict[str, Sample], *, mmstar_rules: bool) -> Iterable[_Row | tuple[str, int]]:
-    df = read_table(file)
-    if "prediction" not in df.columns:
-        raise DataError(file, None, "prediction", f"no 'prediction' column (columns: {', '.join(map(str, df.columns))}); is this a VLMEvalKit result file?")
-    id_col = next((c for c in ("index", "id", "question_id") if c in df.columns), None)
-    if id_col is None:
-        raise DataError(file, None, "index", "no 'index' (or 'id') column to match predictions to samples")
-    seen: dict[str, int] = {}
-    for i, (raw_id, pred) in enumerate(zip(df[id_col].tolist(), df["prediction"].tolist())):
-        key = _id_text(raw_id)
+def _resolve_verdict(verdict_column: str | None, fmt: str, columns: Iterable[str], file: Path) -> str | None:
+    """The verdict column to use: ``auto`` takes the format's own when the file has it; ``none`` or None: score here."""
+    cols = set(columns)
+    if verdict_column is None or str(verdict_column).lower() in ("none", ""):
+        return None
+    if verdict_column == AUTO:
+        default = FORMAT_COLUMNS[fmt]["verdict"]
+        return default if default in cols else None
+    if verdict_column not in cols:
+        raise DataError(file, None, verdict_column, f"no verdict column {verdict_column!r} (columns: {', '.join(map(str, sorted(cols)))})")
+    return verdict_column
+
+
+def _pick_column(given: str | None, defaults: Iterable[str], columns: Iterable[str], file: Path, what: str) -> str:
+    cols = list(columns)
+    if given is not None:
+        if given not in cols:
+            raise DataError(file, None, given, f"no {what} column {given!r} (columns: {', '.join(map(str, cols))})")
+        return given
+    found = next((c for c in defaults if c in cols), None)
+    if found is None:
+        flag = "--id-column" if what == "id" else "--prediction-column"
+        raise DataError(file, None, next(iter(defaults), what),
+                        f"no {what} column ({' or '.join(defaults)}) among [{', '.join(map(str, cols))}]; name it with {flag}")
+    return found
+
+
+def _read_json(file: Path) -> Any:
+    try:
+        return json.loads(file.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise DataError(file, None, None, f"invalid UTF-8 (byte {exc.start}): {exc.reason}") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(file, exc.lineno, None, f"not valid JSON: {exc.msg}") from None
+
+
+def _table_records(file: Path, fmt: str, id_column: str | None, prediction_column: str | None, verdict_column: str | None) -> tuple[list[_Rec], str | None]:
+    """VLMEvalKit tables and MMMU-Pro JSON Lines: one row per prediction, named columns."""
+    if file.suffix.lower() in (".jsonl", ".ndjson"):
+        from .io import read_jsonl_rows
+
+        rows = read_jsonl_rows(file)
+    else:
+        rows = read_table(file).to_dict("records")
+    columns: dict[str, None] = {}
+    for r in rows[:1000]:
+        columns.update(dict.fromkeys(r))
+    spec = FORMAT_COLUMNS[fmt]
+    pred_col = _pick_column(prediction_column, spec["prediction"], columns, file, "prediction")
+    id_col = _pick_column(id_column, spec["id"], columns, file, "id")
+    verdict = _resolve_verdict(verdict_column, fmt, columns, file)
+    q_col = next((c for c in QUESTION_FIELDS if c in columns), None)
+    out, seen = [], {}
+    for i, r in enumerate(rows):
+        key = _id_text(r.get(id_col))
         if key is None:
             raise DataError(file, i, id_col, "missing id")
         if key in seen:
             raise DataError(file, i, id_col, f"duplicate id {key!r} (first at row {seen[key]})")
         seen[key] = i
-        sample = samples.get(key)
-        if sample is None:
-            yield (key, i)
-            continue
-        chosen, correct, how = score_text(pred, sample, mmstar_rules=mmstar_rules)
-        yield _Row(key, i, chosen, correct, how, None if _is_missing(pred) else str(pred), empty=how == "empty")
+        out.append(_Rec(i, key, r.get(pred_col), r.get(verdict, None) if verdict else _NO_VERDICT,
+                        r.get(q_col) if q_col else None, r.get(pred_col)))
+    return out, verdict
 
 
-def _lm_eval_rows(file: Path, samples: dict[str, Sample], bench: Benchmark) -> Iterable[_Row | tuple[str, int]]:
-    position = {str(i): s for i, s in enumerate(bench.samples)}
+def _mathvista_records(file: Path, id_column: str | None, prediction_column: str | None, verdict_column: str | None) -> tuple[list[_Rec], str | None]:
+    data = _read_json(file)
+    if isinstance(data, list):
+        items = [(d.get("pid") if isinstance(d, dict) else None, d) for d in data]
+    elif isinstance(data, dict):
+        items = list(data.items())
+    else:
+        raise DataError(file, None, None, "a MathVista output is a JSON object of pid -> result")
+    columns: dict[str, None] = {}
+    for _, entry in items:
+        if isinstance(entry, dict):
+            columns.update(dict.fromkeys(entry))
+    verdict = _resolve_verdict(verdict_column, "mathvista", columns, file)
+    if prediction_column is not None and prediction_column not in columns:
+        raise DataError(file, None, prediction_column, f"no prediction column {prediction_column!r} (columns: {', '.join(columns)})")
+    out, seen = [], {}
+    for i, (pid, entry) in enumerate(items):
+        if not isinstance(entry, dict):
+            raise DataError(file, i, "pid", "each entry needs a pid and a result object")
+        key = _id_text(entry.get(id_column)) if id_column else _id_text(pid)
+        if key is None:
+            raise DataError(file, i, id_column or "pid", "missing id")
+        if key in seen:
+            raise DataError(file, i, id_column or "pid", f"duplicate id {key!r} (first at row {seen[key]})")
+        seen[key] = i
+        if prediction_column is not None:
+            pred = entry.get(prediction_column)
+        else:  # MathVista's own scorer reads `prediction` (normalised `extraction`), never `response`
+            pred = next((entry[f] for f in ("prediction", "extraction") if not _is_missing(entry.get(f))), None)
+        out.append(_Rec(i, key, pred, entry.get(verdict) if verdict else _NO_VERDICT, entry.get("question"), entry.get("response")))
+    return out, verdict
+
+
+def _scienceqa_records(file: Path) -> list[_Rec]:
+    data = _read_json(file)
+    if isinstance(data, dict) and isinstance(data.get("results"), dict):
+        results, outputs = data["results"], data.get("outputs") if isinstance(data.get("outputs"), dict) else {}
+    elif isinstance(data, dict):
+        results, outputs = data, {}
+    else:
+        raise DataError(file, None, None, "a ScienceQA result is a JSON object with 'results' (pid -> predicted option index)")
+    return [_Rec(i, _id_text(pid), idx, raw=outputs.get(pid)) for i, (pid, idx) in enumerate(results.items())]
+
+
+def _lm_eval_records(file: Path, id_column: str | None) -> list[_Rec]:
+    out = []
     with file.open(encoding="utf-8") as fh:
         for i, line in enumerate(fh):
             if not line.strip():
@@ -198,18 +374,118 @@ def _lm_eval_rows(file: Path, samples: dict[str, Sample], bench: Benchmark) -> I
             if not isinstance(rec, dict) or "doc" not in rec:
                 raise DataError(file, i, "doc", "an lm-eval samples line needs a 'doc' object")
             doc = rec["doc"] if isinstance(rec["doc"], dict) else {}
-            key = next((_id_text(doc[f]) for f in DOC_ID_FIELDS if f in doc and _id_text(doc[f]) is not None), None)
-            sample = samples.get(key) if key is not None else None
-            if key is None:
+            fields = (id_column,) if id_column else DOC_ID_FIELDS
+            key = next((_id_text(doc[f]) for f in fields if f in doc and _id_text(doc[f]) is not None), None)
+            positional = key is None
+            if positional:
+                if id_column:
+                    raise DataError(file, i, id_column, f"the doc has no {id_column!r} field")
                 key = _id_text(rec.get("doc_id"))
                 if key is None:
                     raise DataError(file, i, "doc_id", "no id in 'doc' and no 'doc_id'")
-                sample = position.get(key)
-            if sample is None:
-                yield (key, i)
+            question = next((doc[f] for f in QUESTION_FIELDS if isinstance(doc.get(f), str)), None)
+            out.append(_Rec(i, key, question=question, positional=positional,
+                            lm_eval=(rec.get("filtered_resps", rec.get("resps")), rec.get("acc"))))
+    return out
+
+
+# -- matching: by id, confirmed by the question text, never guessed ----------------------------------
+def _match(recs: list[_Rec], bench: Benchmark, file: Path, on_error: str) -> tuple[list[tuple[_Rec, Sample]], list[str], list[str], list[str]]:
+    samples = _sample_lookup(bench)
+    position = {str(i): s for i, s in enumerate(bench.samples)}
+    matched, unmatched, mismatched, reasons, revised = [], [], [], [], []
+    for r in recs:
+        sample = (position if r.positional else samples).get(r.key)
+        if sample is None:
+            unmatched.append(r.key)
+            reasons.append(f"row {r.row} id {r.key!r}: no question with this id")
+            continue
+        if r.question is not None and not same_question(r.question, sample):
+            if revised_question(r.question, sample):
+                revised.append(r.key)
+                matched.append((r, sample))
                 continue
-            resps = rec.get("filtered_resps", rec.get("resps"))
-            yield _lm_eval_answer(file, i, key, sample, resps, rec.get("acc"))
+            mismatched.append(r.key)
+            reasons.append(f"row {r.row} id {r.key!r}: the file's question {str(r.question)[:60]!r} is not question "
+                           f"{sample.id!r} ({sample.question[:60]!r})")
+            continue
+        if r.question is None and (r.positional or sample.meta.get("derived_id") == "row"):
+            mismatched.append(r.key)
+            what = "lm-eval doc_id is a row position" if r.positional else f"the ids of {bench.source} are row positions"
+            reasons.append(f"row {r.row} id {r.key!r}: {what} and the row has no question text to confirm the match")
+            continue
+        matched.append((r, sample))
+    bad = len(unmatched) + len(mismatched)
+    if bad and (on_error == "raise" or not matched):
+        hint = "" if matched else " (wrong benchmark, split or id column?)"
+        raise DataError(
+            file, None, None,
+            f"{bad} of {len(recs)} predictions ({100 * bad / max(len(recs), 1):.1f}%) do not match a question of "
+            f"{bench.name!r} ({bench.source}){hint}: " + "; ".join(reasons[:5]) + (" ..." if len(reasons) > 5 else "")
+            + ("" if not matched else "; pass --on-error skip to import the matched rows only"),
+        )
+    return matched, unmatched, mismatched, revised
+
+
+# -- scoring ------------------------------------------------------------------------------------------
+def _whole_number(text: str) -> float | None:
+    try:
+        v = float(text.replace(",", "").strip())
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _mathvista_score(pred: Any, sample: Sample) -> tuple[str | None, bool, str]:
+    """MathVista's normalised prediction compared as a whole value: ``'1/2'`` is not 2, ``'[9, 7]'`` is not 7."""
+    if _is_missing(pred):
+        return None, False, "empty"
+    value = str(pred).strip()
+    if sample.is_multiple_choice:
+        letter = _option_letter(value, sample)
+        if letter is not None:
+            return letter, letter == sample.answer, "option-text-exact"
+        return score_text(value, sample, mmstar_rules=False)
+    gold = str(sample.answer).strip()
+    if sample.answer_type in ("integer", "float"):
+        v, g = _whole_number(value), _whole_number(gold)
+        if v is None or g is None:
+            return value, False, "mathvista-value-unparsed"
+        if sample.answer_type == "integer":
+            return value, v == round(v) and int(v) == int(g), "mathvista-value"
+        prec = sample.meta.get("precision")
+        digits = int(prec) if isinstance(prec, (int, float)) and not (isinstance(prec, float) and math.isnan(prec)) else 2
+        return value, round(v, digits) == round(g, digits), "mathvista-value"
+    if sample.answer_type == "list":
+        return value, re.sub(r"\s+", "", value) == re.sub(r"\s+", "", gold), "mathvista-value"
+    return value, _norm_question(value) == _norm_question(gold), "mathvista-value"
+
+
+def _score(r: _Rec, sample: Sample, fmt: str, verdict: str | None, file: Path, mmstar_rules: bool) -> _Row:
+    if fmt == "lm-eval":
+        resps, acc = r.lm_eval or (None, None)
+        return _lm_eval_answer(file, r.row, r.key, sample, resps, acc)
+    raw = None if _is_missing(r.raw) else str(r.raw)
+    if fmt == "scienceqa":
+        try:
+            idx = int(str(r.prediction).strip())
+        except ValueError:
+            raise DataError(file, r.row, "results", f"predicted index {r.prediction!r} of {r.key!r} is not an integer") from None
+        if not 0 <= idx < len(sample.options):
+            chosen, correct, how = None, False, "index-out-of-range"
+        else:
+            chosen = LETTERS[idx]
+            correct, how = chosen == sample.answer, "option-index"
+    elif fmt == "mathvista":
+        chosen, correct, how = _mathvista_score(r.prediction, sample)
+        raw = raw if raw is not None else (None if _is_missing(r.prediction) else str(r.prediction))
+    else:
+        chosen, correct, how = score_text(r.prediction, sample, mmstar_rules=mmstar_rules)
+    if verdict is not None:
+        v = parse_verdict(r.verdict)
+        correct = bool(v)
+        how = f"verdict:{verdict}|{how}" if v is not None else f"verdict-missing:{verdict}|{how}"
+    return _Row(r.key, r.row, chosen, bool(correct), how, raw, empty=how.endswith("empty"))
 
 
 def _loglik(entry: Any) -> float | None:
@@ -240,38 +516,6 @@ def _lm_eval_answer(file: Path, i: int, key: str, sample: Sample, resps: Any, ac
     return _Row(key, i, chosen, correct, how, None if _is_missing(text) else str(text), empty=how == "empty")
 
 
-def _mathvista_rows(file: Path, samples: dict[str, Sample]) -> Iterable[_Row | tuple[str, int]]:
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(file, exc.lineno, None, f"not valid JSON: {exc.msg}") from None
-    if isinstance(data, list):
-        items = [(str(d.get("pid")) if isinstance(d, dict) else None, d) for d in data]
-    elif isinstance(data, dict):
-        items = list(data.items())
-    else:
-        raise DataError(file, None, None, "a MathVista output is a JSON object of pid -> result")
-    for i, (pid, entry) in enumerate(items):
-        key = _id_text(pid)
-        if key is None or not isinstance(entry, dict):
-            raise DataError(file, i, "pid", "each entry needs a pid and a result object")
-        sample = samples.get(key)
-        if sample is None:
-            yield (key, i)
-            continue
-        pred = next((entry[f] for f in ("prediction", "extraction", "response") if not _is_missing(entry.get(f))), None)
-        if pred is None:
-            yield _Row(key, i, None, False, "empty", None, empty=True)
-            continue
-        if sample.is_multiple_choice:
-            letter = _option_letter(pred, sample)
-            if letter is not None:
-                yield _Row(key, i, letter, letter == sample.answer, "option-text-exact", str(pred))
-                continue
-        chosen, correct, how = score_text(pred, sample, mmstar_rules=False)
-        yield _Row(key, i, chosen, correct, how, str(pred))
-
-
 # -- the import --------------------------------------------------------------------------------
 def import_predictions(
     file: str | Path,
@@ -285,33 +529,58 @@ def import_predictions(
     shots: int = 0,
     blind_mode: str = "drop",
     split: str | None = None,
+    id_column: str | None = None,
+    prediction_column: str | None = None,
+    verdict_column: str | None = AUTO,
+    on_error: str = "raise",
+    no_images: bool = False,
 ) -> ImportSummary:
     """Store the predictions in ``file`` as answers of ``model`` under ``condition``.
 
-    ``benchmark`` is a loaded Benchmark or a name (loaded from ``path`` when given). Rows
-    naming an id the benchmark lacks are skipped and reported; a file where no row matches
-    is an error (wrong benchmark or wrong id column).
+    ``benchmark`` is a loaded Benchmark or a name (loaded from ``path`` when given, with
+    ``no_images`` for question files published without images: predictions of every
+    condition import without showing anything). Every row must match a question by id and,
+    where the file carries the question text, by text; otherwise the import stops naming
+    the rows and their share, unless ``on_error="skip"`` (a file where nothing matches is
+    always an error). ``verdict_column``: ``"auto"`` takes the format's own verdicts when
+    present (MathVista's ``true_false``), a column name takes that one, None scores here.
     """
     file = Path(file)
     if format not in FORMATS:
         raise LeakauditError(f"unknown import format {format!r}; use one of {', '.join(FORMATS)}")
     if condition not in CONDITIONS:
         raise LeakauditError(f"unknown condition {condition!r}; use one of {', '.join(CONDITIONS)}")
+    if on_error not in ("raise", "skip"):
+        raise LeakauditError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
     if not file.is_file():
         raise LeakauditError(f"prediction file not found: {file}")
-    bench = benchmark if isinstance(benchmark, Benchmark) else load_benchmark(benchmark, path=path, split=split)
-    samples = _sample_lookup(bench)
-    if format == "vlmevalkit":
-        parsed = list(_vlmevalkit_rows(file, samples, mmstar_rules=bench.name == "mmstar"))
-    elif format == "lm-eval":
-        parsed = list(_lm_eval_rows(file, samples, bench))
+    if format in ("lm-eval", "scienceqa") and prediction_column is not None:
+        raise LeakauditError(f"--prediction-column does not apply to the {format} format (its layout is fixed)")
+    if format == "scienceqa" and id_column is not None:
+        raise LeakauditError("--id-column does not apply to the scienceqa format (ids are the result's pid keys)")
+    bench = benchmark if isinstance(benchmark, Benchmark) else load_benchmark(benchmark, path=path, split=split, no_images=no_images)
+    verdict: str | None = None
+    if format in ("vlmevalkit", "mmmu-pro"):
+        recs, verdict = _table_records(file, format, id_column, prediction_column, verdict_column)
+    elif format == "mathvista":
+        recs, verdict = _mathvista_records(file, id_column, prediction_column, verdict_column)
+    elif format == "scienceqa":
+        recs = _scienceqa_records(file)
     else:
-        parsed = list(_mathvista_rows(file, samples))
-    rows = [p for p in parsed if isinstance(p, _Row)]
-    unmatched = [p[0] for p in parsed if not isinstance(p, _Row)]
-    if not rows:
-        some = ", ".join(unmatched[:5])
-        raise DataError(file, None, "index", f"none of the {len(parsed)} predictions matches a sample id of benchmark {bench.name!r} ({bench.source}); ids in the file: {some}")
+        recs = _lm_eval_records(file, id_column)
+    if format in ("lm-eval", "scienceqa") and verdict_column not in (AUTO, None, "none"):
+        raise LeakauditError(f"--verdict-column does not apply to the {format} format")
+    if not recs:
+        raise DataError(file, None, None, "no predictions in the file")
+    matched, unmatched, mismatched, revised = _match(recs, bench, file, on_error)
+    rows = [_score(r, s, format, verdict, file, bench.name == "mmstar") for r, s in matched]
+    samples = {r.key: s for r, s in matched}
+    notes = []
+    if revised:
+        notes.append(f"{len(revised)} rows name their question with other numbers (an earlier revision of the item), matched by id: "
+                     + ", ".join(revised[:5]) + (" ..." if len(revised) > 5 else ""))
+    if verdict is not None:
+        notes.append(f"correctness is the file's own {verdict!r} column as published (--verdict-column none scores the predictions here)")
 
     digest = hashlib.sha256(file.read_bytes()).hexdigest()[:16]
     source = f"import:{format}"
@@ -319,8 +588,7 @@ def import_predictions(
     stored = existing = 0
     records = []
     with AnswerStore(run_dir) as store:
-        matched = {samples[r.key].content_hash: samples[r.key] for r in rows}
-        store.add_samples(matched.values())
+        store.add_samples({s.content_hash: s for s in samples.values()}.values())
         for r in rows:
             s = samples[r.key]
             ans = Answer(benchmark=s.benchmark, sample_id=s.id, sample_hash=s.content_hash, model=model, condition=condition,
@@ -335,14 +603,18 @@ def import_predictions(
         store.record_run({
             "command": shlex.join(["leakaudit", *sys.argv[1:]]), "status": "complete", "import": str(file), "import_format": format,
             "sha256": digest, "benchmark": bench.name, "source": bench.source, "model": model, "condition": condition,
-            "blind_mode": mode, "shots": shots, "n_rows": len(parsed), "n_matched": len(rows),
+            "blind_mode": mode, "shots": shots, "n_rows": len(recs), "n_matched": len(rows), "verdict_column": verdict,
+            "id_column": id_column, "prediction_column": prediction_column, "no_images": bool(getattr(bench, "no_images", False)),
+            "n_unmatched": len(unmatched), "n_mismatched": len(mismatched),
         })
     frame = pd.DataFrame(records)
     by_cat = (frame.assign(category=frame["category"].fillna("(none)")).groupby("category")["correct"]
               .agg(n="size", accuracy=lambda c: 100.0 * c.mean()).reset_index())
     return ImportSummary(file=file, format=format, model=model, condition=condition, benchmark=bench.name, run_dir=Path(run_dir),
-                         n_rows=len(parsed), n_stored=stored, n_existing=existing, n_empty=sum(r.empty for r in rows),
-                         unmatched_ids=unmatched, accuracy=100.0 * float(frame["correct"].mean()), by_category=by_cat)
+                         n_rows=len(recs), n_stored=stored, n_existing=existing, n_empty=sum(r.empty for r in rows),
+                         unmatched_ids=unmatched, accuracy=100.0 * float(frame["correct"].mean()), by_category=by_cat,
+                         verdict_column=verdict, mismatched_ids=mismatched,
+                         n_refused=sum(r.extraction.endswith("refusal") for r in rows), notes=notes)
 
 
-__all__ = ["FORMATS", "ImportSummary", "import_predictions", "read_table", "score_text"]
+__all__ = ["AUTO", "FORMATS", "ImportSummary", "import_predictions", "parse_verdict", "read_table", "same_question", "score_text"]

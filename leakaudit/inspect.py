@@ -99,7 +99,7 @@ def inspect_benchmark(bench: Benchmark) -> dict[str, Any]:
         shares = ", ".join(f"{L} {v:.0%}" for L, v in imbalance["shares"].items())
         problems.append(_problem("answer_letter_imbalance", f"answer letters are imbalanced (chi-square p={imbalance['p_value']:.1e}): {shares}; a letter-biased model gains from this", count=1))
 
-    no_image = [s.id for s in samples if not s.images]
+    no_image = [s.id for s in samples if not s.images and not s.meta.get("image_refs")]  # --no-images keeps references
     if no_image and len(no_image) < len(samples):
         problems.append(_problem("samples_without_image", f"{len(no_image)} of {len(samples)} samples have no image: vision cannot help on them", no_image))
     elif no_image:
@@ -119,7 +119,7 @@ def inspect_benchmark(bench: Benchmark) -> dict[str, Any]:
         "option_counts": {str(k): v for k, v in sorted(Counter(len(s.options) for s in samples).items())},
         "answer_letters": {L: v for L, v in sorted(Counter(s.answer for s in samples if s.is_multiple_choice).items())},
         "answer_types": _counts(s.answer_type for s in samples),
-        "images_per_sample": {str(k): v for k, v in sorted(Counter(len(s.images) for s in samples).items())},
+        "images_per_sample": {str(k): v for k, v in sorted(Counter(len(s.images) or len(s.meta.get("image_refs") or []) for s in samples).items())},
         "n_same_question_text": n_same_text,
         "answer_letter_test": imbalance,
         "skipped": [{"file": s.file, "row": s.row, "field": s.field, "reason": s.reason} for s in bench.skipped],

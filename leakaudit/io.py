@@ -30,8 +30,15 @@ FORMAT_BY_SUFFIX = {
     ".json": "json",
     ".csv": "csv",
     ".tsv": "tsv",
+    ".xlsx": "xlsx",
 }
-SUFFIX_BY_FORMAT = {"parquet": ".parquet", "jsonl": ".jsonl", "json": ".json", "csv": ".csv", "tsv": ".tsv"}
+SUFFIX_BY_FORMAT = {"parquet": ".parquet", "jsonl": ".jsonl", "json": ".json", "csv": ".csv", "tsv": ".tsv", "xlsx": ".xlsx"}
+#: formats that may hold VLMEvalKit's table layout (index, question, A.., answer, image)
+TABLE_FORMATS = ("tsv", "xlsx")
+#: field a JSON object keyed by id keeps its key in when no field of the row already holds it
+KEY_FIELD = "id"
+#: fields that may repeat a keyed JSON object's key
+ID_FIELDS = ("id", "pid", "index", "qid", "question_id", "sample_id")
 #: VLMEvalKit stores a repeated image once and points later rows at it by index
 _IMAGE_REF_MAX_LEN = 64
 #: the columns every VLMEvalKit TSV has (any adapter with ``accepts_vlmevalkit`` reads it)
@@ -62,6 +69,8 @@ def sniff_format(path: Path) -> str:
         head = fh.read(65536)
     if head[:4] == b"PAR1":
         return "parquet"
+    if head[:4] == b"PK\x03\x04":
+        return "xlsx"
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped[:1] == b"[":
         return "json"
@@ -126,7 +135,7 @@ def _read_json(file: Path) -> list[dict[str, Any]]:
     except ValueError as exc:
         raise DataError(file, None, None, f"invalid JSON: {exc}") from None
     if isinstance(obj, dict) and obj and all(isinstance(v, dict) for v in obj.values()):
-        obj = list(obj.values())  # keyed by id, as MathVista's GitHub annotation files are
+        obj = keyed_rows(obj, file)  # keyed by id, as MathVista's and ScienceQA's GitHub files are
     elif isinstance(obj, dict):
         lists = [k for k, v in obj.items() if isinstance(v, list)]
         key = "data" if "data" in lists else (lists[0] if len(lists) == 1 else None)
@@ -139,6 +148,37 @@ def _read_json(file: Path) -> list[dict[str, Any]]:
         if not isinstance(row, dict):
             raise DataError(file, i, None, f"row is a JSON {type(row).__name__}, expected an object")
     return obj
+
+
+def keyed_rows(obj: dict[str, dict[str, Any]], file: Path) -> list[dict[str, Any]]:
+    """Rows of a JSON object keyed by id, each keeping its key as its id.
+
+    MathVista's rows repeat the key as ``pid``; ScienceQA's ``problems.json`` rows carry
+    no id at all, so the key is added as ``id``. A row whose ``id`` differs from its key
+    is refused: which one is the sample id would be a guess.
+    """
+    rows = []
+    for key, value in obj.items():
+        row = dict(value)
+        if any(str(row.get(f)) == str(key) for f in ID_FIELDS if row.get(f) is not None):
+            rows.append(row)  # the key is repeated in an id field (MathVista's pid)
+            continue
+        if KEY_FIELD in row and row[KEY_FIELD] is not None:
+            raise DataError(file, key, KEY_FIELD, f"row keyed {key!r} has {KEY_FIELD} {row[KEY_FIELD]!r}; the key and the id must agree")
+        rows.append({KEY_FIELD: str(key), **row})
+    return rows
+
+
+def _read_excel(file: Path) -> list[dict[str, Any]]:
+    """Rows of an .xlsx sheet (VLMEvalKit's result files); cells read as values, never as formulas run."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_excel(file, dtype=object)
+    except Exception as exc:  # zipfile.BadZipFile, openpyxl's InvalidFileException, KeyError for a broken workbook
+        raise DataError(file, None, None, f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
+    frame = frame.astype(object).where(frame.notna(), None)
+    return frame.to_dict("records")
 
 
 def _read_delimited(file: Path, sep: str) -> list[dict[str, Any]]:
@@ -185,14 +225,37 @@ def read_local_rows(path: str | Path, adapter: "BenchmarkAdapter") -> tuple[list
         "json": _read_json,
         "csv": lambda f: _read_delimited(f, ","),
         "tsv": lambda f: _read_delimited(f, "\t"),
+        "xlsx": _read_excel,
     }
     rows = readers[fmt](file)
     if not rows:
         raise DataError(file, None, None, "empty file (no data rows)")
-    if fmt == "tsv":
+    if fmt in TABLE_FORMATS:
         _resolve_tsv_image_refs(rows)
     check_columns(rows, adapter, file, fmt)
     return rows, fmt, str(file), file.parent.resolve()
+
+
+SPLIT_FIELD = "split"
+
+
+def filter_split(rows: list[dict[str, Any]], split: str | None, default: str | None, file: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """Only the rows of one split when a file holds several (ScienceQA's ``problems.json``).
+
+    ``split`` given: its rows, or an error listing the splits the file has. Not given: the
+    adapter's ``default`` split when the file has it (the caller says so), else all rows.
+    A file whose rows carry no ``split`` field, or one value only, is returned whole.
+    Returns ``(rows, split used or None)``.
+    """
+    values = {r.get(SPLIT_FIELD) for r in rows if isinstance(r.get(SPLIT_FIELD), str)}
+    if not values or (len(values) == 1 and (split is None or split in values)):
+        return rows, None
+    want = split if split is not None else default
+    if want not in values:
+        if split is None:
+            return rows, None
+        raise DataError(file, None, SPLIT_FIELD, f"no rows of split {split!r}; the file has splits {', '.join(sorted(values))}")
+    return [r for r in rows if r.get(SPLIT_FIELD) == want], want
 
 
 def check_columns(rows: list[dict[str, Any]], adapter: "BenchmarkAdapter", file: Path, fmt: str) -> None:
@@ -203,7 +266,7 @@ def check_columns(rows: list[dict[str, Any]], adapter: "BenchmarkAdapter", file:
     missing = adapter.missing_columns(columns)
     if not missing:
         return
-    if fmt == "tsv" and adapter.accepts_vlmevalkit and all(c in columns for c in VLMEVALKIT_COLUMNS):
+    if fmt in TABLE_FORMATS and adapter.accepts_vlmevalkit and all(c in columns for c in VLMEVALKIT_COLUMNS):
         return
     expected = [c if isinstance(c, str) else " or ".join(c) for c in adapter.required_columns]
     hint = " (or a VLMEvalKit TSV: index, question, A, B.., answer, image)" if adapter.accepts_vlmevalkit else ""
@@ -330,6 +393,24 @@ def _copy_image_files(bench: "Benchmark", out_dir: Path) -> None:
             shutil.copy2(src, dest)
 
 
+def _source_is_keyed_json(bench: "Benchmark") -> bool:
+    """Whether the benchmark was read from a JSON object keyed by id (not a list of rows)."""
+    if bench.format != "json":
+        return False
+    try:
+        with open(bench.source, "rb") as fh:
+            head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return False
+    if head[:1] != b"{":
+        return False
+    try:
+        obj = json.loads(Path(bench.source).read_text(encoding="utf-8-sig"))
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, dict) for v in obj.values())
+
+
 def write_benchmark(bench: "Benchmark", path: str | Path) -> Path:
     """Write ``bench`` (e.g. a filtered subset) in its input's own format; return the data file.
 
@@ -371,8 +452,15 @@ def write_benchmark(bench: "Benchmark", path: str | Path) -> Path:
         rows = [{k: _externalise(v, out_dir, f"{i}_{k}") for k, v in r.items()} for i, r in enumerate(rows)]
         if fmt == "jsonl":
             out_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        elif _source_is_keyed_json(bench):  # keyed by id in, keyed by id out (MathVista, ScienceQA)
+            keyed = {s.id: r for s, r in zip(bench.samples, rows)}
+            out_file.write_text(json.dumps(keyed, ensure_ascii=False, indent=1), encoding="utf-8")
         else:
             out_file.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    elif fmt == "xlsx":
+        import pandas as pd
+
+        pd.DataFrame([{k: _cell_text(v) for k, v in r.items()} for r in rows]).to_excel(out_file, index=False)
     else:
         import pandas as pd
 

@@ -142,6 +142,14 @@ def plan_models(zoo: Any, group: str | None = None, models: Sequence[str | LM] |
     return plan
 
 
+def without_vision(plan: ModelPlan, reason: str = "the benchmark was loaded with --no-images") -> ModelPlan:
+    """Drop the LVLMs of a plan (their vision and blind runs need the images), saying why in ``plan.skipped``."""
+    for m in plan.lvlms:
+        plan.skipped.append(f"{plan.name(m)}: vision and blind runs skipped: {reason}")
+    plan.lvlms = []
+    return plan
+
+
 def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: Any, shots: int, scoring: str, circular: bool,
                     limit: int | None, progress: bool, command: str | None = None, on_model_error: str = "raise") -> list:
     """Run every condition the plan needs, model by model; the store skips what it already has.

@@ -291,6 +291,9 @@ def run(
     come from the whole benchmark (``select_fewshot``), so ``limit`` never changes them.
     """
     check_settings(condition=condition, scoring=scoring, blind=blind)
+    if condition in ("vision", "blind") and getattr(benchmark, "no_images", False):
+        raise LeakauditError(f"benchmark {benchmark.name!r} was loaded with --no-images (its images are references, never opened): "
+                             f"a {condition} run needs the images; load it without --no-images, or import published {condition} predictions")
     if shots < 0:
         raise LeakauditError(f"shots must be 0 or more, not {shots}")
     if batch_size < 1:

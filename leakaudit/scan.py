@@ -107,6 +107,8 @@ def scan(
     zoo_obj = pipeline.load_zoo(zoo) if pipeline.needs_zoo(zoo, models) else None
     group = zoo_group if zoo_group is not None else (None if models else default_group(benchmark.name))
     plan = plan_models(zoo_obj, group, models, base_llms)
+    if getattr(benchmark, "no_images", False):
+        pipeline.without_vision(plan)
     if not (plan.inspectors or plan.lvlms):
         raise LeakauditError("no runnable model in the chosen zoo group: " + "; ".join(plan.skipped))
     for note in plan.skipped:

@@ -23,7 +23,7 @@ SCORINGS: tuple[str, ...] = get_args(Scoring)
 BLIND_MODES: tuple[str, ...] = get_args(BlindMode)
 KINDS: tuple[str, ...] = get_args(Kind)
 #: published prediction files ``leakaudit import`` reads
-ImportFormat = Literal["vlmevalkit", "lm-eval", "mathvista"]
+ImportFormat = Literal["vlmevalkit", "lm-eval", "mathvista", "mmmu-pro", "scienceqa"]
 IMPORT_FORMATS: tuple[str, ...] = get_args(ImportFormat)
 #: LLaVA-Critic's two judging protocols: a score per answer, or the better of two
 JudgeMode = Literal["pointwise", "pairwise"]

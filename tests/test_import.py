@@ -41,7 +41,10 @@ def test_vlmevalkit_table_formats(toy_bench, tmp_path, suffix):
     f = tmp_path / f"pred{suffix}"
     {".tsv": lambda: df.to_csv(f, sep="\t", index=False), ".csv": lambda: df.to_csv(f, index=False),
      ".xlsx": lambda: df.to_excel(f, index=False), ".parquet": lambda: df.to_parquet(f, index=False)}[suffix]()
-    summ = import_predictions(f, format="vlmevalkit", model="m", condition="vision", benchmark=toy_bench, run_dir=tmp_path / "run")
+    with pytest.raises(DataError, match=r"1 of 7 predictions \(14.3%\) do not match.*row 6 id '99'"):
+        import_predictions(f, format="vlmevalkit", model="m", condition="vision", benchmark=toy_bench, run_dir=tmp_path / "run")
+    summ = import_predictions(f, format="vlmevalkit", model="m", condition="vision", benchmark=toy_bench, run_dir=tmp_path / "run",
+                              on_error="skip")
     assert summ.n_rows == 7 and summ.n_stored == 6 and summ.unmatched_ids == ["99"] and summ.n_empty == 1
     a = _answers(tmp_path / "run")
     assert list(a.loc[["0", "1", "2", "3", "4", "5"], "correct"]) == [True, True, False, False, True, True]
@@ -49,7 +52,8 @@ def test_vlmevalkit_table_formats(toy_bench, tmp_path, suffix):
     assert set(a["source"]) == {"import:vlmevalkit"} and set(a["condition"]) == {"vision"}
     assert summ.accuracy == pytest.approx(400 / 6)
     # the same file again stores nothing new
-    again = import_predictions(f, format="vlmevalkit", model="m", condition="vision", benchmark=toy_bench, run_dir=tmp_path / "run")
+    again = import_predictions(f, format="vlmevalkit", model="m", condition="vision", benchmark=toy_bench, run_dir=tmp_path / "run",
+                               on_error="skip")
     assert again.n_stored == 0 and again.n_existing == 6
 
 
@@ -64,7 +68,7 @@ def test_vlmevalkit_bad_files_name_the_problem(toy_bench, tmp_path):
         import_predictions(f, format="vlmevalkit", model="m", condition="vision", benchmark=toy_bench, run_dir=tmp_path)
     assert err.value.row == 2
     pd.DataFrame({"index": [100, 101], "prediction": ["A", "B"]}).to_csv(f, sep="\t", index=False)
-    with pytest.raises(DataError, match="none of the 2 predictions matches"):
+    with pytest.raises(DataError, match=r"2 of 2 predictions \(100.0%\) do not match.*wrong benchmark"):
         import_predictions(f, format="vlmevalkit", model="m", condition="vision", benchmark=toy_bench, run_dir=tmp_path)
 
 
@@ -83,7 +87,7 @@ def test_lm_eval_samples(toy_bench, tmp_path):
     lines = [
         {"doc_id": 0, "doc": {"id": "0"}, "filtered_resps": [[-1.0, False], [-3.0, False], [-2.0, False], [-5.0, False]], "acc": 1.0},
         {"doc_id": 1, "doc": {"id": "1"}, "filtered_resps": [[-1.0, False], [-3.0, False], [-2.0, False], [-5.0, False]], "acc": 0.0},
-        {"doc_id": 2, "doc": {"question": "no id here"}, "resps": [[["-9", "False"]], [["-8", "False"]], [["-1", "True"]], [["-7", "False"]]]},
+        {"doc_id": 2, "doc": {"question": "q2?"}, "resps": [[["-9", "False"]], [["-8", "False"]], [["-1", "True"]], [["-7", "False"]]]},
         {"doc_id": 3, "doc": {"id": "3"}, "filtered_resps": ["The answer is D."]},
     ]
     f = tmp_path / "samples_toy.jsonl"
@@ -93,7 +97,7 @@ def test_lm_eval_samples(toy_bench, tmp_path):
     a = _answers(tmp_path / "r")
     assert a.loc["0", "chosen"] == "A" and bool(a.loc["0", "correct"]) and a.loc["0", "scoring"] == "cloze"
     assert a.loc["1", "chosen"] == "A" and not bool(a.loc["1", "correct"])  # lm-eval's own acc counts
-    assert a.loc["2", "chosen"] == "C" and bool(a.loc["2", "correct"])  # matched by doc_id position, no acc: chosen == answer
+    assert a.loc["2", "chosen"] == "C" and bool(a.loc["2", "correct"])  # doc_id position confirmed by the question text
     assert a.loc["3", "chosen"] == "D" and bool(a.loc["3", "correct"]) and a.loc["3", "scoring"] == "generate"
     assert set(a["shots"]) == {2} and a.loc["0", "option_scores"] == [-1.0, -3.0, -2.0, -5.0]
     f.write_text("{not json\n")
@@ -122,13 +126,13 @@ def test_import_cli(toy_bench, tmp_path, monkeypatch):
     from leakaudit.cli import main
     import leakaudit.imports as imports_mod
 
-    monkeypatch.setattr(imports_mod, "load_benchmark", lambda name, path=None, split=None: toy_bench)
+    monkeypatch.setattr(imports_mod, "load_benchmark", lambda name, path=None, split=None, no_images=False: toy_bench)
     f = tmp_path / "p.tsv"
     pd.DataFrame({"index": [0, 1], "prediction": ["A", "C"]}).to_csv(f, sep="\t", index=False)
     res = CliRunner().invoke(main, ["import", str(f), "--format", "vlmevalkit", "--model", "m", "--condition", "blind",
                                     "--benchmark", "toy", "--run-dir", str(tmp_path / "r")])
     assert res.exit_code == 0, res.output
-    assert "accuracy 50.0%" in res.output and "colour" in res.output
+    assert "accuracy 50.00%" in res.output and "colour" in res.output
     a = _answers(tmp_path / "r")
     assert set(a["blind_mode"]) == {"drop"}
     res = CliRunner().invoke(main, ["import", str(tmp_path / "missing.tsv"), "--format", "vlmevalkit", "--model", "m",

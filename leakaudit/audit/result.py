@@ -216,7 +216,9 @@ def audit(
     ``scoring``/``blind_mode`` restrict to answers of one scoring mode / blind mode;
     ``prefer_scoring`` only prefers one where a question was answered under several.
     ``inspectors``: the text-only LLMs whose hits count as evidence (MMStar's 8 inspectors);
-    default every LLM with text-only answers. Other LLMs still give S_t (e.g. base LLMs).
+    default every LLM with live text-only answers (imported ones only when named, so a
+    folder of imported 0-shot, 2-shot and random-guess outputs is not a panel). Other LLMs
+    still give S_t (e.g. base LLMs).
     ``min_confidence``: a text-only or blind hit counts as evidence only if the model gave the
     answer at least this softmax share of its option scores (unscored answers count as they
     are); S_t and the other metrics are unchanged. None: every hit counts, as in MMStar.
@@ -268,6 +270,14 @@ def audit(
 
     # the panel: one vote per set of weights, none for random weights
     llms = sorted(m for m, r in roles.items() if r.kind != "lvlm")
+    if inspectors is None:
+        # imported text-only runs (other papers' 0-shot, 2-shot, random-guess outputs) join the panel only when named
+        text_src = answers.loc[answers["condition"] == "text", ["model", "source"]] if "source" in answers else answers.iloc[0:0]
+        live = set(text_src.loc[~text_src["source"].astype(str).str.startswith("import:"), "model"])
+        imported = sorted(set(llms) & (set(text_src["model"]) - live))
+        if imported:
+            notes.append(f"imported text-only runs are not inspectors unless named with --inspectors: {', '.join(imported)}")
+            llms = [m for m in llms if m not in imported]
     if inspectors is not None:
         unknown = [m for m in inspectors if m not in llms]
         if unknown and len(unknown) == len(list(inspectors)):

@@ -196,9 +196,10 @@ def audit_cmd(run_dir, benchmark, as_json, text_shots, circular, k, n, n_boot, s
                    "(default: the run's recorded setting, else 0.5; 0: every hit, as MMStar).")
 @click.option("--zoo", "zoo_path", type=click.Path(dir_okay=False), default=None)
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder for the kept questions and removed.csv.")
-@click.option("--inspectors", default=None, help="Comma-separated LLMs whose text-only hits count as evidence (default: every LLM in the store).")
+@click.option("--inspectors", default=None, help="Comma-separated LLMs whose text-only hits count as evidence (default: every LLM with live text-only answers; imported runs count only when named here).")
+@click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
 def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_shots, circular, min_confidence, zoo_path, out_dir,
-            inspectors) -> None:
+            inspectors, no_images) -> None:
     """Write BENCH without its text-answerable questions (MMStar's filter), in its own format, plus removed.csv."""
     from .console import make_console
 
@@ -214,7 +215,7 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
                                                remove_signals=("drop_blind", ["blind-hits"] if drop_blind else None),
                                                balance=("balance", balance or None)))
     echo_overrides(lines)
-    bench_obj = load_benchmark(bench, path=bench_path, split=split)
+    bench_obj = load_benchmark(bench, path=bench_path, split=split, no_images=no_images)
     result = audit_run(run_dir, replace(settings, n_boot=0), benchmark=bench_obj, zoo=zoo_path, overrides=lines, require_inspectors=True)
     fres = filter_benchmark(bench_obj, result, settings=settings)
     data_file = fres.write(out_dir)
@@ -248,13 +249,18 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 @click.option("--no-report", is_flag=True, help="Skip the PDF.")
 @click.option("--no-progress", is_flag=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (metrics, averages, summary, where the files went).")
+@click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (only the text-only LLMs run; vision models are skipped with the reason).")
 def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_dir, shots, scoring, circular, k, n, drop_blind,
-             min_confidence, balance, n_boot, no_report, no_progress, as_json) -> None:
+             min_confidence, balance, n_boot, no_report, no_progress, as_json, no_images) -> None:
     """Audit BENCH end to end: run the missing answers, compute MG/ML, label and filter questions, write a report folder."""
     from .console import make_console
 
     from .. import scan as scan_mod
 
+    if no_images:
+        from ..benchmark import load_benchmark
+
+        bench = load_benchmark(bench, path=bench_path, split=split, limit=None if shots else limit, no_images=True)
     res = scan_mod.scan(
         bench, zoo_group=zoo_group, zoo=zoo_path, path=bench_path, split=split, limit=limit, out=out_dir, run_dir=run_dir,
         shots=shots, scoring=scoring, circular=circular, k=k, n=n, drop_blind=drop_blind or None, balance=balance or None,
@@ -280,17 +286,27 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
 @click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(IMPORT_FORMATS), required=True,
-              help="vlmevalkit: xlsx/tsv/csv/parquet with a prediction column; lm-eval: samples_*.jsonl; mathvista: output JSON.")
+              help="vlmevalkit: xlsx/tsv/csv/parquet with a prediction column; lm-eval: --log_samples JSON Lines; mathvista: output_*.json; "
+                   "mmmu-pro: output/*.jsonl; scienceqa: results/*/*.json (pid -> option index).")
 @click.option("--model", required=True, help="Name to store the answers under (a zoo name when it has one).")
 @click.option("--condition", type=click.Choice(CONDITIONS), required=True)
 @click.option("--benchmark", "bench", required=True, help="Benchmark the predictions are for (adapter name or path).")
-@click.option("--path", "bench_path", type=click.Path(exists=True), default=None, help="Local copy of the benchmark.")
-@click.option("--split", default=None)
+@click.option("--path", "bench_path", type=click.Path(exists=True), default=None, help="Local copy of the benchmark (a VLMEvalKit xlsx can be the prediction file itself).")
+@click.option("--split", default=None, help="Split of a question file that holds several (ScienceQA's problems.json).")
 @click.option("--run-dir", type=click.Path(file_okay=False), required=True, help="Answer store to import into.")
 @click.option("--shots", type=click.IntRange(0, 8), default=0, show_default=True, help="Few-shot setting the predictions were made with.")
 @click.option("--blind-mode", type=click.Choice(BLIND_MODES), default="drop", show_default=True)
-def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shots, blind_mode) -> None:
-    """Store published predictions (VLMEvalKit, lm-eval, MathVista) as answers, for the audit."""
+@click.option("--id-column", default=None, help="Column (lm-eval: doc field) holding the question id (default: the format's, e.g. index, pid, id).")
+@click.option("--prediction-column", default=None, help="Column holding the answer (default: the format's, e.g. prediction, response).")
+@click.option("--verdict-column", default="auto", show_default=True,
+              help="Column of published verdicts taken as they are (true_false, if_right); auto: the format's own when present "
+                   "(mathvista: true_false); none: score the predictions here.")
+@click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
+              help="A row whose id or question text matches no question stops the import (raise) or is skipped and listed (skip).")
+@click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
+def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shots, blind_mode, id_column, prediction_column,
+            verdict_column, on_error, no_images) -> None:
+    """Store published predictions (VLMEvalKit, lm-eval, MathVista, MMMU-Pro, ScienceQA) as answers, for the audit."""
     from .console import make_console
     from rich.table import Table
 
@@ -299,7 +315,9 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
     from ..settings import AuditSettings, record
 
     summary = import_predictions(file, format=fmt, model=model, condition=condition, benchmark=bench, path=bench_path,
-                                 split=split, run_dir=run_dir, shots=shots, blind_mode=blind_mode)
+                                 split=split, run_dir=run_dir, shots=shots, blind_mode=blind_mode, id_column=id_column,
+                                 prediction_column=prediction_column, verdict_column=verdict_column, on_error=on_error,
+                                 no_images=no_images)
     if AuditSettings.load(run_dir) is None:  # the first writer records how the answers were made; a scan's panel stays
         record(run_dir, shots=shots)
     console = make_console()
@@ -335,15 +353,16 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
               help="A text-only hit counts as evidence only with at least this softmax share of the option scores (default 0.5; 0: every hit, as MMStar).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions (the verdict says N of M).")
 @click.option("--json", "as_json", is_flag=True, help="Print verdict.json to stdout instead of the lines.")
+@click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (only the text-only LLMs run; vision models are skipped with the reason).")
 def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo_path, out_dir, run_dir, shots, scoring, circular, k, n,
-             min_confidence, limit, as_json) -> None:
+             min_confidence, limit, as_json, no_images) -> None:
     """CI gate for a benchmark SUBMISSION: exit 0 pass, 1 a threshold failed, 2 bad input or setup."""
     from ..gate import gate
 
     mta = given(m=("max_text_answerable", max_text_answerable))["m"]
     verdict = gate(submission, out=out_dir, max_text_answerable=mta, min_mg=min_mg, max_leaked=max_leaked,
                    zoo_group=zoo_group, zoo=zoo_path, run_dir=run_dir, shots=shots, scoring=scoring, circular=circular,
-                   k=k, n=n, min_confidence=min_confidence, limit=limit)
+                   k=k, n=n, min_confidence=min_confidence, limit=limit, no_images=no_images)
     if as_json:
         click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, allow_nan=False))
         sys.exit(verdict.exit_code)

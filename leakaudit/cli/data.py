@@ -54,9 +54,12 @@ def _table(title: str, counts: dict, total: int) -> Table:
 @click.option("--limit", type=int, default=None, help="Read only the first N samples.")
 @click.option("--on-error", type=click.Choice(ON_ERRORS), default="raise", show_default=True, help="Stop at the first bad row, or skip bad rows and list them.")
 @click.option("--skipped-out", type=click.Path(path_type=Path), default=None, help="Where --on-error skip writes the skipped rows [default: skipped_rows.csv].")
-def inspect(bench: str, path: Path | None, as_json: bool, limit: int | None, on_error: str, skipped_out: Path | None) -> None:
+@click.option("--split", default=None, help="Split to read from a file that holds several (ScienceQA's problems.json; default: the adapter's).")
+@click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
+def inspect(bench: str, path: Path | None, as_json: bool, limit: int | None, on_error: str, skipped_out: Path | None, split: str | None,
+            no_images: bool) -> None:
     """Counts and problems of BENCH (an adapter name, or a path to a submission file/folder)."""
-    loaded = load_benchmark(bench, path=path, limit=limit, on_error=on_error)
+    loaded = load_benchmark(bench, path=path, limit=limit, on_error=on_error, split=split, no_images=no_images)
     stats = inspect_benchmark(loaded)
     err = make_console(stderr=True)
     if on_error == "skip" and len(loaded.skipped):

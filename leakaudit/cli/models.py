@@ -64,8 +64,9 @@ def _model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:
 @click.option("--max-new-tokens", type=click.IntRange(1), default=32, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the few-shot choice.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
 def run(bench, models_opt, group, condition, shots, scoring, blind, circular, run_dir, limit, bench_path, split, zoo_path,
-        batch_size, max_new_tokens, seed, no_progress) -> None:
+        batch_size, max_new_tokens, seed, no_progress, no_images) -> None:
     """Ask models a benchmark's questions and store every answer in RUN_DIR (resumable)."""
     from ..benchmark import load_benchmark
     from ..runner import resolve_models
@@ -76,7 +77,7 @@ def run(bench, models_opt, group, condition, shots, scoring, blind, circular, ru
     names = _model_names(models_opt, group, zoo)
     resolve_models(names, condition, zoo)  # a wrong name or a text-only model fails before the data loads
     # few-shot demonstrations come from the whole benchmark, so a limit must not shrink the pool
-    bench_obj = load_benchmark(bench, path=bench_path, split=split, limit=None if shots else limit)
+    bench_obj = load_benchmark(bench, path=bench_path, split=split, limit=None if shots else limit, no_images=no_images)
     summary = run_models(
         bench_obj, names, condition=condition, run_dir=run_dir, shots=shots, scoring=scoring, blind=blind,
         circular=circular, limit=limit, zoo=zoo, progress=not no_progress, batch_size=batch_size,
