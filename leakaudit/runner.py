@@ -352,7 +352,7 @@ def run(
         raise
     finally:
         try:
-            store.record_run({
+            _record_run_safely(store, status, {
                 "command": command if command is not None else shlex.join(sys.argv),
                 "status": status,
                 "versions": _versions(),
@@ -376,6 +376,17 @@ def run(
             store.close()
     return RunSummary(rows=rows, run_dir=Path(run_dir), benchmark=benchmark.name, condition=condition, blind_mode=blind_mode,
                       shots=shots, scoring=scoring, circular=circular, fewshot_ids=[s.id for s in fewshot[:shots]])
+
+
+def _record_run_safely(store: AnswerStore, status: str, info: dict[str, Any]) -> None:
+    """Record the run; when the run already failed (e.g. a full disk), a failing record must not hide that error."""
+    from .store import StoreError
+
+    try:
+        store.record_run(info)
+    except StoreError:
+        if status == "complete":
+            raise
 
 
 def _run_model(lm: LM, pending: list[tuple[tuple, _Item]], store: AnswerStore, *, condition: str, blind: str, blind_mode: str,

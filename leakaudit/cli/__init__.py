@@ -1,19 +1,31 @@
 """The ``leakaudit`` command: a thin click layer over the Python API.
 
 Each submodule owns one stage's commands and exposes ``COMMANDS``; errors that are the
-user's to fix (``LeakauditError``) print one clear line and exit with status 2.
+user's to fix (``LeakauditError``) print one clear line and exit with status 2. Any other
+exception is a bug or an environment fault: it also prints one line (the traceback only
+with ``--log-level debug`` or ``LEAKAUDIT_DEBUG=1``) and exits 2, never 1, since exit 1
+means "a threshold failed" to the CI gate.
 """
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 import sys
+import traceback
 
 import click
 
 from .. import __version__
 from ..errors import LeakauditError
+from ..textsafe import clean_message
 
-_MODULES = ("data", "models", "audit", "report", "regen")
+_MODULES = ("data", "models", "audit", "report", "regen", "store")
+DEBUG_ENV = "LEAKAUDIT_DEBUG"
+
+
+def _debug() -> bool:
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 class _Group(click.Group):
@@ -21,14 +33,36 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except LeakauditError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {clean_message(exc)}", err=True)
             sys.exit(2)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except RecursionError:
+            self._unexpected("input nested too deeply to process (RecursionError)")
+        except MemoryError:
+            self._unexpected("out of memory (MemoryError); use --limit or a smaller input")
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback, exit 2
+            self._unexpected(f"{type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _unexpected(message: str) -> None:
+        if _debug():
+            traceback.print_exc()
+        click.echo(f"error: unexpected failure: {clean_message(message)}", err=True)
+        if not _debug():
+            click.echo(f"(this is a bug or an environment fault; rerun with --log-level debug or {DEBUG_ENV}=1 for the traceback)", err=True)
+        sys.exit(2)
 
 
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="leakaudit")
-def main() -> None:
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning", show_default=True,
+              help="Logging level; debug also prints the traceback of an unexpected failure.")
+def main(log_level: str) -> None:
     """Audit multimodal benchmarks for data leakage and vision dependency."""
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if log_level == "debug":
+        os.environ[DEBUG_ENV] = "1"
 
 
 for _mod in _MODULES:

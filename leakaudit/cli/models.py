@@ -93,7 +93,7 @@ def export(run_dir: str, out: str) -> None:
 
     if not (Path(run_dir) / STORE_FILE).is_file():
         raise LeakauditError(f"no answer store in {run_dir} (expected {Path(run_dir) / STORE_FILE})")
-    with AnswerStore(run_dir) as store:
+    with AnswerStore(run_dir, read_only=True) as store:
         n = store.count()
         path = store.export(out)
     click.echo(f"wrote {n} answers to {path}")

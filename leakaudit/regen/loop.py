@@ -125,7 +125,7 @@ def resolve_benchmark(run_dir: str | Path, audit_result: Any, benchmark: Benchma
     if not (isinstance(name, str) and source):
         store = _store_path(Path(run_dir))
         if store is not None:
-            with AnswerStore(store) as st:
+            with AnswerStore(store, read_only=True) as st:
                 for run in reversed(st.runs()):
                     if run.get("benchmark") and run.get("source"):
                         name, source = run["benchmark"], run["source"]
