@@ -314,7 +314,7 @@ class AnswerStore:
             return json.loads(value)
         except (ValueError, RecursionError) as exc:
             raise DataError(self.path, f"{table} rowid {rowid}", column, f"bad JSON in the store: {str(exc)[:200]}; "
-                            f"`leakaudit store repair {self.path.parent}` drops such rows") from None
+                            f"`leakaudit store repair {self.path.parent}` clears such cells and keeps the answers") from None
 
     @_guarded("reading samples")
     def samples(self, benchmark: str | None = None) -> pd.DataFrame:

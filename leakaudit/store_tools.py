@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import struct
+import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -37,6 +39,51 @@ def _connect_ro(path: Path) -> sqlite3.Connection:
     if not os.access(path.parent, os.W_OK):
         uri += "&immutable=1"
     return sqlite3.connect(uri, uri=True, timeout=30)
+
+
+def _padded_copy(path: Path) -> Path | None:
+    """A copy of a truncated SQLite file padded with zero pages up to the size its header declares.
+
+    SQLite refuses a file shorter than its header says; padded, every page that survived
+    the truncation is readable again. None when the header itself is unusable.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(100)
+    if len(head) < 100 or not head.startswith(b"SQLite format 3\0"):
+        return None
+    page = struct.unpack(">H", head[16:18])[0]
+    page = 65536 if page == 1 else page
+    n_pages = struct.unpack(">I", head[28:32])[0]
+    size = path.stat().st_size
+    if not page or n_pages * page <= size or n_pages * page > 1 << 34:
+        return None
+    fd, tmp = tempfile.mkstemp(suffix=".sqlite", prefix="leakaudit-salvage-")
+    with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+        while chunk := src.read(1 << 20):
+            out.write(chunk)
+        out.truncate(n_pages * page)
+    return Path(tmp)
+
+
+def _open_salvage(path: Path) -> tuple[sqlite3.Connection, Path | None]:
+    """A read-only connection that can read the schema, padding a truncated file when needed."""
+    conn = _connect_ro(path)
+    try:
+        conn.execute("SELECT name FROM sqlite_master").fetchall()
+        return conn, None
+    except sqlite3.DatabaseError:
+        conn.close()
+        padded = _padded_copy(path)
+        if padded is None:
+            raise
+        conn = sqlite3.connect("file:" + urllib.parse.quote(str(padded)) + "?mode=ro", uri=True)
+        try:
+            conn.execute("SELECT name FROM sqlite_master").fetchall()
+        except sqlite3.DatabaseError:
+            conn.close()
+            padded.unlink(missing_ok=True)
+            raise
+        return conn, padded
 
 
 def _bad_json(value: Any) -> bool:
@@ -81,10 +128,13 @@ def check_store(run_dir: str | Path) -> dict[str, Any]:
     path = store_file(run_dir)
     problems: list[str] = []
     counts: dict[str, int] = {}
+    padded = None
     try:
-        conn = _connect_ro(path)
+        conn, padded = _open_salvage(path)
     except sqlite3.Error as exc:
-        return {"file": str(path), "ok": False, "problems": [f"cannot open: {exc}"], "counts": counts}
+        return {"file": str(path), "ok": False, "problems": [f"not a readable SQLite database: {exc}"], "counts": counts}
+    if padded is not None:
+        problems.append("the file is truncated (shorter than its header says); `store repair` can salvage the surviving pages")
     try:
         try:
             result = [r[0] for r in conn.execute("PRAGMA integrity_check(20)")]
@@ -92,7 +142,7 @@ def check_store(run_dir: str | Path) -> dict[str, Any]:
                 problems += [f"integrity: {r}" for r in result]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
-            return {"file": str(path), "ok": False, "problems": [f"not a readable SQLite database: {exc}"], "counts": counts}
+            return {"file": str(path), "ok": False, "problems": problems + [f"not a readable SQLite database: {exc}"], "counts": counts}
         for t in _TABLES:
             if t not in tables:
                 problems.append(f"table {t!r} is missing")
@@ -110,6 +160,8 @@ def check_store(run_dir: str | Path) -> dict[str, Any]:
                     problems.append(f"table {t!r}, column {c!r}: bad JSON in rowid(s) {', '.join(map(str, bad[:10]))}" + (" ..." if len(bad) > 10 else ""))
     finally:
         conn.close()
+        if padded is not None:
+            padded.unlink(missing_ok=True)
     return {"file": str(path), "ok": not problems, "problems": problems, "counts": counts}
 
 
@@ -130,8 +182,9 @@ def repair_store(run_dir: str | Path) -> dict[str, Any]:
     out = sqlite3.connect(str(tmp))
     try:
         out.executescript(_SCHEMA)
+        padded = None
         try:
-            src = _connect_ro(path)
+            src, padded = _open_salvage(path)
             tables = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
             src, tables = None, set()
@@ -163,6 +216,9 @@ def repair_store(run_dir: str | Path) -> dict[str, Any]:
             kept[t], lost[t] = n_ok, n_lost
         if src is not None:
             src.close()
+        if padded is not None:
+            padded.unlink(missing_ok=True)
+            notes.append("the old file was truncated; the pages that survived were read")
         out.commit()
     finally:
         out.close()
