@@ -56,6 +56,7 @@ def find_data_file(folder: Path, adapter: "BenchmarkAdapter | None" = None) -> P
 
 def sniff_format(path: Path) -> str:
     """Format from the suffix, else from the first bytes (parquet magic, JSON brackets, tabs)."""
+    _refuse_unsupported(path)
     fmt = FORMAT_BY_SUFFIX.get(path.suffix.lower())
     if fmt:
         return fmt
@@ -75,6 +76,29 @@ def sniff_format(path: Path) -> str:
             return "json"
     first_line = stripped.split(b"\n", 1)[0]
     return "tsv" if b"\t" in first_line else "csv"
+
+
+#: spreadsheet and archive formats people send instead of a data file, with the fix
+_UNSUPPORTED_SUFFIXES = {".xlsx": "an Excel workbook", ".xls": "an Excel workbook", ".xlsm": "an Excel workbook",
+                         ".ods": "an OpenDocument spreadsheet", ".numbers": "a Numbers spreadsheet", ".zip": "a ZIP archive",
+                         ".gz": "a compressed file", ".tar": "a tar archive", ".7z": "a 7-Zip archive"}
+
+
+def _refuse_unsupported(path: Path) -> None:
+    """Name a spreadsheet or archive for what it is (not "invalid UTF-8")."""
+    kind = _UNSUPPORTED_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+        if head.startswith(b"PK\x03\x04"):
+            kind = "a ZIP container (an Excel .xlsx workbook or an archive)"
+        elif head.startswith(b"\xd0\xcf\x11\xe0"):
+            kind = "an old Office document (.xls)"
+        elif head.startswith(b"\x1f\x8b"):
+            kind = "a gzip-compressed file"
+    if kind:
+        raise DataError(path, None, None, f"this is {kind}, not a data file; save it as CSV (UTF-8), JSON Lines or parquet "
+                        f"(e.g. in Excel: File > Save As > CSV UTF-8)")
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -101,6 +125,28 @@ def _read_parquet(file: Path) -> list[dict[str, Any]]:
         raise DataError(file, None, None, f"invalid UTF-8 in a text column: {exc.reason}") from None
 
 
+def _loads_bounded(text: str, file: Path, row: int | None, line_no: int | None) -> Any:
+    """``json.loads`` with nesting bounded: a 5,000-deep value is a DataError, never a RecursionError."""
+    from .common import MAX_NESTING, _bracket_depth, nesting_depth
+
+    where = f" on line {line_no}" if line_no is not None else ""
+    # rows are objects holding (at most) lists of lists: one level more than a cell may have
+    if _bracket_depth(text) > MAX_NESTING + 1:
+        try:  # the bracket count ignores quoting; confirm on the parsed value when it parses
+            obj = json.loads(text)
+        except (ValueError, RecursionError):
+            obj = None
+        if obj is None or nesting_depth(obj, MAX_NESTING + 1) > MAX_NESTING + 1:
+            raise DataError(file, row, None, f"JSON{where} is nested more than {MAX_NESTING} levels deep", line=line_no)
+        return obj
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise DataError(file, row, None, f"JSON{where} is nested too deeply", line=line_no) from None
+    except ValueError as exc:
+        raise DataError(file, row, None, f"invalid JSON{where}: {str(exc)[:300]}", line=line_no) from None
+
+
 def read_jsonl_rows(file: Path) -> list[dict[str, Any]]:
     """Objects of a JSON Lines file (strict UTF-8; blank lines skipped); bad lines name file, row and line."""
     text = _decode_utf8(file.read_bytes(), file, header_lines=0)
@@ -108,12 +154,9 @@ def read_jsonl_rows(file: Path) -> list[dict[str, Any]]:
     for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            raise DataError(file, len(rows), None, f"invalid JSON on line {line_no}: {exc}") from None
+        obj = _loads_bounded(line, file, len(rows), line_no)
         if not isinstance(obj, dict):
-            raise DataError(file, len(rows), None, f"line {line_no} is a JSON {type(obj).__name__}, expected an object")
+            raise DataError(file, len(rows), None, f"line {line_no} is a JSON {type(obj).__name__}, expected an object", line=line_no)
         rows.append(obj)
     return rows
 
@@ -122,10 +165,7 @@ def _read_json(file: Path) -> list[dict[str, Any]]:
     text = _decode_utf8(file.read_bytes(), file, header_lines=None)
     if not text.strip():
         return []
-    try:
-        obj = json.loads(text)
-    except ValueError as exc:
-        raise DataError(file, None, None, f"invalid JSON: {exc}") from None
+    obj = _loads_bounded(text, file, None, None)
     if isinstance(obj, dict) and obj and all(isinstance(v, dict) for v in obj.values()):
         obj = list(obj.values())  # keyed by id, as MathVista's GitHub annotation files are
     elif isinstance(obj, dict):
@@ -148,11 +188,34 @@ def _read_delimited(file: Path, sep: str) -> list[dict[str, Any]]:
     text = _decode_utf8(file.read_bytes(), file, header_lines=1)
     if not text.strip():
         return []
+    _check_ragged(text, sep, file)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
     except Exception as exc:  # pandas raises ParserError, EmptyDataError...
         raise DataError(file, None, None, f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {exc}") from None
     return frame.to_dict("records")
+
+
+def _check_ragged(text: str, sep: str, file: Path) -> None:
+    """A row with more or fewer fields than the header is named by row and line, not blamed on a column."""
+    import csv
+
+    csv.field_size_limit(1 << 30)
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    try:
+        header = next(reader)
+        n = len(header)
+        i = 0
+        for fields in reader:
+            if not fields:  # a blank line
+                continue
+            if len(fields) != n:
+                raise DataError(file, i, None, f"this row has {len(fields)} field(s) but the header has {n} "
+                                f"({'a missing or extra separator, or an unclosed quote' if len(fields) < n else 'an unquoted separator inside a value?'})",
+                                line=reader.line_num)
+            i += 1
+    except csv.Error as exc:
+        raise DataError(file, None, None, f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'} near line {reader.line_num}: {exc}", line=reader.line_num) from None
 
 
 def _resolve_tsv_image_refs(rows: list[dict[str, Any]]) -> None:

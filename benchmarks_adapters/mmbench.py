@@ -46,7 +46,7 @@ class MMBenchAdapter(BenchmarkAdapter):
         if isinstance(row.get("options"), dict):
             options = options_from_mapping(row["options"], file=file, row=index)
         else:
-            options = options_from_columns(row)
+            options = options_from_columns(row, file=file, row_index=index)
         answer = normalise_letter(row.get("answer"), file=file, row=index)
         images = image_refs(row.get("image"), file=file, row=index, field="image", root=root)
         idx = text(row.get("index"), file=file, row=index, field="index")

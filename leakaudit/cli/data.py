@@ -50,13 +50,13 @@ def _table(title: str, counts: dict, total: int) -> Table:
 @click.argument("bench")
 @click.option("--path", type=click.Path(exists=True, path_type=Path), help="Local copy (file or folder) of an adapter's benchmark instead of the hub.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
-@click.option("--limit", type=int, default=None, help="Read only the first N samples.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Read only the first N samples.")
 @click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True, help="Stop at the first bad row, or skip bad rows and list them.")
 @click.option("--skipped-out", type=click.Path(path_type=Path), default=None, help="Where --on-error skip writes the skipped rows [default: skipped_rows.csv].")
 def inspect(bench: str, path: Path | None, as_json: bool, limit: int | None, on_error: str, skipped_out: Path | None) -> None:
     """Counts and problems of BENCH (an adapter name, or a path to a submission file/folder)."""
     loaded = load_benchmark(bench, path=path, limit=limit, on_error=on_error)
-    stats = inspect_benchmark(loaded)
+    stats = inspect_benchmark(loaded, on_error=on_error)
     err = make_console(stderr=True)
     if on_error == "skip" and len(loaded.skipped):
         out = loaded.skipped.write(skipped_out or Path("skipped_rows.csv"))
