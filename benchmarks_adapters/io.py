@@ -352,7 +352,9 @@ def _externalise(value: Any, out_dir: Path, stem: str) -> Any:
     """For JSON formats: embedded image bytes become files under images/, referenced by relative path."""
     if _is_image_struct(value) or isinstance(value, (bytes, bytearray)):
         data = bytes(value["bytes"] if isinstance(value, dict) else value)
-        rel = Path("images") / f"{stem}{_image_bytes_ext(data)}"
+        from leakaudit.textsafe import safe_filename
+
+        rel = Path("images") / f"{safe_filename(stem)}{_image_bytes_ext(data)}"  # column names are submitted data
         (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (out_dir / rel).write_bytes(data)
         return rel.as_posix()

@@ -107,6 +107,10 @@ def plan_models(zoo: Any, group: str | None = None, models: Sequence[str | LM] |
         if not getattr(spec, "loadable", True):
             plan.skipped.append(f"{spec.name}: cannot run here ({spec.note or 'not loadable'}); its imported answers are used if present")
             continue
+        if not models and getattr(spec, "trust_remote_code", False) and not _remote_code_ok():
+            plan.skipped.append(f"{spec.name}: runs code from its hub repository; excluded from the panel unless --allow-remote-code "
+                                f"(and a pinned revision); its imported answers are used if present")
+            continue
         if spec.kind == "lvlm":
             plan.lvlms.append(spec.name)
             plan.blind_modes[spec.name] = getattr(spec, "blind_mode", "drop") or "drop"
@@ -129,6 +133,12 @@ def plan_models(zoo: Any, group: str | None = None, models: Sequence[str | LM] |
             continue
         plan.base_llms.append(base)
     return plan
+
+
+def _remote_code_ok() -> bool:
+    from .zoo import remote_code_allowed
+
+    return remote_code_allowed()
 
 
 def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: Any, shots: int, scoring: str, circular: bool,

@@ -58,11 +58,17 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="leakaudit")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning", show_default=True,
               help="Logging level; debug also prints the traceback of an unexpected failure.")
-def main(log_level: str) -> None:
+@click.option("--allow-remote-code", is_flag=True,
+              help="Let zoo models with trust_remote_code (and a pinned revision) run their hub repository's Python code.")
+def main(log_level: str, allow_remote_code: bool) -> None:
     """Audit multimodal benchmarks for data leakage and vision dependency."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if log_level == "debug":
         os.environ[DEBUG_ENV] = "1"
+    if allow_remote_code:
+        from ..zoo import ALLOW_REMOTE_CODE_ENV
+
+        os.environ[ALLOW_REMOTE_CODE_ENV] = "1"
 
 
 for _mod in _MODULES:

@@ -26,6 +26,7 @@ from ..benchmark import Benchmark, load_benchmark
 from ..errors import DataError, LeakauditError
 from ..schema import LETTERS, Sample
 from ..store import STORE_FILE, AnswerStore
+from ..textsafe import safe_filename
 from .cache import GenerationCache
 from .curator import Candidate, Curator
 from .describe import SymbolicDescription, describe_image
@@ -262,7 +263,8 @@ def _write_submission(samples: list[Sample], rows_meta: list[dict[str, Any]], ou
         images = []
         for k, ref in enumerate(s.images):
             img = ref.load()
-            rel = Path("images") / f"{s.meta.get('regen_source_id', s.id)}_{k}.png"
+            # ids come from the submission: one clean path component each, never ../ out of ``out_dir``
+            rel = Path("images") / f"{safe_filename(s.meta.get('regen_source_id', s.id))}_{k}.png"
             (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             if not (out_dir / rel).is_file():
                 img.save(out_dir / rel)
