@@ -10,6 +10,7 @@ format from the rows it was read from, so a kept subset opens in the same tools.
 from __future__ import annotations
 
 import base64
+import os
 import io
 import json
 import shutil
@@ -280,6 +281,10 @@ def check_columns(rows: list[dict[str, Any]], adapter: "BenchmarkAdapter", file:
     )
 
 
+#: set by ``leakaudit --revision SHA``: the hub revision every adapter loads instead of its default
+HUB_REVISION_ENV = "LEAKAUDIT_HUB_REVISION"
+
+
 # -- hub -----------------------------------------------------------------------------------------
 def _hub_help(adapter: "BenchmarkAdapter", split: str) -> str:
     configs = list(adapter.hub_configs)
@@ -307,7 +312,7 @@ def load_hub_rows(adapter: "BenchmarkAdapter", split: str, limit: int | None = N
     """
     if not adapter.hub_id:
         raise LeakauditError(f"benchmark '{adapter.name}' has no hub copy; pass --path to a local file")
-    rev = revision or adapter.hub_revision
+    rev = revision or os.environ.get(HUB_REVISION_ENV) or adapter.hub_revision
     configs: list[str | None] = list(adapter.hub_configs) or [None]
 
     def load(config: str | None):

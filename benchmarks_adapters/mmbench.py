@@ -19,7 +19,8 @@ from leakaudit.schema import Sample
 from .base import BenchmarkAdapter
 from .common import derive_id, first, image_refs, is_missing, normalise_letter, options_from_columns, text
 
-#: Hub revision loaded by default ("main": pin a commit sha for a reproducible audit).
+#: Hub revision loaded by default. "main" is NOT pinned: it moves when the dataset changes;
+#: pass `leakaudit --revision <commit sha>` (or revision=) for a reproducible audit.
 MMBENCH_REVISION = "main"
 
 

@@ -20,10 +20,8 @@ PLACEHOLDER_OPTIONS = {"", "nan", "none", "null", "n/a"}
 #: chi-square p-value below which the answer letters count as imbalanced
 IMBALANCE_P = 1e-3
 MAX_IDS = 10
-#: rough characters per token for the long-prompt warning (no tokenizer is loaded by inspect)
-CHARS_PER_TOKEN = 4
-#: context assumed when warning about long prompts (the zoo default; see ``max_prompt_tokens``)
-DEFAULT_CONTEXT_TOKENS = 4096
+#: the runner's own estimate and default budget (``leakaudit.prompt_limits``): inspect warns about what a run would cut
+from .prompt_limits import CHARS_PER_TOKEN, DEFAULT_MAX_PROMPT_TOKENS as DEFAULT_CONTEXT_TOKENS  # noqa: E402
 
 
 def _counts(values) -> dict[str, int]:

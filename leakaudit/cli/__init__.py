@@ -60,7 +60,11 @@ class _Group(click.Group):
               help="Logging level; debug also prints the traceback of an unexpected failure.")
 @click.option("--allow-remote-code", is_flag=True,
               help="Let zoo models with trust_remote_code (and a pinned revision) run their hub repository's Python code.")
-def main(log_level: str, allow_remote_code: bool) -> None:
+@click.option("--revision", default=None, metavar="SHA",
+              help="Hub revision (commit sha) of the benchmark dataset to load; the adapters' default is the moving 'main'.")
+@click.option("--long-prompts", type=click.Choice(["truncate", "skip"]), default=None,
+              help="For every command that runs models (run, scan, gate): a prompt over a model's max_prompt_tokens is cut or skipped [default: truncate].")
+def main(log_level: str, allow_remote_code: bool, revision: str | None, long_prompts: str | None) -> None:
     """Audit multimodal benchmarks for data leakage and vision dependency."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if log_level == "debug":
@@ -69,6 +73,14 @@ def main(log_level: str, allow_remote_code: bool) -> None:
         from ..zoo import ALLOW_REMOTE_CODE_ENV
 
         os.environ[ALLOW_REMOTE_CODE_ENV] = "1"
+    if revision:
+        from benchmarks_adapters.io import HUB_REVISION_ENV
+
+        os.environ[HUB_REVISION_ENV] = revision
+    if long_prompts:
+        from ..prompt_limits import LONG_PROMPTS_ENV
+
+        os.environ[LONG_PROMPTS_ENV] = long_prompts
 
 
 for _mod in _MODULES:
