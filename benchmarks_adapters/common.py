@@ -314,7 +314,7 @@ def check_image_path(s: str, *, file=None, row=None, field="image") -> None:
     parts = s.replace("\\", "/").split("/")
     longest = max((len(p.encode("utf-8", "surrogatepass")) for p in parts), default=0)
     if len(s) > MAX_PATH_CHARS or longest > MAX_NAME_BYTES:
-        if _B64_RE.match(s[:4096]) and len(s) > 256:
+        if "." not in s and _B64_RE.match(s[:4096]) and len(s) > 256:
             raise DataError(file, row, field, f"image value of {len(s):,} characters is neither a file path nor base64 of a known image "
                             "format (PNG, JPEG, GIF, WebP, BMP, TIFF); invalid base64 image data?")
         raise DataError(file, row, field, f"image file name too long ({len(s):,} characters; a file name may have at most {MAX_NAME_BYTES} bytes)")

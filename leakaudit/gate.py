@@ -196,6 +196,7 @@ def _gate_unguarded(
     min_confidence = scan_mod.DEFAULT_MIN_CONFIDENCE if min_confidence is None else (min_confidence or None)
     try:
         bench = load_benchmark(str(submission), limit=None if shots else limit)
+        _decode_all_images(bench)
         audited = scan_mod.audited_subset(bench, limit)
         zoo_obj = scan_mod._load_zoo(zoo) if (zoo is not None or not models or any(isinstance(m, str) for m in models)) else None
         plan = scan_mod.plan_models(zoo_obj, None if models else zoo_group, models, base_llms)
@@ -223,6 +224,13 @@ def _gate_unguarded(
     verdict.seconds = time.perf_counter() - t0
     write_outputs(verdict, out_dir)
     return verdict
+
+
+def _decode_all_images(bench) -> None:
+    """Decode every image now (bounded by MAX_PIXELS): a truncated file is bad input, found before any model runs."""
+    from .inspect import decode_problems
+
+    decode_problems(bench, on_error="raise")
 
 
 def _check_threshold_can_fail(n_inspectors: int, k: int | None, n: int | None) -> None:

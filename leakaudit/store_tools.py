@@ -22,6 +22,8 @@ from .store import _SCHEMA, STORE_FILE
 
 _TABLES = ("answers", "samples", "runs")
 #: JSON columns checked per table
+#: consecutive missing rowids after which a salvage scan without a readable max(rowid) stops
+MAX_PROBE_GAP = 20_000
 _JSON_COLUMNS = {"answers": ("option_scores",), "samples": ("meta",), "runs": ("info",)}
 
 
@@ -103,23 +105,34 @@ def _read_rows(conn: sqlite3.Connection, table: str) -> tuple[list[str], list[tu
     rowid at a time so only the rows on bad pages are lost.
     """
     cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+    rows: list[tuple] = []
     try:
-        return cols, list(conn.execute(f"SELECT rowid, * FROM {table}")), 0
+        for r in conn.execute(f"SELECT rowid, * FROM {table}"):
+            rows.append(r)
+        return cols, rows, 0
     except sqlite3.DatabaseError:
-        pass
-    rows, lost = [], 0
+        pass  # keep the rows read before the damaged page, then go on one rowid at a time
+    lost = 0
+    start = (rows[-1][0] + 1) if rows else 1
     try:
         hi = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
     except sqlite3.DatabaseError:
-        hi = 0
-    for rid in range(1, hi + 1):
+        hi = None  # the last page is gone too: probe until a long run of rowids yields nothing
+    rid, misses = start, 0
+    while (rid <= hi) if hi is not None else (misses < MAX_PROBE_GAP):
         try:
             r = conn.execute(f"SELECT rowid, * FROM {table} WHERE rowid = ?", (rid,)).fetchone()
         except sqlite3.DatabaseError:
+            r = None
             lost += 1
-            continue
         if r is not None:
             rows.append(r)
+            misses = 0
+        else:
+            misses += 1
+        rid += 1
+    if hi is None:
+        lost = max(0, lost - misses)  # the trailing probes past the end were not rows
     return cols, rows, lost
 
 

@@ -40,8 +40,13 @@ def main() -> int:
     if args.only:
         keep = set(args.only.split(","))
         cases = [c for c in cases if c.name in keep]
+    def one(case):
+        r = run_case_subprocess(case, args.folder, timeout=args.timeout)
+        print(f"  {r.verdict:9s} {case.name}", flush=True, file=sys.stderr)
+        return r
+
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(lambda c: run_case_subprocess(c, args.folder, timeout=args.timeout), cases))
+        results = list(pool.map(one, cases))
     counts = Counter(r.verdict for r in results)
     for r in results:
         if r.verdict not in ("clear", "correct"):

@@ -149,8 +149,8 @@ def _submission_cases() -> list[tuple[Case, Callable[[Path], None]]]:
         ["sub.jsonl", "row 0", "option B"])
     add("options-bad-keys", "error", {"sub.jsonl": jsonl([{"question": "q", "options": {"1": "x", "2": "y"}, "answer": "A"}])}, ["sub.jsonl", "options"])
     add("csv-nan-option-in-middle", "error", {"sub.csv": "question,A,B,C,D,answer\nWhich?,x,y,nan,z,A\n"}, ["sub.csv", "row 0", "option C"], sub="sub.csv")
-    add("csv-ragged-row-short", "error", {"sub.csv": "question,A,B,answer\nq1,x,y,A\nq2,x\n"}, ["sub.csv", "row 1", "line 3", "fields"], sub="sub.csv")
-    add("csv-ragged-row-long", "error", {"sub.csv": "question,A,B,answer\nq1,x,y,A,extra,more\n"}, ["sub.csv", "row 0", "fields"], sub="sub.csv")
+    add("csv-ragged-row-short", "error", {"sub.csv": "question,A,B,answer\nq1,x,y,A\nq2,x\n"}, ["sub.csv", "row 1", "line 3", "field(s)"], sub="sub.csv")
+    add("csv-ragged-row-long", "error", {"sub.csv": "question,A,B,answer\nq1,x,y,A,extra,more\n"}, ["sub.csv", "row 0", "field(s)"], sub="sub.csv")
     add("csv-unclosed-quote", "error", {"sub.csv": 'question,A,B,answer\n"q1,x,y,A\n'}, ["sub.csv"], sub="sub.csv")
     add("tsv-ragged", "error", {"sub.tsv": "index\tquestion\tA\tB\tanswer\n1\tq\tx\ty\tA\n2\tq\n"}, ["sub.tsv", "row 1"], sub="sub.tsv")
     add("integer-answer-word", "error", {"sub.jsonl": jsonl([{"question": "How many?", "answer": "three", "answer_type": "integer"}])},
@@ -346,7 +346,7 @@ def _cli_cases() -> list[tuple[Case, Callable[[Path], None]]]:
     add("gate-zoo-github-token", "error", [["gate", "{dir}/sub.jsonl", "--zoo", "g", "--zoo-file", "{dir}/zoo.yaml", "--out", "{out}"]],
         ["GITHUB_TOKEN", "_API_KEY"], files={"zoo.yaml": "models:\n  g: {kind: llm, backend: openai, api_model: x, options: {api_key_env: GITHUB_TOKEN}}\n"})
     add("gate-remote-code-unpinned", "error", [["gate", "{dir}/sub.jsonl", "--zoo", "r", "--zoo-file", "{dir}/zoo.yaml", "--out", "{out}"]],
-        ["trust_remote_code"], files={"zoo.yaml": "models:\n  r: {kind: llm, backend: hf, hf_id: some/model, trust_remote_code: true}\n"})
+        ["allow-remote-code"], files={"zoo.yaml": "models:\n  r: {kind: llm, backend: hf, hf_id: some/model, trust_remote_code: true}\n"})
     add("gate-missing-submission", "error", [gate[:1] + ["{dir}/nope.jsonl"] + gate[2:] + ["--out", "{out}"]], ["nope.jsonl"])
     add("export-txt-suffix", "error", [["run", "{dir}/sub.jsonl", "--models", "scripted-a", "--zoo", "{zoo}", "--condition", "text",
                                          "--run-dir", "{dir}/run", "--no-progress"], ["export", "--run-dir", "{dir}/run", "-o", "{out}/x.txt"]], [".txt"])
@@ -487,7 +487,11 @@ def classify(case: Case, root: Path, outs: list[Outcome], before: dict, after: d
             if err:
                 return Result(case.name, case.group, "silent", err)
         return Result(case.name, case.group, "correct")
-    # want == "error": the last command must fail with exit 2 and name what is expected
+    # want == "error": the last command (both, for inspect + gate) must fail with exit 2 and name what is expected
+    if case.commands[0][0] == "inspect":
+        passed = [o for o in outs if o.code == 0]
+        if passed:
+            return Result(case.name, case.group, "silent", f"{passed[0].argv[0]} exit 0: {passed[0].output[-300:]}")
     last = outs[-1]
     if last.code == 0:
         return Result(case.name, case.group, "silent", f"exit 0: {last.output[-300:]}")
