@@ -36,13 +36,22 @@ def benchmarks(as_json: bool) -> None:
     make_console().print(table)
 
 
+def _safe(value: object, limit: int = 300) -> str:
+    """Submitted text for the terminal: no control characters or ANSI escapes, no rich markup."""
+    from rich.markup import escape
+
+    from ..textsafe import clean_message
+
+    return escape(clean_message(value, limit))
+
+
 def _table(title: str, counts: dict, total: int) -> Table:
     t = Table(title=title)
     t.add_column("value", overflow="fold")
     t.add_column("count", justify="right")
     t.add_column("share", justify="right")
     for k, v in counts.items():
-        t.add_row(str(k), str(v), f"{v / total:.1%}" if total else "-")
+        t.add_row(_safe(k), str(v), f"{v / total:.1%}" if total else "-")
     return t
 
 
@@ -67,7 +76,7 @@ def inspect(bench: str, path: Path | None, as_json: bool, limit: int | None, on_
         return
     con = make_console()
     n = stats["n_samples"]
-    con.print(f"[bold]{stats['benchmark']}[/bold] from {stats['source']} ({stats['format']}): {n} samples, "
+    con.print(f"[bold]{_safe(stats['benchmark'])}[/bold] from {_safe(stats['source'])} ({stats['format']}): {n} samples, "
               f"{stats['n_multiple_choice']} multiple-choice, {stats['n_open']} open, {stats['n_without_image']} without image, {stats['n_skipped']} skipped")
     con.print(_table("samples per category", stats["by_category"], n))
     if set(stats["by_l2_category"]) != {"(none)"}:
@@ -81,7 +90,7 @@ def inspect(bench: str, path: Path | None, as_json: bool, limit: int | None, on_
     problems.add_column("details", overflow="fold")
     problems.add_column("example ids", overflow="fold")
     for p in stats["problems"]:
-        problems.add_row(p["kind"], str(p["count"]), p["message"], ", ".join(p["ids"][:5]))
+        problems.add_row(p["kind"], str(p["count"]), _safe(p["message"], 1000), _safe(", ".join(p["ids"][:5])))
     if stats["problems"]:
         con.print(problems)
     else:
