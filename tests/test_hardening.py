@@ -389,7 +389,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4), max_leaves=20)
 row_strategy = st.dictionaries(st.sampled_from(["id", "question", "options", "answer", "answer_type", "image", "hint", "A", "B", "C", "category"]),
                                json_values, max_size=8)
-PROP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+PROP = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def _load_or_data_error(path: Path):
