@@ -40,14 +40,46 @@ def resolve_mode(mode: str | None) -> str:
     return mode
 
 
+def tokenizer_max_length(spec: Any) -> int | None:
+    """``model_max_length`` from an ``hf`` entry's tokenizer_config.json (a local folder or the hub cache; never downloads).
+
+    Tokenizers without a limit store a huge sentinel (1e30): those count as unknown.
+    """
+    import json
+    from pathlib import Path
+
+    hf_id = getattr(spec, "hf_id", None)
+    if getattr(spec, "backend", None) != "hf" or not hf_id:
+        return None
+    path: Any = Path(hf_id) / "tokenizer_config.json"
+    if not path.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            path = try_to_load_from_cache(hf_id, "tokenizer_config.json", revision=getattr(spec, "revision", None))
+        except Exception:  # no hub library, a malformed id: no limit known
+            return None
+        if not isinstance(path, str):
+            return None
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8")).get("model_max_length")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(value) if isinstance(value, (int, float)) and 16 <= value <= 10_000_000 else None
+
+
 def model_prompt_limit(model: Any, zoo: Any = None) -> int:
-    """The prompt budget of a model: its zoo entry's ``max_prompt_tokens``, an LM's attribute, or the default."""
+    """The prompt budget of a model: its zoo entry's ``max_prompt_tokens``, an LM's attribute, the
+    tokenizer's ``model_max_length`` (hf entries, from files already on disk), or the default."""
     limit = getattr(model, "max_prompt_tokens", None)
     if isinstance(model, str) and zoo is not None:
         try:
-            limit = getattr(zoo[model], "max_prompt_tokens", None)
+            spec = zoo[model]
         except Exception:  # not a zoo model: the default applies
-            limit = None
+            spec = None
+        limit = getattr(spec, "max_prompt_tokens", None) if spec is not None else None
+        if limit is None and spec is not None:
+            limit = tokenizer_max_length(spec)
     return int(limit) if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else DEFAULT_MAX_PROMPT_TOKENS
 
 

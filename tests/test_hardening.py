@@ -278,6 +278,24 @@ def test_inspect_warns_about_long_prompts_and_max_prompt_tokens_is_validated(tmp
         zoo_from_dict({"models": {"m": {"kind": "llm", "backend": "scripted", "max_prompt_tokens": "lots"}}})
 
 
+def test_prompt_budget_comes_from_the_zoo_or_the_tokenizer(tmp_path):
+    from leakaudit.prompt_limits import DEFAULT_MAX_PROMPT_TOKENS, model_prompt_limit
+    from leakaudit.zoo import zoo_from_dict
+
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok" / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 2048}))
+    (tmp_path / "huge").mkdir()
+    (tmp_path / "huge" / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 1e30}))
+    zoo = zoo_from_dict({"models": {
+        "set": {"kind": "llm", "backend": "scripted", "max_prompt_tokens": 512},
+        "tok": {"kind": "llm", "backend": "hf", "hf_id": str(tmp_path / "tok")},
+        "huge": {"kind": "llm", "backend": "hf", "hf_id": str(tmp_path / "huge")},
+    }})
+    assert model_prompt_limit("set", zoo) == 512
+    assert model_prompt_limit("tok", zoo) == 2048
+    assert model_prompt_limit("huge", zoo) == DEFAULT_MAX_PROMPT_TOKENS
+
+
 # -- images -----------------------------------------------------------------------------------
 def _png(img: Image.Image, **kw) -> bytes:
     buf = io.BytesIO()
