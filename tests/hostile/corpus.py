@@ -435,6 +435,11 @@ def generate(root: str | Path) -> list[Case]:
     return cases
 
 
+def case_names() -> list[str]:
+    """The names of every case, without writing anything."""
+    return [c.name for c, _ in _submission_cases() + _image_cases() + _store_cases() + _cli_cases()]
+
+
 def _argv(cmd: list[str], root: Path, case: Case) -> list[str]:
     d = root / case.name
     return [a.replace("{dir}", str(d)).replace("{out}", str(d / "out")).replace("{zoo}", str(root / "zoo.yaml")) for a in cmd]
@@ -556,4 +561,4 @@ def run_case_subprocess(case: Case, root: Path, *, timeout: float = 120.0, pytho
                     {k: v for k, v in after.items() if not k.startswith("cwd")}, written)
 
 
-__all__ = ["Case", "Result", "classify", "generate", "run_case_subprocess", "seed_stale"]
+__all__ = ["Case", "Result", "case_names", "classify", "generate", "run_case_subprocess", "seed_stale"]

@@ -7,7 +7,6 @@ process shows the exit status and a traceback the way CI sees them.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hostile.corpus import Case, Outcome, _argv, _snapshot, classify, generate, run_case_subprocess, seed_stale
+from hostile.corpus import Case, Outcome, _argv, _snapshot, case_names, classify, generate, run_case_subprocess, seed_stale
 
 #: seconds one in-process command may take before it counts as a hang
 HANG_SECONDS = 60
@@ -71,7 +70,7 @@ def test_corpus_is_large_and_covers_every_group(corpus):
     assert sum(c.want == "error" for c in cases.values()) >= 45
 
 
-CASE_NAMES = [c.name for c in generate(Path(os.environ.get("TMPDIR", "/tmp")) / f"hostile-names-{os.getpid()}")]
+CASE_NAMES = case_names()
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
