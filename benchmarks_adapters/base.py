@@ -155,6 +155,13 @@ class BenchmarkAdapter:
             except DataError as err:
                 errors.report(err)
                 continue
+            except (ValueError, TypeError, OSError, OverflowError, RecursionError, UnicodeError) as exc:
+                # untrusted rows must never end in a traceback: name the row instead
+                from leakaudit.textsafe import clean_message
+
+                kind = "nested too deeply" if isinstance(exc, RecursionError) else f"{type(exc).__name__}: {exc}"
+                errors.report(DataError(file, i, None, clean_message(f"cannot read this row ({kind})", 500)))
+                continue
             seen[s.id] = i
             samples.append(s)
             raw.append(row)

@@ -26,8 +26,14 @@ from PIL import Image
 from leakaudit.errors import DataError
 from leakaudit.images import ImageRef, image_size
 from leakaudit.schema import LETTERS, Sample
+from leakaudit.textsafe import MAX_NESTING, bracket_depth as _bracket_depth, nesting_depth  # noqa: F401 - used by the loaders
 
 _B64_RE = re.compile(r"^[A-Za-z0-9+/=\s]+$")
+#: longest text accepted in one field (a question, an option, a hint); longer is refused at load
+MAX_FIELD_CHARS = 200_000
+#: longest image path accepted (most file systems allow 4096 bytes, 255 per component)
+MAX_PATH_CHARS, MAX_NAME_BYTES = 4096, 255
+_DATA_URI_RE = re.compile(r"^data:image/[A-Za-z0-9.+-]+;base64,", re.IGNORECASE)
 #: how base64 of PNG, JPEG, GIF, WebP, BMP and TIFF data begins
 _B64_IMAGE_PREFIXES = ("iVBORw0KGgo", "/9j/", "R0lGOD", "UklGR", "Qk", "SUkq", "TU0A")
 
@@ -45,18 +51,36 @@ def is_missing(value: Any) -> bool:
 
 
 def text(value: Any, *, file=None, row=None, field="question", required: bool = False) -> str | None:
-    """A cell as text; bytes and containers are refused, so a smuggled object never becomes a question."""
+    """A cell as text; bytes and containers are refused, so a smuggled object never becomes a question.
+
+    Texts over ``MAX_FIELD_CHARS`` and texts holding a NUL byte are refused with the field named.
+    """
     if is_missing(value):
         if required:
-            raise DataError(file, row, field, f"missing or empty {field}")
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise DataError(file, row, field, f"missing or empty {field}")
+            raise DataError(file, row, field, f"{field} is NaN: an empty cell or a missing value in the source, not a {field}")
         return None
     if isinstance(value, bool):
         return str(value)
+    if isinstance(value, float) and math.isinf(value):
+        raise DataError(file, row, field, f"{field} is {value}, not a finite value")
     if isinstance(value, (str, int, float)):
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
-        return str(value)
+        s = str(value)
+        if len(s) > MAX_FIELD_CHARS:
+            raise DataError(file, row, field, f"{field} is {len(s):,} characters long; the limit is {MAX_FIELD_CHARS:,}")
+        if "\x00" in s:
+            raise DataError(file, row, field, f"{field} contains a NUL byte (binary data in a text field?)")
+        return s
     raise DataError(file, row, field, f"expected text, got {type(value).__name__}")
+
+
+def check_nesting(value: Any, *, file=None, row=None, field=None) -> None:
+    """Refuse values nested deeper than ``MAX_NESTING`` (a hostile cell would otherwise hit Python's recursion limit)."""
+    if nesting_depth(value) > MAX_NESTING:
+        raise DataError(file, row, field, f"value nested more than {MAX_NESTING} levels deep")
 
 
 def first(row: dict[str, Any], *names: str, default: Any = None) -> Any:
@@ -101,15 +125,22 @@ def parse_list(value: Any, *, file=None, row=None, field="options") -> list[Any]
         s = value.strip()
         if not s.startswith("["):
             raise DataError(file, row, field, f"expected a list (JSON or Python literal), got {s[:60]!r}")
+        if len(s) > MAX_FIELD_CHARS:
+            raise DataError(file, row, field, f"list text is {len(s):,} characters long; the limit is {MAX_FIELD_CHARS:,}")
+        if _bracket_depth(s) > MAX_NESTING:
+            raise DataError(file, row, field, f"value nested more than {MAX_NESTING} levels deep")
         try:
             out = json.loads(s)
+        except RecursionError:
+            raise DataError(file, row, field, f"value nested more than {MAX_NESTING} levels deep") from None
         except ValueError:
             try:
                 out = ast.literal_eval(s)  # literals only; never executes code
-            except (ValueError, SyntaxError) as exc:
-                raise DataError(file, row, field, f"cannot parse list: {exc}") from None
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+                raise DataError(file, row, field, f"cannot parse list: {type(exc).__name__}: {str(exc)[:200]}") from None
         if not isinstance(out, (list, tuple)):
             raise DataError(file, row, field, "expected a list")
+        check_nesting(out, file=file, row=row, field=field)
         return list(out)
     raise DataError(file, row, field, f"expected a list, got {type(value).__name__}")
 
@@ -123,15 +154,28 @@ def options_from_list(value: Any, *, file=None, row=None, field="options") -> li
     return out
 
 
-def options_from_columns(row: dict[str, Any], letters: str = LETTERS, *, names: Iterable[str] | None = None) -> list[str]:
-    """Options from ``A``..``J`` (or ``choice_a``..) columns, stopping at the first missing one (MMBench has NaN for absent D)."""
+def options_from_columns(row: dict[str, Any], letters: str = LETTERS, *, names: Iterable[str] | None = None, file=None, row_index=None) -> list[str]:
+    """Options from ``A``..``J`` (or ``choice_a``..) columns, up to the last present one (MMBench has NaN for absent D).
+
+    Missing options may only trail: an empty (or ``nan``) option followed by a present one
+    (A=x, B=y, C=nan, D=z; or options {A, C, D}) is an error naming the gap, never a
+    silently shorter question.
+    """
     cols = list(names) if names is not None else list(letters)
+    present = [c for c in cols if not is_missing(row.get(c))]
+    if not present:
+        return []
+    last = cols.index(present[-1])
+    gaps = [c for c in cols[:last] if is_missing(row.get(c))]
+    if gaps:
+        have = ", ".join(present)
+        raise DataError(file, row_index, gaps[0], f"option {gaps[0]} is missing or empty but later options are present (have {have}); "
+                        "options must be consecutive from the first letter")
     out = []
-    for col in cols:
+    for col in cols[: last + 1]:
         value = row.get(col)
-        if is_missing(value):
-            break
-        out.append(str(value).strip() if not isinstance(value, float) or not value.is_integer() else str(int(value)))
+        t = text(value, file=file, row=row_index, field=col)
+        out.append(t.strip() if t is not None else "")
     return out
 
 
@@ -256,6 +300,19 @@ def images_as_metadata(on: bool = True):
 
 def images_are_metadata() -> bool:
     return _NO_IMAGES.get()
+def check_image_path(s: str, *, file=None, row=None, field="image") -> None:
+    """Refuse an image value that cannot be a file path, saying what it looks like instead."""
+    if "\x00" in s:
+        raise DataError(file, row, field, "image path contains a NUL byte")
+    parts = s.replace("\\", "/").split("/")
+    longest = max((len(p.encode("utf-8", "surrogatepass")) for p in parts), default=0)
+    if len(s) > MAX_PATH_CHARS or longest > MAX_NAME_BYTES:
+        if "." not in s and _B64_RE.match(s[:4096]) and len(s) > 256:
+            raise DataError(file, row, field, f"image value of {len(s):,} characters is neither a file path nor base64 of a known image "
+                            "format (PNG, JPEG, GIF, WebP, BMP, TIFF); invalid base64 image data?")
+        raise DataError(file, row, field, f"image file name too long ({len(s):,} characters; a file name may have at most {MAX_NAME_BYTES} bytes)")
+    if len(s) > 256 and " " in s.strip() and "." not in s[-8:]:
+        raise DataError(file, row, field, f"image value {s[:60]!r}... is text, neither a file path nor base64 image data")
 
 
 def image_refs(value: Any, *, file=None, row=None, field="image", root: Path | None = None) -> list[ImageRef]:
@@ -286,10 +343,13 @@ def image_refs(value: Any, *, file=None, row=None, field="image", root: Path | N
         s = value.strip()
         if s.startswith("["):
             return image_refs(parse_list(s, file=file, row=row, field=field), file=file, row=row, field=field, root=root)
+        if _DATA_URI_RE.match(s):
+            return [ImageRef(b64=s[s.index(",") + 1:], origin=origin)]
         if looks_like_base64_image(s):
             return [ImageRef(b64=s, origin=origin)]
+        check_image_path(s, file=file, row=row, field=field)
         if root is None:
-            raise DataError(file, row, field, f"image path {s!r} but no folder to resolve it against (hub rows must embed images)")
+            raise DataError(file, row, field, f"image path {s[:80]!r} but no folder to resolve it against (hub rows must embed images)")
         try:
             return [ImageRef.from_path(root, s, file=file, row=row, field=field)]
         except DataError as err:
@@ -325,7 +385,7 @@ def probe_images(sample: Sample, *, file=None, row=None) -> None:
 def vlmevalkit_row_to_sample(benchmark: str, row: dict[str, Any], i: int, *, file=None, root=None, circular: bool = False) -> Sample:
     """VLMEvalKit's TSV layout: index, question, A..J, answer, image (base64) or image_path, hint, category, l2-category."""
     question = text(row.get("question"), file=file, row=i, field="question", required=True)
-    options = options_from_columns(row)
+    options = options_from_columns(row, file=file, row_index=i)
     answer_raw = row.get("answer")
     if options:
         answer, answer_type = normalise_letter(answer_raw, file=file, row=i), "letter"

@@ -15,7 +15,8 @@ from leakaudit.schema import Sample
 from .base import BenchmarkAdapter
 from .common import free_form_type, image_refs, is_missing_container, normalise_letter, options_from_list, text
 
-#: Hub revision loaded by default ("main": pin a commit sha for a reproducible audit).
+#: Hub revision loaded by default. "main" is NOT pinned: it moves when the dataset changes;
+#: pass `leakaudit --revision <commit sha>` (or revision=) for a reproducible audit.
 MATHVISION_REVISION = "main"
 
 

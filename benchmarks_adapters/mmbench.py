@@ -19,7 +19,8 @@ from leakaudit.schema import Sample
 from .base import BenchmarkAdapter
 from .common import derive_id, first, image_refs, is_missing, normalise_letter, options_from_columns, text
 
-#: Hub revision loaded by default ("main": pin a commit sha for a reproducible audit).
+#: Hub revision loaded by default. "main" is NOT pinned: it moves when the dataset changes;
+#: pass `leakaudit --revision <commit sha>` (or revision=) for a reproducible audit.
 MMBENCH_REVISION = "main"
 
 
@@ -46,7 +47,7 @@ class MMBenchAdapter(BenchmarkAdapter):
         if isinstance(row.get("options"), dict):
             options = options_from_mapping(row["options"], file=file, row=index)
         else:
-            options = options_from_columns(row)
+            options = options_from_columns(row, file=file, row_index=index)
         answer = normalise_letter(row.get("answer"), file=file, row=index)
         images = image_refs(row.get("image"), file=file, row=index, field="image", root=root)
         idx = text(row.get("index"), file=file, row=index, field="index")

@@ -15,7 +15,8 @@ from leakaudit.schema import Sample
 from .base import BenchmarkAdapter
 from .common import derive_id, images_from_columns, normalise_letter, options_from_list, text
 
-#: Hub revision loaded by default ("main": pin a commit sha for a reproducible audit).
+#: Hub revision loaded by default. "main" is NOT pinned: it moves when the dataset changes;
+#: pass `leakaudit --revision <commit sha>` (or revision=) for a reproducible audit.
 MMMU_PRO_REVISION = "main"
 IMAGE_COLUMNS = tuple(f"image_{k}" for k in range(1, 8))
 

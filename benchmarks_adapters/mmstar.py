@@ -16,7 +16,8 @@ from leakaudit.schema import Sample
 from .base import BenchmarkAdapter
 from .common import image_refs, normalise_letter, options_from_inline, text
 
-#: Hub revision loaded by default ("main": pin a commit sha for a reproducible audit).
+#: Hub revision loaded by default. "main" is NOT pinned: it moves when the dataset changes;
+#: pass `leakaudit --revision <commit sha>` (or revision=) for a reproducible audit.
 MMSTAR_REVISION = "main"
 
 

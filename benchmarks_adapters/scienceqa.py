@@ -37,7 +37,8 @@ def _image_path(row: dict[str, Any], sid: str | None, root: Path | None) -> Any:
         return image
     return candidates[0]
 
-#: Hub revision loaded by default ("main": pin a commit sha for a reproducible audit).
+#: Hub revision loaded by default. "main" is NOT pinned: it moves when the dataset changes;
+#: pass `leakaudit --revision <commit sha>` (or revision=) for a reproducible audit.
 SCIENCEQA_REVISION = "main"
 
 

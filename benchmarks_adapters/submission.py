@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from leakaudit.errors import DataError
-from leakaudit.schema import Sample
+from leakaudit.schema import LETTERS, Sample
 
 from .base import BenchmarkAdapter
 from .common import (
@@ -32,6 +32,25 @@ from .common import (
 ANSWER_TYPES = ("letter", "integer", "float", "text", "list")
 
 
+def check_answer_type(answer: str, answer_type: str, *, file=None, row=None) -> None:
+    """An ``integer`` answer must be an integer, a ``float`` a finite number, a ``list`` a list."""
+    import math
+    import re
+
+    a = answer.strip()
+    if answer_type == "integer" and not re.fullmatch(r"[-+]?\d+", a):
+        raise DataError(file, row, "answer", f"answer {a[:60]!r} is not an integer, but answer_type is 'integer'")
+    if answer_type == "float":
+        try:
+            ok = math.isfinite(float(a))
+        except ValueError:
+            ok = False
+        if not ok:
+            raise DataError(file, row, "answer", f"answer {a[:60]!r} is not a finite number, but answer_type is 'float'")
+    if answer_type == "list" and not a.startswith("["):
+        raise DataError(file, row, "answer", f"answer {a[:60]!r} is not a list, but answer_type is 'list'")
+
+
 class SubmissionAdapter(BenchmarkAdapter):
     name = "submission"
     description = "Generic submission: JSONL/CSV/parquet (question, options or A..J, answer, image paths) or VLMEvalKit TSV"
@@ -40,11 +59,18 @@ class SubmissionAdapter(BenchmarkAdapter):
     def row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample:
         question = text(row.get("question"), file=file, row=index, field="question", required=True)
         if isinstance(row.get("options"), dict):
-            options = options_from_columns(row["options"])  # {"A": ..., "B": ...}
+            opts = row["options"]
+            bad = [k for k in opts if str(k).strip().upper() not in LETTERS or len(str(k).strip()) != 1]
+            if bad:
+                raise DataError(file, index, "options", f"option keys must be letters A..J, got {str(bad[0])[:40]!r}")
+            opts = {str(k).strip().upper(): v for k, v in opts.items()}
+            options = options_from_columns(opts, file=file, row_index=index)  # {"A": ..., "B": ...}
+            if len(options) == 1:
+                raise DataError(file, index, "options", "only one option (A); a multiple-choice question needs at least two")
         elif not is_missing_container(row.get("options")):
             options = options_from_list(row.get("options"), file=file, row=index)
         else:
-            options = options_from_columns(row)
+            options = options_from_columns(row, file=file, row_index=index)
         answer_type = text(row.get("answer_type"), file=file, row=index, field="answer_type")
         if answer_type is not None and answer_type not in ANSWER_TYPES:
             raise DataError(file, index, "answer_type", f"unknown answer type {answer_type!r}; expected one of {', '.join(ANSWER_TYPES)}")
@@ -53,6 +79,7 @@ class SubmissionAdapter(BenchmarkAdapter):
         else:
             answer = text(row.get("answer"), file=file, row=index, field="answer", required=True)
             answer_type = answer_type or free_form_type(answer)
+            check_answer_type(answer, answer_type, file=file, row=index)
         image_field = "images" if not is_missing_container(row.get("images")) else "image"
         images = image_refs(row.get(image_field), file=file, row=index, field=image_field, root=root)
         if not images and not is_missing_container(row.get("image_path")):

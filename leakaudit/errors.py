@@ -25,11 +25,13 @@ class LeakauditError(Exception):
 class DataError(LeakauditError):
     """A problem in one row of an input file, named by file, row and field."""
 
-    def __init__(self, file: str | Path | None, row: int | str | None, field: str | None, message: str):
+    def __init__(self, file: str | Path | None, row: int | str | None, field: str | None, message: str, *, line: int | None = None):
         self.file = str(file) if file is not None else None
         self.row = row
         self.field = field
         self.message = message
+        #: 1-based line in a text file (JSON Lines, CSV, TSV), shown next to the 0-based data row
+        self.line = line
         super().__init__(self.describe())
 
     def describe(self) -> str:
@@ -37,7 +39,9 @@ class DataError(LeakauditError):
         if self.file:
             where.append(f"file {self.file}")
         if self.row is not None:
-            where.append(f"row {self.row}")
+            where.append(f"row {self.row}" + (f" (line {self.line})" if self.line is not None else ""))
+        elif self.line is not None:
+            where.append(f"line {self.line}")
         if self.field:
             where.append(f"field '{self.field}'")
         prefix = ", ".join(where)

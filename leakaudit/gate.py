@@ -160,15 +160,23 @@ def write_outputs(verdict: GateVerdict, out_dir: Path) -> None:
             fh.write(md)
 
 
-def _error_dict(exc: Exception) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+def _error_dict(exc: BaseException) -> dict[str, Any]:
+    """The error as verdict.json stores it; control characters and ANSI escapes removed (junit.xml must parse)."""
+    from .textsafe import clean_message
+
+    if isinstance(exc, LeakauditError):
+        out: dict[str, Any] = {"type": type(exc).__name__, "message": clean_message(exc)}
+    elif isinstance(exc, RecursionError):
+        out = {"type": "RecursionError", "message": "input nested too deeply to process (RecursionError)", "unexpected": True}
+    else:
+        out = {"type": type(exc).__name__, "message": clean_message(f"unexpected failure: {type(exc).__name__}: {exc}"), "unexpected": True}
     if isinstance(exc, DataError):
-        out.update(file=exc.file, row=exc.row, field=exc.field)
+        out.update(file=clean_message(exc.file, 500) if exc.file else None, row=exc.row, field=clean_message(exc.field, 200) if exc.field else None)
     return out
 
 
 # -- the gate -----------------------------------------------------------------------------
-def gate(
+def _gate_unguarded(
     submission: str | Path,
     *,
     out: str | Path,
@@ -217,6 +225,8 @@ def gate(
         if no_images and min_mg is not None:
             raise LeakauditError("--min-mg needs vision runs, which --no-images does not make (the images are never opened)")
         bench = load_benchmark(str(submission), no_images=no_images)  # whole: the verdict says "N of M questions" under --limit
+        if not no_images:
+            _decode_all_images(bench)
         audited = pipeline.audited_subset(bench, limit)
         if len(audited) < len(bench):
             verdict.coverage = f"{len(audited)} of {len(bench)} questions (--limit {limit})"
@@ -227,6 +237,7 @@ def gate(
         if not plan.inspectors:
             raise LeakauditError("the gate needs at least one text-only LLM with real weights; "
                                  + ("; ".join(plan.skipped) or "none in the zoo group") + " (e.g. --zoo tiny)")
+        _check_threshold_can_fail(len(plan.inspectors), settings.k, settings.n)
         res = pipeline.run_pipeline(bench, settings=settings, plan=plan, zoo=zoo_obj, run_dir=run_path, limit=limit, progress=progress,
                                     command=f"leakaudit gate {submission}", on_model_error="raise", do_filter=False, overrides=overrides)
         result, settings = res.audit, res.settings
@@ -250,5 +261,90 @@ def gate(
     return verdict
 
 
+def _decode_all_images(bench) -> None:
+    """Decode every image now (bounded by MAX_PIXELS): a truncated file is bad input, found before any model runs."""
+    from .inspect import decode_problems
+
+    decode_problems(bench, on_error="raise")
+
+
+def _check_threshold_can_fail(n_inspectors: int, k: int | None, n: int | None) -> None:
+    """Refuse ``--k``/``--n`` under which no question can ever be text-answerable (the gate would always pass)."""
+    from .audit.evidence import max_text_hits
+
+    if k is not None and n is not None and k >= n:
+        raise LeakauditError(f"--k {k} is not below --n {n}: no question could ever count as text-answerable, so the gate would pass everything")
+    if max_text_hits(n_inspectors, k, n) >= n_inspectors:
+        raise LeakauditError(f"with {n_inspectors} text-only LLM(s), more than {max_text_hits(n_inspectors, k, n)} hits can never happen: "
+                             f"no question could count as text-answerable, so the gate would pass everything; lower --k")
+
+
+# -- never ambiguous ---------------------------------------------------------------------------
+#: what a gate run writes into ``out``; removed before it starts, so a stale verdict never survives a crash
+GATE_ARTIFACTS = ("verdict.json", "junit.xml", "summary.md", "summary.json", "metrics.csv", "samples.csv", "samples.parquet")
+
+
+class OutDirError(LeakauditError):
+    """``--out`` cannot hold the gate's files (read-only, a file, not creatable)."""
+
+
+def prepare_out_dir(out: str | Path) -> Path:
+    """Create ``out``, prove it is writable and remove the previous run's artifacts, before any work.
+
+    Raises ``OutDirError`` when no verdict could be written there.
+    """
+    out_dir = Path(out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".leakaudit-write-test-{os.getpid()}"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+        for name in GATE_ARTIFACTS:
+            (out_dir / name).unlink(missing_ok=True)
+    except (OSError, ValueError) as exc:
+        from .textsafe import clean_message
+
+        raise OutDirError(clean_message(f"--out {out_dir}: cannot write the gate's verdict files there ({type(exc).__name__}: {exc})")) from None
+    return out_dir
+
+
+def gate(submission: str | Path, *, out: str | Path, **kwargs: Any) -> GateVerdict:
+    """Audit ``submission`` and check it against the thresholds; never ambiguous.
+
+    Keyword arguments are those of the gate body (thresholds ``max_text_answerable``,
+    ``min_mg``, ``max_leaked``; ``zoo_group``, ``zoo``, ``models``, ``base_llms``, ``run_dir``,
+    ``shots``, ``scoring``, ``circular``, ``k``, ``n``, ``min_confidence``, ``limit``, ``progress``).
+    Exit code 1 means exactly "a threshold failed". Anything else that goes wrong (bad
+    input, a missing model, a bug, a full disk, a RecursionError) is status ``error``,
+    exit code 2, with a fresh verdict.json / junit.xml / summary.md: the previous run's
+    files are removed before any work, so a stale "pass" can never be mistaken for this
+    run's result. Raises ``OutDirError`` only when ``out`` itself cannot be written.
+    """
+    t0 = time.perf_counter()
+    out_dir = prepare_out_dir(out)
+    try:
+        return _gate_unguarded(submission, out=out_dir, **kwargs)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - every failure must become a verdict
+        import logging
+
+        logging.getLogger(__name__).debug("gate failed", exc_info=True)
+        verdict = GateVerdict(status="error", exit_code=EXIT_ERROR, submission=str(submission), out_dir=out_dir)
+        verdict.error = _error_dict(exc)
+        verdict.seconds = time.perf_counter() - t0
+        for name in GATE_ARTIFACTS:  # a half-written audit from the failed run is not a result
+            try:
+                (out_dir / name).unlink(missing_ok=True)
+            except OSError:
+                pass
+        try:
+            write_outputs(verdict, out_dir)
+        except OSError as write_exc:
+            raise OutDirError(f"--out {out_dir}: the gate failed ({verdict.error['message']}) and its verdict could not be written: {write_exc}") from None
+        return verdict
+
+
+__all__ = ["Check", "GATE_ARTIFACTS", "OutDirError", "prepare_out_dir", "EXIT_ERROR", "EXIT_FAIL", "EXIT_PASS", "GateVerdict", "evaluate_checks", "gate", "junit_xml", "summary_markdown"]
 __all__ = ["Check", "EXIT_ERROR", "EXIT_FAIL", "EXIT_PASS", "GateVerdict", "evaluate_checks", "gate", "junit_xml", "mg_checks",
            "summary_markdown"]

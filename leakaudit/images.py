@@ -62,9 +62,50 @@ def image_size(data: bytes, *, file=None, row=None, field="image") -> tuple[int,
         return img.size
 
 
+def to_display_mode(img: Image.Image) -> Image.Image:
+    """RGB or L pixels a model can use, converting every other mode correctly.
+
+    16-bit and 32-bit greyscale (``I;16*``, ``I``, ``F``) are rescaled to 8 bits (a plain
+    ``convert`` clips them to a blank white image); palette and alpha modes are composited
+    over white (transparent areas would otherwise turn black); CMYK, YCbCr, LAB, HSV
+    and 1-bit go through Pillow's own conversions.
+    """
+    import numpy as np
+
+    mode = img.mode
+    if mode in ("RGB", "L"):
+        return img
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        finite = arr[np.isfinite(arr)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        if mode.startswith("I;16") or (lo >= 0 and 255 < hi <= 65535 and mode == "I"):
+            scaled = arr / 257.0  # the full 16-bit range onto 0..255
+        elif lo >= 0 and hi <= 255:
+            scaled = arr  # 8-bit values stored wide
+        else:
+            scaled = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
+        scaled = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0)
+        return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+    if mode == "1":
+        return img.convert("L")
+    if mode in ("P", "PA") or mode in ("LA", "La", "RGBA", "RGBa"):
+        has_alpha = mode in ("LA", "La", "RGBA", "RGBa", "PA") or (mode == "P" and "transparency" in img.info)
+        if not has_alpha:
+            return img.convert("RGB")
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        out = Image.alpha_composite(white, rgba).convert("RGB")
+        return out.convert("L") if mode in ("LA", "La") else out
+    return img.convert("RGB")
+
+
 def _decode(data: bytes, *, file=None, row=None, field="image") -> Image.Image:
     img = _open_checked(data, file=file, row=row, field=field)
-    return img.convert("RGB") if img.mode not in ("RGB", "L") else img
+    try:
+        return to_display_mode(img)
+    except Exception as exc:  # an exotic mode Pillow cannot convert
+        raise DataError(file, row, field, f"cannot convert image of mode {img.mode} to RGB: {type(exc).__name__}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -86,9 +127,17 @@ class ImageRef:
     @classmethod
     def from_path(cls, root: str | Path, rel: str, *, file=None, row=None, field="image", must_exist=True) -> "ImageRef":
         """An image file relative to ``root``; checked for escapes and existence now, decoded later."""
-        p = resolve_inside(root, rel, file=file, row=row, field=field)
-        if must_exist and not p.is_file():
-            raise DataError(file, row, field, f"image file not found: {rel} (looked for {p})")
+        if "\x00" in str(rel):
+            raise DataError(file, row, field, "image path contains a NUL byte")
+        try:
+            p = resolve_inside(root, rel, file=file, row=row, field=field)
+            exists = p.is_file()
+        except (OSError, ValueError) as exc:  # a name too long for the file system, an invalid path
+            shown = str(rel) if len(str(rel)) <= 80 else f"{str(rel)[:60]}... ({len(str(rel)):,} characters)"
+            raise DataError(file, row, field, f"unusable image path {shown!r}: {type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}") from None
+        if must_exist and not exists:
+            shown = str(rel) if len(str(rel)) <= 200 else f"{str(rel)[:100]}... ({len(str(rel)):,} characters)"
+            raise DataError(file, row, field, f"image file not found: {shown} (looked in {Path(root).resolve()})")
         return cls(path=str(p), origin=(file, row, field))
 
     def raw_bytes(self) -> bytes:
@@ -97,9 +146,9 @@ class ImageRef:
             return self.data
         if self.b64 is not None:
             try:
-                return base64.b64decode(self.b64, validate=False)
+                return base64.b64decode("".join(self.b64.split()), validate=True)
             except (binascii.Error, ValueError) as exc:
-                raise DataError(file, row, fld, f"invalid base64 image: {exc}") from None
+                raise DataError(file, row, fld, f"invalid base64 image data: {exc}") from None
         try:
             return Path(self.path).read_bytes()
         except OSError as exc:

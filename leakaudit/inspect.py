@@ -20,6 +20,8 @@ PLACEHOLDER_OPTIONS = {"", "nan", "none", "null", "n/a"}
 #: chi-square p-value below which the answer letters count as imbalanced
 IMBALANCE_P = 1e-3
 MAX_IDS = 10
+#: the runner's own estimate and default budget (``leakaudit.prompt_limits``): inspect warns about what a run would cut
+from .prompt_limits import CHARS_PER_TOKEN, DEFAULT_MAX_PROMPT_TOKENS as DEFAULT_CONTEXT_TOKENS  # noqa: E402
 
 
 def _counts(values) -> dict[str, int]:
@@ -59,10 +61,50 @@ def answer_letter_imbalance(bench: Benchmark) -> dict[str, Any] | None:
     return {"chi2": float(stat), "p_value": float(p), "shares": shares, "expected_shares": {L: round(e / len(mc), 4) for L, e in zip(letters, exp)}}
 
 
-def inspect_benchmark(bench: Benchmark) -> dict[str, Any]:
-    """Statistics and problems of ``bench`` as one JSON-ready dict."""
+def estimated_prompt_tokens(sample: Sample) -> int:
+    """Characters of hint, question and options over ``CHARS_PER_TOKEN``: a tokenizer-free estimate."""
+    chars = len(sample.question) + len(sample.hint or "") + sum(len(o) + 4 for o in sample.options) + 200
+    return chars // CHARS_PER_TOKEN
+
+
+def decode_problems(bench: Benchmark, on_error: str = "raise") -> list[dict[str, Any]]:
+    """Decode every image (bounded by ``images.MAX_PIXELS``): a truncated or corrupt file is found now, not mid-run.
+
+    ``on_error="raise"`` raises the first ``DataError`` (file, row, field); ``skip`` lists them.
+    """
+    from .errors import DataError
+
+    bad: list[dict[str, Any]] = []
+    for s in bench.samples:
+        for ref in s.images:
+            try:
+                ref.load()
+            except DataError as err:
+                if on_error == "raise":
+                    raise
+                bad.append({"id": s.id, "file": err.file, "row": err.row, "field": err.field, "reason": err.message})
+    return bad
+
+
+def inspect_benchmark(bench: Benchmark, *, decode_images: bool = True, on_error: str = "raise",
+                      context_tokens: int = DEFAULT_CONTEXT_TOKENS) -> dict[str, Any]:
+    """Statistics and problems of ``bench`` as one JSON-ready dict.
+
+    Every image is decoded (``decode_images``); prompts whose estimated length exceeds
+    ``context_tokens`` are listed, since a run truncates or skips them (``--long-prompts``).
+    """
     samples = bench.samples
     problems: list[dict[str, Any]] = []
+    unreadable = decode_problems(bench, on_error) if decode_images else []
+    if unreadable:
+        first = unreadable[0]
+        problems.append(_problem("unreadable_images", f"{len(unreadable)} image(s) do not decode; first: file {first['file']}, row {first['row']}, "
+                                 f"field '{first['field']}': {first['reason']}", [u["id"] for u in unreadable]))
+    long_ids = [s.id for s in samples if estimated_prompt_tokens(s) > context_tokens]
+    if long_ids:
+        problems.append(_problem("long_prompts", f"{len(long_ids)} question(s) need about more than {context_tokens:,} tokens "
+                                 f"(estimated at {CHARS_PER_TOKEN} characters per token): a run truncates them, or skips them with "
+                                 f"--long-prompts skip", long_ids))
 
     if len(bench.skipped):
         reasons = Counter(f"{s.field}: {s.reason.split(':')[0]}" for s in bench.skipped)
@@ -123,5 +165,6 @@ def inspect_benchmark(bench: Benchmark) -> dict[str, Any]:
         "n_same_question_text": n_same_text,
         "answer_letter_test": imbalance,
         "skipped": [{"file": s.file, "row": s.row, "field": s.field, "reason": s.reason} for s in bench.skipped],
+        "unreadable_images": unreadable,
         "problems": problems,
     }

@@ -10,6 +10,7 @@ format from the rows it was read from, so a kept subset opens in the same tools.
 from __future__ import annotations
 
 import base64
+import os
 import io
 import json
 import shutil
@@ -62,6 +63,7 @@ def find_data_file(folder: Path, adapter: "BenchmarkAdapter | None" = None) -> P
 
 def sniff_format(path: Path) -> str:
     """Format from the suffix, else from the first bytes (parquet magic, JSON brackets, tabs)."""
+    _refuse_unsupported(path)
     fmt = FORMAT_BY_SUFFIX.get(path.suffix.lower())
     if fmt:
         return fmt
@@ -83,6 +85,27 @@ def sniff_format(path: Path) -> str:
             return "json"
     first_line = stripped.split(b"\n", 1)[0]
     return "tsv" if b"\t" in first_line else "csv"
+
+
+#: spreadsheet and archive formats people send instead of a data file, with the fix
+_UNSUPPORTED_SUFFIXES = {".xls": "an old Excel workbook (.xls; save it as .xlsx)", ".xlsm": "a macro-enabled Excel workbook",
+                         ".ods": "an OpenDocument spreadsheet", ".numbers": "a Numbers spreadsheet", ".zip": "a ZIP archive",
+                         ".gz": "a compressed file", ".tar": "a tar archive", ".7z": "a 7-Zip archive"}
+
+
+def _refuse_unsupported(path: Path) -> None:
+    """Name a spreadsheet or archive for what it is (not "invalid UTF-8")."""
+    kind = _UNSUPPORTED_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+        if head.startswith(b"\xd0\xcf\x11\xe0"):
+            kind = "an old Office document (.xls)"
+        elif head.startswith(b"\x1f\x8b"):
+            kind = "a gzip-compressed file"
+    if kind:
+        raise DataError(path, None, None, f"this is {kind}, not a data file; save it as .xlsx, CSV (UTF-8), JSON Lines or parquet "
+                        f"(e.g. in Excel: File > Save As > CSV UTF-8)")
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -109,6 +132,29 @@ def _read_parquet(file: Path) -> list[dict[str, Any]]:
         raise DataError(file, None, None, f"invalid UTF-8 in a text column: {exc.reason}") from None
 
 
+def _loads_bounded(text: str, file: Path, row: int | None, line_no: int | None) -> Any:
+    """``json.loads`` with nesting bounded: a 5,000-deep value is a DataError, never a RecursionError."""
+    from .textsafe import MAX_NESTING, nesting_depth
+    from .textsafe import bracket_depth as _bracket_depth
+
+    where = f" on line {line_no}" if line_no is not None else ""
+    # rows are objects holding (at most) lists of lists: one level more than a cell may have
+    if _bracket_depth(text) > MAX_NESTING + 1:
+        try:  # the bracket count ignores quoting; confirm on the parsed value when it parses
+            obj = json.loads(text)
+        except (ValueError, RecursionError):
+            obj = None
+        if obj is None or nesting_depth(obj, MAX_NESTING + 1) > MAX_NESTING + 1:
+            raise DataError(file, row, None, f"JSON{where} is nested more than {MAX_NESTING} levels deep", line=line_no)
+        return obj
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise DataError(file, row, None, f"JSON{where} is nested too deeply", line=line_no) from None
+    except ValueError as exc:
+        raise DataError(file, row, None, f"invalid JSON{where}: {str(exc)[:300]}", line=line_no) from None
+
+
 def read_jsonl_rows(file: Path) -> list[dict[str, Any]]:
     """Objects of a JSON Lines file (strict UTF-8; blank lines skipped); bad lines name file, row and line."""
     text = _decode_utf8(file.read_bytes(), file, header_lines=0)
@@ -116,12 +162,9 @@ def read_jsonl_rows(file: Path) -> list[dict[str, Any]]:
     for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            raise DataError(file, len(rows), None, f"invalid JSON on line {line_no}: {exc}") from None
+        obj = _loads_bounded(line, file, len(rows), line_no)
         if not isinstance(obj, dict):
-            raise DataError(file, len(rows), None, f"line {line_no} is a JSON {type(obj).__name__}, expected an object")
+            raise DataError(file, len(rows), None, f"line {line_no} is a JSON {type(obj).__name__}, expected an object", line=line_no)
         rows.append(obj)
     return rows
 
@@ -130,10 +173,7 @@ def _read_json(file: Path) -> list[dict[str, Any]]:
     text = _decode_utf8(file.read_bytes(), file, header_lines=None)
     if not text.strip():
         return []
-    try:
-        obj = json.loads(text)
-    except ValueError as exc:
-        raise DataError(file, None, None, f"invalid JSON: {exc}") from None
+    obj = _loads_bounded(text, file, None, None)
     if isinstance(obj, dict) and obj and all(isinstance(v, dict) for v in obj.values()):
         obj = keyed_rows(obj, file)  # keyed by id, as MathVista's and ScienceQA's GitHub files are
     elif isinstance(obj, dict):
@@ -176,7 +216,7 @@ def _read_excel(file: Path) -> list[dict[str, Any]]:
     try:
         frame = pd.read_excel(file, dtype=object)
     except Exception as exc:  # zipfile.BadZipFile, openpyxl's InvalidFileException, KeyError for a broken workbook
-        raise DataError(file, None, None, f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
+        raise DataError(file, None, None, f"not a readable Excel .xlsx workbook ({type(exc).__name__}: {exc})") from None
     frame = frame.astype(object).where(frame.notna(), None)
     return frame.to_dict("records")
 
@@ -187,11 +227,34 @@ def _read_delimited(file: Path, sep: str) -> list[dict[str, Any]]:
     text = _decode_utf8(file.read_bytes(), file, header_lines=1)
     if not text.strip():
         return []
+    _check_ragged(text, sep, file)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
     except Exception as exc:  # pandas raises ParserError, EmptyDataError...
         raise DataError(file, None, None, f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {exc}") from None
     return frame.to_dict("records")
+
+
+def _check_ragged(text: str, sep: str, file: Path) -> None:
+    """A row with more or fewer fields than the header is named by row and line, not blamed on a column."""
+    import csv
+
+    csv.field_size_limit(1 << 30)
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    try:
+        header = next(reader)
+        n = len(header)
+        i = 0
+        for fields in reader:
+            if not fields:  # a blank line
+                continue
+            if len(fields) != n:
+                raise DataError(file, i, None, f"this row has {len(fields)} field(s) but the header has {n} "
+                                f"({'a missing or extra separator, or an unclosed quote' if len(fields) < n else 'an unquoted separator inside a value?'})",
+                                line=reader.line_num)
+            i += 1
+    except csv.Error as exc:
+        raise DataError(file, None, None, f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'} near line {reader.line_num}: {exc}", line=reader.line_num) from None
 
 
 def _resolve_tsv_image_refs(rows: list[dict[str, Any]]) -> None:
@@ -277,6 +340,10 @@ def check_columns(rows: list[dict[str, Any]], adapter: "BenchmarkAdapter", file:
     )
 
 
+#: set by ``leakaudit --revision SHA``: the hub revision every adapter loads instead of its default
+HUB_REVISION_ENV = "LEAKAUDIT_HUB_REVISION"
+
+
 # -- hub -----------------------------------------------------------------------------------------
 def _hub_help(adapter: "BenchmarkAdapter", split: str) -> str:
     configs = list(adapter.hub_configs)
@@ -304,7 +371,7 @@ def load_hub_rows(adapter: "BenchmarkAdapter", split: str, limit: int | None = N
     """
     if not adapter.hub_id:
         raise LeakauditError(f"benchmark '{adapter.name}' has no hub copy; pass --path to a local file")
-    rev = revision or adapter.hub_revision
+    rev = revision or os.environ.get(HUB_REVISION_ENV) or adapter.hub_revision
     configs: list[str | None] = list(adapter.hub_configs) or [None]
 
     def load(config: str | None):
@@ -349,7 +416,9 @@ def _externalise(value: Any, out_dir: Path, stem: str) -> Any:
     """For JSON formats: embedded image bytes become files under images/, referenced by relative path."""
     if _is_image_struct(value) or isinstance(value, (bytes, bytearray)):
         data = bytes(value["bytes"] if isinstance(value, dict) else value)
-        rel = Path("images") / f"{stem}{_image_bytes_ext(data)}"
+        from leakaudit.textsafe import safe_filename
+
+        rel = Path("images") / f"{safe_filename(stem)}{_image_bytes_ext(data)}"  # column names are submitted data
         (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (out_dir / rel).write_bytes(data)
         return rel.as_posix()

@@ -75,6 +75,12 @@ def needs_zoo(zoo: Any, models: Sequence[str | LM] | None) -> bool:
     return zoo is not None or not models or any(isinstance(m, str) for m in models)
 
 
+def remote_code_allowed() -> bool:
+    from .zoo import remote_code_allowed as allowed
+
+    return allowed()
+
+
 def plan_models(zoo: Any, group: str | None = None, models: Sequence[str | LM] | None = None,
                 base_llms: dict[str, str] | None = None) -> ModelPlan:
     """LLM inspectors, LVLMs and the LVLMs' base LLMs from a zoo group or explicit models.
@@ -106,6 +112,10 @@ def plan_models(zoo: Any, group: str | None = None, models: Sequence[str | LM] |
         spec = zoo[m]
         if not getattr(spec, "loadable", True):
             plan.skipped.append(f"{spec.name}: cannot run here ({spec.note or 'not loadable'}); its imported answers are used if present")
+            continue
+        if not models and getattr(spec, "trust_remote_code", False) and not remote_code_allowed():
+            plan.skipped.append(f"{spec.name}: runs code from its hub repository; excluded from the panel unless --allow-remote-code "
+                                f"(and a pinned revision); its imported answers are used if present")
             continue
         if spec.kind == "lvlm":
             plan.lvlms.append(spec.name)

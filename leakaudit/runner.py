@@ -281,6 +281,7 @@ def run(
     max_new_tokens: int = 32,
     seed: int = 0,
     command: str | None = None,
+    long_prompts: str | None = None,
 ) -> RunSummary:
     """Ask every model every sample under one condition; answers go to ``run_dir``'s store.
 
@@ -289,7 +290,13 @@ def run(
     ``supports_images``; ``blind`` runs a vision model with no image (``drop``), a grey
     image (``grey``) or seeded noise (``noise``) of the same size. Few-shot demonstrations
     come from the whole benchmark (``select_fewshot``), so ``limit`` never changes them.
+    A prompt over a model's budget (``leakaudit.prompt_limits``) is truncated or skipped
+    (``long_prompts``: truncate | skip; default ``$LEAKAUDIT_LONG_PROMPTS`` or truncate), and
+    the run record lists each such question with its reason.
     """
+    from .prompt_limits import resolve_mode
+
+    long_mode = resolve_mode(long_prompts)
     check_settings(condition=condition, scoring=scoring, blind=blind)
     if condition in ("vision", "blind") and getattr(benchmark, "no_images", False):
         raise LeakauditError(f"benchmark {benchmark.name!r} was loaded with --no-images (its images are references, never opened): "
@@ -309,6 +316,7 @@ def run(
 
     rows: list[RunRow] = []
     model_infos: list[dict[str, Any]] = []
+    long_notes: dict[str, list[dict[str, Any]]] = {}
     status = "complete"
     store = AnswerStore(run_dir)
     try:
@@ -317,7 +325,10 @@ def run(
             name = _model_name(model)
             existing = store.existing_keys(model=name, condition=condition, blind_mode=blind_mode, shots=int(shots))
             keyed: dict[AnswerKey, _Item] = {}
-            for it in items:
+            model_items, notes = _fit_items(items, model, zoo_obj, long_mode, condition=condition, shots=shots, fewshot=fewshot, blind=blind)
+            if notes:
+                long_notes[name] = notes
+            for it in model_items:
                 keyed.setdefault(it.key(name, condition, blind_mode, shots), it)
             pending = [(k, it) for k, it in keyed.items() if k not in existing]
             cached = len(keyed) - len(pending)
@@ -342,7 +353,7 @@ def run(
         raise
     finally:
         try:
-            store.record_run({
+            _record_run_safely(store, status, {
                 "command": command if command is not None else shlex.join(sys.argv),
                 "status": status,
                 "versions": _versions(),
@@ -361,11 +372,53 @@ def run(
                 "circular": circular,
                 "models": model_infos,
                 "rows": [r.__dict__ for r in rows],
+                "long_prompts": long_notes,
             })
         finally:
             store.close()
     return RunSummary(rows=rows, run_dir=Path(run_dir), benchmark=benchmark.name, condition=condition, blind_mode=blind_mode,
                       shots=shots, scoring=scoring, circular=circular, fewshot_ids=[s.id for s in fewshot[:shots]])
+
+
+def _fit_items(items: list[_Item], model: str | LM, zoo: Any, mode: str, *, condition: str, shots: int,
+               fewshot: Sequence[Sample], blind: str) -> tuple[list[_Item], list[dict[str, Any]]]:
+    """The items within ``model``'s prompt budget (truncated or dropped) and a note per changed one."""
+    import logging
+
+    from .prompt_limits import estimate_tokens, fit_prompt, model_prompt_limit
+
+    limit = model_prompt_limit(model, zoo)
+    out: list[_Item] = []
+    notes: list[dict[str, Any]] = []
+    for it in items:
+        if estimate_tokens(it.prompt.messages, it.prompt.answer_prefix) <= limit:
+            out.append(it)
+            continue
+
+        def build(smp: Sample, it: _Item = it) -> Prompt:
+            return build_prompt(smp, condition, shots=shots, fewshot=fewshot, scoring=it.scoring, blind=blind, images=False, style=PROMPT_STYLE)
+
+        asked, prompt, note = fit_prompt(it.sample, build, limit, mode)
+        note = {**(note or {}), "sample_id": it.original.id, "rotation": it.rotation}
+        notes.append(note)
+        if asked is not None:
+            out.append(_Item(sample=asked, original=it.original, rotation=it.rotation, scoring=it.scoring, prompt=prompt))
+    if notes:
+        skipped = sum(n["action"] == "skip" for n in notes)
+        logging.getLogger(__name__).warning("%s: %d prompt(s) over the %d-token budget: %d truncated, %d skipped (listed in the run record)",
+                                            _model_name(model), len(notes), limit, len(notes) - skipped, skipped)
+    return out, notes
+
+
+def _record_run_safely(store: AnswerStore, status: str, info: dict[str, Any]) -> None:
+    """Record the run; when the run already failed (e.g. a full disk), a failing record must not hide that error."""
+    from .store import StoreError
+
+    try:
+        store.record_run(info)
+    except StoreError:
+        if status == "complete":
+            raise
 
 
 def _run_model(lm: LM, pending: list[tuple[AnswerKey, _Item]], store: AnswerStore, *, condition: str, blind: str, blind_mode: str,

@@ -8,19 +8,26 @@ committed at once (WAL mode), so a SIGKILL loses at most the answer being comput
 """
 from __future__ import annotations
 
+import errno
+import functools
 import json
+import os
 import sqlite3
 import time
+import urllib.parse
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
 
+from .errors import DataError, LeakauditError
 from .schema import Sample
 from .types import KEY_FIELDS, AnswerKey, answer_key
 
 STORE_FILE = "answers.sqlite"
+#: ``export`` formats by file suffix
+EXPORT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -91,23 +98,105 @@ class Answer:
         return answer_key(**{f: getattr(self, f) for f in KEY_FIELDS})
 
 
-class AnswerStore:
-    """SQLite-backed answer store. Use as a context manager or call ``close()``."""
+class StoreError(LeakauditError):
+    """The answer store cannot be opened, read or written (corrupt file, read-only folder, full disk)."""
 
-    def __init__(self, path: str | Path):
+
+def _store_error(path: Path, exc: BaseException, doing: str) -> LeakauditError:
+    """One clear message for a SQLite or OS failure, naming the file and what to do next."""
+    msg = str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "disk is full" in msg or "disk full" in msg.lower():
+        return StoreError(
+            f"{path}: the disk is full while {doing}; every answer stored before this one is intact "
+            f"(the store commits each answer). Free some space and rerun the same command to resume."
+        )
+    if "readonly" in msg.replace("-", "").replace(" ", "") or isinstance(exc, PermissionError):
+        return StoreError(f"{path}: cannot write the answer store while {doing} (read-only file or folder): {msg}")
+    if isinstance(exc, sqlite3.DatabaseError):
+        return StoreError(
+            f"{path}: not a readable answer store while {doing} ({msg}). Run `leakaudit store check {path.parent}` "
+            f"for details, or `leakaudit store repair {path.parent}` to salvage every readable answer into a new file."
+        )
+    return StoreError(f"{path}: {doing} failed: {type(exc).__name__}: {msg}")
+
+
+def _guarded(doing: str):
+    """Turn sqlite3 / OS errors inside a store method into a StoreError naming the file."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return fn(self, *args, **kwargs)
+            except (sqlite3.Error, OSError) as exc:
+                raise _store_error(self.path, exc, doing) from None
+
+        return wrapper
+
+    return deco
+
+
+class AnswerStore:
+    """SQLite-backed answer store. Use as a context manager or call ``close()``.
+
+    ``read_only=True`` (audit, export, report, filter) opens the file with SQLite's
+    ``mode=ro``: no WAL switch, no table creation, so a read-only run folder (a CI
+    artifact, a shared mount) audits fine and a reader can never modify the store.
+    Any SQLite fault (truncated or garbage file, full disk) is a ``StoreError`` naming
+    the file, never a raw sqlite3 traceback.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False):
         path = Path(path)
         if path.suffix != ".sqlite":
-            path.mkdir(parents=True, exist_ok=True)
+            if not read_only:
+                path.mkdir(parents=True, exist_ok=True)
             path = path / STORE_FILE
-        else:
+        elif not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.conn = sqlite3.connect(str(path), timeout=30)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(_SCHEMA)
-        self.conn.commit()
+        self.read_only = read_only
+        self.conn: sqlite3.Connection | None = None
+        try:
+            if read_only:
+                self.conn = self._connect_read_only(path)
+                self._check_readable()
+            else:
+                self.conn = sqlite3.connect(str(path), timeout=30)
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                self.conn.executescript(_SCHEMA)
+                self.conn.commit()
+        except (sqlite3.Error, OSError) as exc:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+            raise _store_error(path, exc, "opening it" + (" read-only" if read_only else "")) from None
 
+    @staticmethod
+    def _connect_read_only(path: Path) -> sqlite3.Connection:
+        if not path.is_file():
+            raise StoreError(f"no answer store at {path}")
+        uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=30)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            # a WAL-mode file in a read-only folder cannot create its -shm: read it as immutable
+            conn.close()
+            if os.access(path.parent, os.W_OK):
+                raise
+            return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30)
+
+    def _check_readable(self) -> None:
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        missing = {"answers", "samples", "runs"} - tables
+        if "answers" in missing:
+            raise StoreError(f"{self.path}: an SQLite file without an 'answers' table is not a leakaudit answer store")
+        self._missing_tables = missing
+
+    # -- context manager --------------------------------------------------------------
     # -- context manager --------------------------------------------------------------
     def __enter__(self) -> "AnswerStore":
         return self
@@ -116,9 +205,12 @@ class AnswerStore:
         self.close()
 
     def close(self) -> None:
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
     # -- writing ----------------------------------------------------------------------
+    @_guarded("storing sample metadata")
     def add_samples(self, samples: Iterable[Sample]) -> None:
         """Record sample metadata (category, options, label) the audit needs without the data."""
         rows = [
@@ -138,6 +230,7 @@ class AnswerStore:
         self.conn.executemany("INSERT OR IGNORE INTO samples VALUES (?,?,?,?,?,?,?,?,?)", rows)
         self.conn.commit()
 
+    @_guarded("storing an answer")
     def add(self, answer: Answer) -> bool:
         """Insert one answer and commit; False when that key was already stored."""
         key = answer.key()
@@ -173,12 +266,14 @@ class AnswerStore:
             n += self.add(a)
         return n
 
+    @_guarded("recording the run")
     def record_run(self, info: dict[str, Any]) -> int:
         cur = self.conn.execute("INSERT INTO runs (started_at, info) VALUES (?, ?)", (time.time(), json.dumps(info, ensure_ascii=False, default=str)))
         self.conn.commit()
         return int(cur.lastrowid)
 
     # -- reading ----------------------------------------------------------------------
+    @_guarded("reading stored keys")
     def existing_keys(self, **where: Any) -> set[AnswerKey]:
         """Keys already stored, optionally restricted by equality on key fields (for resume)."""
         sql = f"SELECT {', '.join(KEY_FIELDS)} FROM answers"
@@ -188,9 +283,11 @@ class AnswerStore:
             params = list(where.values())
         return {AnswerKey(*r) for r in self.conn.execute(sql, params)}
 
+    @_guarded("counting answers")
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
 
+    @_guarded("reading answers")
     def answers(self, **where: Any) -> pd.DataFrame:
         """All answers as a DataFrame (option_scores decoded), filtered by equality on columns."""
         sql = "SELECT * FROM answers"
@@ -198,12 +295,26 @@ class AnswerStore:
         if where:
             sql += " WHERE " + " AND ".join(f"{k} = ?" for k in where)
             params = list(where.values())
+        sql = sql.replace("SELECT *", "SELECT rowid AS _rowid, *", 1)
         df = pd.read_sql_query(sql, self.conn, params=params)
         df["correct"] = df["correct"].astype(bool)
-        df["option_scores"] = df["option_scores"].map(lambda v: json.loads(v) if isinstance(v, str) else None)
-        return df
+        df["option_scores"] = [self._json_cell(v, rid, "option_scores", "answers") for v, rid in zip(df["option_scores"], df["_rowid"])]
+        return df.drop(columns="_rowid")
 
+    def _json_cell(self, value: Any, rowid: Any, column: str, table: str) -> Any:
+        """Decode one JSON cell, or name the table row and column that holds bad JSON."""
+        if not isinstance(value, str):
+            return None
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError) as exc:
+            raise DataError(self.path, f"{table} rowid {rowid}", column, f"bad JSON in the store: {str(exc)[:200]}; "
+                            f"`leakaudit store repair {self.path.parent}` clears such cells and keeps the answers") from None
+
+    @_guarded("reading samples")
     def samples(self, benchmark: str | None = None) -> pd.DataFrame:
+        if "samples" in getattr(self, "_missing_tables", ()):
+            return pd.DataFrame(columns=["benchmark", "sample_hash", "sample_id", "category", "l2_category", "n_options", "answer", "label", "meta"])
         sql = "SELECT * FROM samples"
         params: list[Any] = []
         if benchmark:
@@ -211,16 +322,29 @@ class AnswerStore:
             params = [benchmark]
         return pd.read_sql_query(sql, self.conn, params=params)
 
+    @_guarded("reading run records")
     def runs(self) -> list[dict[str, Any]]:
-        return [{"run_id": r[0], "started_at": r[1], **json.loads(r[2])} for r in self.conn.execute("SELECT * FROM runs ORDER BY run_id")]
+        if "runs" in getattr(self, "_missing_tables", ()):
+            return []
+        out = []
+        for r in self.conn.execute("SELECT * FROM runs ORDER BY run_id"):
+            info = self._json_cell(r[2], r[0], "info", "runs")
+            out.append({"run_id": r[0], "started_at": r[1], **(info if isinstance(info, dict) else {})})
+        return out
 
+    @_guarded("exporting")
     def export(self, path: str | Path) -> Path:
-        """Write all answers to parquet (or CSV when the suffix is .csv)."""
+        """Write all answers to parquet, CSV or JSON Lines, chosen by the suffix (anything else is an error)."""
         path = Path(path)
+        fmt = EXPORT_FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise LeakauditError(f"cannot export to {path.name!r}: the suffix picks the format; use one of {', '.join(sorted(EXPORT_FORMATS))}")
         df = self.answers()
         df["option_scores"] = df["option_scores"].map(lambda v: json.dumps(v) if v is not None else None)
-        if path.suffix == ".csv":
+        if fmt == "csv":
             df.to_csv(path, index=False)
+        elif fmt == "jsonl":
+            df.to_json(path, orient="records", lines=True, force_ascii=False)
         else:
             df.to_parquet(path, index=False)
         return path
@@ -231,4 +355,4 @@ def answer_from_dict(d: dict[str, Any]) -> Answer:
     return Answer(**fields)
 
 
-__all__ = ["Answer", "AnswerKey", "AnswerStore", "KEY_FIELDS", "STORE_FILE", "answer_from_dict", "asdict"]
+__all__ = ["Answer", "AnswerKey", "AnswerStore", "EXPORT_FORMATS", "StoreError", "KEY_FIELDS", "STORE_FILE", "answer_from_dict", "asdict"]

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
+import re
 import threading
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -36,6 +38,48 @@ DEFAULT_ZOO = Path(__file__).parent / "model_zoo.yaml"
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 QUANTIZATIONS = (None, "4bit", "8bit")
 PROMPT_STYLES = ("chat", "plain")
+#: set (to 1) by ``leakaudit --allow-remote-code``: models whose repositories ship Python code may run it
+ALLOW_REMOTE_CODE_ENV = "LEAKAUDIT_ALLOW_REMOTE_CODE"
+#: a pinned hub revision: a commit sha (7 to 40 hex digits), never a branch or tag that can move
+PINNED_REVISION_RE = re.compile(r"^[0-9a-f]{7,40}$")
+#: environment variables an ``openai`` entry may send as its key, besides the zoo file's own ``allowed_api_key_env:``
+API_KEY_ENV_SUFFIX = "_API_KEY"
+#: ``max_prompt_tokens`` when neither the zoo entry nor the tokenizer gives one
+DEFAULT_MAX_PROMPT_TOKENS = 4096
+
+
+def remote_code_allowed() -> bool:
+    """True when the user passed ``--allow-remote-code`` (or set ``$LEAKAUDIT_ALLOW_REMOTE_CODE=1``)."""
+    return os.environ.get(ALLOW_REMOTE_CODE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def check_remote_code(spec: "ModelSpec") -> None:
+    """A model that runs its repository's Python code needs a pinned revision and the user's explicit consent."""
+    if not spec.trust_remote_code:
+        return
+    if not (isinstance(spec.revision, str) and PINNED_REVISION_RE.match(spec.revision)):
+        raise ConfigError(
+            f"model {spec.name!r} runs Python code from its hub repository (trust_remote_code) but pins no commit: "
+            f"set `revision:` to the commit sha you reviewed (got {spec.revision!r}), so the code cannot change under you"
+        )
+    if not remote_code_allowed():
+        raise ConfigError(
+            f"model {spec.name!r} runs Python code from its hub repository {spec.hf_id} at {spec.revision}; "
+            f"pass --allow-remote-code (leakaudit --allow-remote-code COMMAND ...) to allow it"
+        )
+
+
+def check_api_key_env(name: str, env: Any, allowed: list[str] | tuple[str, ...] = ()) -> None:
+    """Only variables meant to hold API keys may be sent to a server (never e.g. GITHUB_TOKEN)."""
+    if env is None or str(env).strip().lower() in ("", "none", "null", "no"):
+        return
+    if not isinstance(env, str) or not (env.endswith(API_KEY_ENV_SUFFIX) or env in allowed):
+        raise ConfigError(
+            f"model {name!r}, field 'api_key_env': {env!r} is not an API-key variable; its value would be sent to the server. "
+            f"Use a variable whose name ends in {API_KEY_ENV_SUFFIX}, or list it under the zoo file's top-level `allowed_api_key_env:`"
+        )
+
+
 #: builders of offline random VLMs (``leakaudit.backends.tiny_vlm``)
 BUILDERS = {"tiny_llava": "build_tiny_llava", "tiny_idefics3": "build_tiny_idefics3"}
 
@@ -79,6 +123,9 @@ class ModelSpec:
     quantization: str | None = None
     device_map: str | None = None
     trust_remote_code: bool = False
+    #: longest prompt (tokens) sent to the model; longer ones are truncated or skipped
+    #: (``--long-prompts``). None: the tokenizer's ``model_max_length``, else 4096
+    max_prompt_tokens: int | None = None
     #: how MMStar feeds this LVLM "without the image": drop the image, or a grey / noise image
     blind_mode: str = "drop"
     #: False for models no backend here can run (custom code outside transformers); their
@@ -174,7 +221,7 @@ def _err(source: str, entry: str, fld: str | None, msg: str) -> ConfigError:
     return ConfigError(f"{where}: {msg}")
 
 
-def _spec_from_entry(name: str, raw: Any, source: str, backends: set[str]) -> ModelSpec:
+def _spec_from_entry(name: str, raw: Any, source: str, backends: set[str], allowed_key_envs: list[str] | tuple[str, ...] = ()) -> ModelSpec:
     if not isinstance(raw, dict):
         raise _err(source, name, None, f"an entry must be a mapping of fields, not {type(raw).__name__}")
     unknown = sorted(k for k in raw if k not in _FIELDS or k == "name")
@@ -204,6 +251,15 @@ def _spec_from_entry(name: str, raw: Any, source: str, backends: set[str]) -> Mo
         raise _err(source, name, "weights", "must be a non-empty string naming the weights (e.g. hf:HuggingFaceTB/SmolLM2-135M-Instruct)")
     if not isinstance(spec.options, dict):
         raise _err(source, name, "options", "must be a mapping of backend keyword arguments")
+    if not isinstance(spec.trust_remote_code, bool):
+        raise _err(source, name, "trust_remote_code", f"{spec.trust_remote_code!r} is not true or false")
+    if spec.max_prompt_tokens is not None and (isinstance(spec.max_prompt_tokens, bool) or not isinstance(spec.max_prompt_tokens, int) or spec.max_prompt_tokens < 16):
+        raise _err(source, name, "max_prompt_tokens", f"{spec.max_prompt_tokens!r} is not a whole number of tokens (at least 16)")
+    if spec.backend == "openai":
+        try:
+            check_api_key_env(name, spec.options.get("api_key_env", "OPENAI_API_KEY"), allowed_key_envs)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
     if spec.gguf is not None:
         g = spec.gguf
         if not isinstance(g, dict):
@@ -234,10 +290,12 @@ def _spec_from_entry(name: str, raw: Any, source: str, backends: set[str]) -> Mo
 class Zoo:
     """Model specs by name, named groups, and a per-process cache of loaded models."""
 
-    def __init__(self, specs: dict[str, ModelSpec], groups: dict[str, list[str]], source: str = "<memory>"):
+    def __init__(self, specs: dict[str, ModelSpec], groups: dict[str, list[str]], source: str = "<memory>",
+                 allowed_api_key_env: list[str] | None = None):
         self.specs = specs
         self.groups = groups
         self.source = source
+        self.allowed_api_key_env = list(allowed_api_key_env or [])
         self._loaded: dict[tuple, "LM"] = {}
         self._lock = threading.RLock()  # re-entrant: loading a composite (ocr) loads the LLM it wraps
         self._validate_links()
@@ -320,6 +378,7 @@ class Zoo:
                 + (f": {spec.note}" if spec.note else "")
                 + ". Import its published predictions with `leakaudit import`, or point a zoo entry at an OpenAI-compatible server that hosts it."
             )
+        check_remote_code(spec)
         return registry.backends.get(spec.backend).from_spec(spec, zoo=self, **overrides)
 
 
@@ -327,18 +386,21 @@ def zoo_from_dict(data: Any, source: str = "<memory>") -> Zoo:
     """Build and validate a zoo from the parsed YAML mapping (``models:`` and ``groups:``)."""
     if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
         raise ConfigError(f"{source}: a zoo file needs a top-level 'models:' mapping of name -> fields")
-    extra = sorted(set(data) - {"models", "groups"})
+    extra = sorted(set(data) - {"models", "groups", "allowed_api_key_env"})
     if extra:
-        raise ConfigError(f"{source}: unknown top-level key {extra[0]!r}; a zoo file has 'models' and 'groups'")
+        raise ConfigError(f"{source}: unknown top-level key {extra[0]!r}; a zoo file has 'models', 'groups' and 'allowed_api_key_env'")
+    allowed = data.get("allowed_api_key_env") or []
+    if not isinstance(allowed, list) or not all(isinstance(a, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", a) for a in allowed):
+        raise ConfigError(f"{source}: 'allowed_api_key_env' must be a list of environment variable names")
     backends = set(registry.backends.names())
     specs = {}
     for name, raw in data["models"].items():
         name = str(name)
-        specs[name] = _spec_from_entry(name, raw, source, backends)
+        specs[name] = _spec_from_entry(name, raw, source, backends, allowed)
     groups = data.get("groups") or {}
     if not isinstance(groups, dict):
         raise ConfigError(f"{source}: 'groups' must be a mapping of group name -> list of model names")
-    return Zoo(specs, {str(k): v for k, v in groups.items()}, source=source)
+    return Zoo(specs, {str(k): v for k, v in groups.items()}, source=source, allowed_api_key_env=allowed)
 
 
 def load_zoo(path: str | Path | None = None) -> Zoo:

@@ -145,7 +145,7 @@ def test_read_pairs_names_the_bad_line_and_field(tmp_path):
                                        {"question": "q", "response_a": "a"}])
     with pytest.raises(DataError) as err:
         read_pairs(f, "pairwise")
-    assert err.value.row == 2 and err.value.field == "response_b"
+    assert err.value.row == 1 and err.value.line == 2 and err.value.field == "response_b"
     f = _write(tmp_path / "l.jsonl", [{"question": "q", "response_a": "a", "response_b": "b", "label": "maybe"}])
     with pytest.raises(DataError, match="first, second or tie"):
         read_pairs(f, "pairwise")
@@ -202,7 +202,7 @@ def test_cli_judge_pointwise_on_pairs_and_bad_input(tmp_path, use_models):
     assert "100.0" in res.output  # both pairs decided by the scores 90 vs 20, both right
     bad = _write(tmp_path / "bad.jsonl", [{"question": ""}])
     res = CliRunner().invoke(main, ["judge", "pointwise", "--model", "critic", "--input", str(bad)])
-    assert res.exit_code == 2 and "row 1" in res.output and "question" in res.output
+    assert res.exit_code == 2 and "row 0 (line 1)" in res.output and "question" in res.output
 
 
 def test_make_answer_pairs_labels_are_true_by_construction(demo):

@@ -199,9 +199,9 @@ def test_timeout_is_retried(fake, monkeypatch, sleeps):
 
 
 def test_bad_key_is_not_retried(fake, monkeypatch, sleeps):
-    monkeypatch.setenv("MY_GATEWAY_KEY", "wrong")
-    lm = OpenAIBackend("gw", "gemini-pro", base_url=fake.url, api_key_env="MY_GATEWAY_KEY")
-    with pytest.raises(APIRequestError, match=r"HTTP 401.*MY_GATEWAY_KEY"):
+    monkeypatch.setenv("MY_GATEWAY_API_KEY", "wrong")
+    lm = OpenAIBackend("gw", "gemini-pro", base_url=fake.url, api_key_env="MY_GATEWAY_API_KEY")
+    with pytest.raises(APIRequestError, match=r"HTTP 401.*MY_GATEWAY_API_KEY"):
         lm.generate([prompt()])
     assert sleeps == [] and len(fake.requests) == 1
 
@@ -304,7 +304,9 @@ def test_zoo_entry_builds_the_backend(fake, monkeypatch, sleeps):
     from leakaudit.zoo import zoo_from_dict
 
     monkeypatch.setenv("GATEWAY_KEY", KEY)
-    zoo = zoo_from_dict({"models": {"gw-llm": {"kind": "llm", "backend": "openai", "api_model": "gpt-fake", "options": {"base_url": fake.url, "api_key_env": "GATEWAY_KEY", "concurrency": 1}}}})
+    # GATEWAY_KEY does not end in _API_KEY: the zoo file must list it to send it
+    zoo = zoo_from_dict({"allowed_api_key_env": ["GATEWAY_KEY"],
+                         "models": {"gw-llm": {"kind": "llm", "backend": "openai", "api_model": "gpt-fake", "options": {"base_url": fake.url, "api_key_env": "GATEWAY_KEY", "concurrency": 1}}}})
     lm = zoo.load("gw-llm")
     assert isinstance(lm, OpenAIBackend) and lm.model == "gpt-fake" and lm.supports_images is False
     fake.fail_with = [502]

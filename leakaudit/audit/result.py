@@ -225,7 +225,7 @@ def audit(
     """
     notes: list[str] = []
     store_path = resolve_store(run_dir)
-    with AnswerStore(store_path) as store:
+    with AnswerStore(store_path, read_only=True) as store:
         answers = store.answers()
         bench_name = benchmark if isinstance(benchmark, str) or benchmark is None else benchmark.name
         if bench_name is not None:

@@ -128,6 +128,20 @@ def continuation_logprob(logprobs: dict[str, Any], context_len: int, prompt_len:
     return total, n
 
 
+def _warn_key_destination(name: str, env: str, base_url: str) -> None:
+    """Say so when a key leaves over plain HTTP or to another host than the default API."""
+    import logging
+    from urllib.parse import urlparse
+
+    url = urlparse(base_url)
+    default_host = urlparse(DEFAULT_BASE_URL).hostname
+    log = logging.getLogger(__name__)
+    if url.scheme != "https" and url.hostname not in ("localhost", "127.0.0.1", "::1"):
+        log.warning("model %r: the key in $%s is sent over unencrypted HTTP to %s", name, env, base_url)
+    elif url.hostname != default_host:
+        log.warning("model %r: the key in $%s is sent to %s, not %s", name, env, url.hostname, default_host)
+
+
 class OpenAIBackend(LM):
     """A model behind an OpenAI-compatible HTTP API.
 
@@ -146,6 +160,8 @@ class OpenAIBackend(LM):
         kwargs: dict[str, Any] = {**spec.options, **overrides}
         kwargs.setdefault("model", spec.api_model)
         kwargs.setdefault("supports_images", spec.kind == "lvlm")
+        if zoo is not None:
+            kwargs.setdefault("allowed_api_key_env", tuple(getattr(zoo, "allowed_api_key_env", ()) or ()))
         return cls(name=spec.name, **kwargs)
 
     def __init__(
@@ -163,6 +179,7 @@ class OpenAIBackend(LM):
         concurrency: int = 4,
         prefill: bool = False,
         extra_body: dict[str, Any] | None = None,
+        allowed_api_key_env: tuple[str, ...] | list[str] = (),
     ):
         try:
             import httpx
@@ -183,6 +200,9 @@ class OpenAIBackend(LM):
         headers = {"Content-Type": "application/json"}
         self.api_key_env = api_key_env
         if api_key_env is not None and str(api_key_env).strip().lower() not in NO_KEY:
+            from ..zoo import check_api_key_env
+
+            check_api_key_env(name, api_key_env, tuple(allowed_api_key_env))
             key = os.environ.get(api_key_env)
             if not key:
                 raise ConfigError(
@@ -191,6 +211,7 @@ class OpenAIBackend(LM):
                     f"`api_key_env: none` for a local server that needs no key."
                 )
             headers["Authorization"] = f"Bearer {key}"
+            _warn_key_destination(name, api_key_env, self.base_url)
         self._httpx = httpx
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
 

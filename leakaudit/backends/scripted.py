@@ -15,8 +15,11 @@ LOW = -10.0
 
 
 class ScriptedLM(LM):
-    def __init__(self, name: str, respond: Callable[[Prompt], str], supports_images: bool = False):
+    def __init__(self, name: str, respond: Callable[[Prompt], str] | str, supports_images: bool = False):
         self.name = name
+        if isinstance(respond, str):  # a zoo entry (`options: {respond: "A"}`): one fixed reply, for dry runs of the CLI
+            reply = respond
+            respond = lambda prompt: reply  # noqa: E731
         self.respond = respond
         self.supports_images = supports_images
         self.calls = 0

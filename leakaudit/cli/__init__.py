@@ -1,19 +1,31 @@
 """The ``leakaudit`` command: a thin click layer over the Python API.
 
 Each submodule owns one stage's commands and exposes ``COMMANDS``; errors that are the
-user's to fix (``LeakauditError``) print one clear line and exit with status 2.
+user's to fix (``LeakauditError``) print one clear line and exit with status 2. Any other
+exception is a bug or an environment fault: it also prints one line (the traceback only
+with ``--log-level debug`` or ``LEAKAUDIT_DEBUG=1``) and exits 2, never 1, since exit 1
+means "a threshold failed" to the CI gate.
 """
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 import sys
+import traceback
 
 import click
 
 from .. import __version__
 from ..errors import LeakauditError
+from ..textsafe import clean_message
 
-_MODULES = ("data", "models", "audit", "report", "regen", "signals")
+_MODULES = ("data", "models", "audit", "report", "regen", "signals", "store")
+DEBUG_ENV = "LEAKAUDIT_DEBUG"
+
+
+def _debug() -> bool:
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 class _Group(click.Group):
@@ -21,14 +33,54 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except LeakauditError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {clean_message(exc)}", err=True)
             sys.exit(2)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except RecursionError:
+            self._unexpected("input nested too deeply to process (RecursionError)")
+        except MemoryError:
+            self._unexpected("out of memory (MemoryError); use --limit or a smaller input")
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback, exit 2
+            self._unexpected(f"{type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _unexpected(message: str) -> None:
+        if _debug():
+            traceback.print_exc()
+        click.echo(f"error: unexpected failure: {clean_message(message)}", err=True)
+        if not _debug():
+            click.echo(f"(this is a bug or an environment fault; rerun with --log-level debug or {DEBUG_ENV}=1 for the traceback)", err=True)
+        sys.exit(2)
 
 
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="leakaudit")
-def main() -> None:
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning", show_default=True,
+              help="Logging level; debug also prints the traceback of an unexpected failure.")
+@click.option("--allow-remote-code", is_flag=True,
+              help="Let zoo models with trust_remote_code (and a pinned revision) run their hub repository's Python code.")
+@click.option("--revision", default=None, metavar="SHA",
+              help="Hub revision (commit sha) of the benchmark dataset to load; the adapters' default is the moving 'main'.")
+@click.option("--long-prompts", type=click.Choice(["truncate", "skip"]), default=None,
+              help="For every command that runs models (run, scan, gate): a prompt over a model's max_prompt_tokens is cut or skipped [default: truncate].")
+def main(log_level: str, allow_remote_code: bool, revision: str | None, long_prompts: str | None) -> None:
     """Audit multimodal benchmarks for data leakage and vision dependency."""
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if log_level == "debug":
+        os.environ[DEBUG_ENV] = "1"
+    if allow_remote_code:
+        from ..zoo import ALLOW_REMOTE_CODE_ENV
+
+        os.environ[ALLOW_REMOTE_CODE_ENV] = "1"
+    if revision:
+        from ..io import HUB_REVISION_ENV
+
+        os.environ[HUB_REVISION_ENV] = revision
+    if long_prompts:
+        from ..prompt_limits import LONG_PROMPTS_ENV
+
+        os.environ[LONG_PROMPTS_ENV] = long_prompts
 
 
 for _mod in _MODULES:

@@ -37,13 +37,22 @@ def benchmarks(as_json: bool) -> None:
     make_console().print(table)
 
 
+def _safe(value: object, limit: int = 300) -> str:
+    """Submitted text for the terminal: no control characters or ANSI escapes, no rich markup."""
+    from rich.markup import escape
+
+    from ..textsafe import clean_message
+
+    return escape(clean_message(value, limit))
+
+
 def _table(title: str, counts: dict, total: int) -> Table:
     t = Table(title=title)
     t.add_column("value", overflow="fold")
     t.add_column("count", justify="right")
     t.add_column("share", justify="right")
     for k, v in counts.items():
-        t.add_row(str(k), str(v), f"{v / total:.1%}" if total else "-")
+        t.add_row(_safe(k), str(v), f"{v / total:.1%}" if total else "-")
     return t
 
 
@@ -51,7 +60,7 @@ def _table(title: str, counts: dict, total: int) -> Table:
 @click.argument("bench")
 @click.option("--path", type=click.Path(exists=True, path_type=Path), help="Local copy (file or folder) of an adapter's benchmark instead of the hub.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
-@click.option("--limit", type=int, default=None, help="Read only the first N samples.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Read only the first N samples.")
 @click.option("--on-error", type=click.Choice(ON_ERRORS), default="raise", show_default=True, help="Stop at the first bad row, or skip bad rows and list them.")
 @click.option("--skipped-out", type=click.Path(path_type=Path), default=None, help="Where --on-error skip writes the skipped rows [default: skipped_rows.csv].")
 @click.option("--split", default=None, help="Split to read from a file that holds several (ScienceQA's problems.json; default: the adapter's).")
@@ -60,7 +69,7 @@ def inspect(bench: str, path: Path | None, as_json: bool, limit: int | None, on_
             no_images: bool) -> None:
     """Counts and problems of BENCH (an adapter name, or a path to a submission file/folder)."""
     loaded = load_benchmark(bench, path=path, limit=limit, on_error=on_error, split=split, no_images=no_images)
-    stats = inspect_benchmark(loaded)
+    stats = inspect_benchmark(loaded, on_error=on_error)
     err = make_console(stderr=True)
     if on_error == "skip" and len(loaded.skipped):
         out = loaded.skipped.write(skipped_out or Path("skipped_rows.csv"))
@@ -71,7 +80,7 @@ def inspect(bench: str, path: Path | None, as_json: bool, limit: int | None, on_
         return
     con = make_console()
     n = stats["n_samples"]
-    con.print(f"[bold]{stats['benchmark']}[/bold] from {stats['source']} ({stats['format']}): {n} samples, "
+    con.print(f"[bold]{_safe(stats['benchmark'])}[/bold] from {_safe(stats['source'])} ({stats['format']}): {n} samples, "
               f"{stats['n_multiple_choice']} multiple-choice, {stats['n_open']} open, {stats['n_without_image']} without image, {stats['n_skipped']} skipped")
     con.print(_table("samples per category", stats["by_category"], n))
     if set(stats["by_l2_category"]) != {"(none)"}:
@@ -85,7 +94,7 @@ def inspect(bench: str, path: Path | None, as_json: bool, limit: int | None, on_
     problems.add_column("details", overflow="fold")
     problems.add_column("example ids", overflow="fold")
     for p in stats["problems"]:
-        problems.add_row(p["kind"], str(p["count"]), p["message"], ", ".join(p["ids"][:5]))
+        problems.add_row(p["kind"], str(p["count"]), _safe(p["message"], 1000), _safe(", ".join(p["ids"][:5])))
     if stats["problems"]:
         con.print(problems)
     else:

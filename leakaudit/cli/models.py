@@ -65,8 +65,10 @@ def _model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the few-shot choice.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
+@click.option("--long-prompts", type=click.Choice(["truncate", "skip"]), default=None,
+              help="A prompt over the model's max_prompt_tokens: cut the question, or skip it (listed in the run record) [default: truncate].")
 def run(bench, models_opt, group, condition, shots, scoring, blind, circular, run_dir, limit, bench_path, split, zoo_path,
-        batch_size, max_new_tokens, seed, no_progress, no_images) -> None:
+        batch_size, max_new_tokens, seed, no_progress, no_images, long_prompts) -> None:
     """Ask models a benchmark's questions and store every answer in RUN_DIR (resumable)."""
     from ..benchmark import load_benchmark
     from ..runner import resolve_models
@@ -81,7 +83,7 @@ def run(bench, models_opt, group, condition, shots, scoring, blind, circular, ru
     summary = run_models(
         bench_obj, names, condition=condition, run_dir=run_dir, shots=shots, scoring=scoring, blind=blind,
         circular=circular, limit=limit, zoo=zoo, progress=not no_progress, batch_size=batch_size,
-        max_new_tokens=max_new_tokens, seed=seed, command=shlex.join(["leakaudit", *sys.argv[1:]]),
+        max_new_tokens=max_new_tokens, seed=seed, command=shlex.join(["leakaudit", *sys.argv[1:]]), long_prompts=long_prompts,
     )
     from ..settings import AuditSettings, record
 
@@ -99,7 +101,7 @@ def export(run_dir: str, out: str) -> None:
 
     if not (Path(run_dir) / STORE_FILE).is_file():
         raise LeakauditError(f"no answer store in {run_dir} (expected {Path(run_dir) / STORE_FILE})")
-    with AnswerStore(run_dir) as store:
+    with AnswerStore(run_dir, read_only=True) as store:
         n = store.count()
         path = store.export(out)
     click.echo(f"wrote {n} answers to {path}")

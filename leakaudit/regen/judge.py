@@ -366,36 +366,36 @@ def read_pairs(path, mode: str) -> list[dict[str, Any]]:
             continue
         try:
             row = json.loads(line)
-        except ValueError as exc:
-            raise DataError(path, n + 1, None, f"invalid JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            raise DataError(path, len(rows), None, f"invalid JSON: {str(exc)[:200]}", line=n + 1) from None
         if not isinstance(row, dict):
-            raise DataError(path, n + 1, None, "a line must be a JSON object")
+            raise DataError(path, len(rows), None, "a line must be a JSON object", line=n + 1)
         if not isinstance(row.get("question"), str) or not row["question"].strip():
-            raise DataError(path, n + 1, "question", "missing or empty question")
+            raise DataError(path, len(rows), "question", "missing or empty question", line=n + 1)
         pair = "response_a" in row or "response_b" in row
         if pair:
             for f in ("response_a", "response_b"):
                 if not isinstance(row.get(f), str):
-                    raise DataError(path, n + 1, f, "missing response text (a pair needs response_a and response_b)")
+                    raise DataError(path, len(rows), f, "missing response text (a pair needs response_a and response_b)", line=n + 1)
         elif not isinstance(row.get("response"), str):
-            raise DataError(path, n + 1, "response", "missing response (or response_a and response_b for a pair)")
+            raise DataError(path, len(rows), "response", "missing response (or response_a and response_b for a pair)", line=n + 1)
         if mode == "pairwise" and not pair:
-            raise DataError(path, n + 1, "response_a", "pairwise judging needs response_a and response_b")
+            raise DataError(path, len(rows), "response_a", "pairwise judging needs response_a and response_b", line=n + 1)
         if row.get("label") is not None:
             if pair:
                 label = normalize_label(row["label"])
                 if label is None:
-                    raise DataError(path, n + 1, "label", f"label {row['label']!r} is not first, second or tie")
+                    raise DataError(path, len(rows), "label", f"label {row['label']!r} is not first, second or tie", line=n + 1)
             else:
                 label = _score_value(row["label"])
                 if label is None:
-                    raise DataError(path, n + 1, "label", f"label {row['label']!r} is not a score from 0 to 100")
+                    raise DataError(path, len(rows), "label", f"label {row['label']!r} is not a score from 0 to 100", line=n + 1)
             row["_label"] = label
         if row.get("image"):
             image = Path(str(row["image"]))
             # an absolute path is the user's own file; a relative one must stay inside the file's folder
             root = image.parent if image.is_absolute() else path.parent
-            row["_image"] = ImageRef.from_path(root, str(image), file=str(path), row=n + 1, field="image")
+            row["_image"] = ImageRef.from_path(root, str(image), file=str(path), row=len(rows), field="image")
         row["_line"] = n + 1
         rows.append(row)
     if not rows:

@@ -26,6 +26,7 @@ from ..benchmark import Benchmark, load_benchmark
 from ..errors import DataError, LeakauditError
 from ..schema import LETTERS, Sample
 from ..store import STORE_FILE, AnswerStore
+from ..textsafe import safe_filename
 from .cache import GenerationCache
 from .curator import Candidate, Curator
 from .describe import SymbolicDescription, describe_image
@@ -130,7 +131,7 @@ def resolve_benchmark(run_dir: str | Path, audit_result: Any, benchmark: Benchma
     if not (isinstance(name, str) and source):
         store = _store_path(Path(run_dir))
         if store is not None:
-            with AnswerStore(store) as st:
+            with AnswerStore(store, read_only=True) as st:
                 for run in reversed(st.runs()):
                     if run.get("benchmark") and run.get("source"):
                         name, source = run["benchmark"], run["source"]
@@ -267,7 +268,8 @@ def _write_submission(samples: list[Sample], rows_meta: list[dict[str, Any]], ou
         images = []
         for k, ref in enumerate(s.images):
             img = ref.load()
-            rel = Path("images") / f"{s.meta.get('regen_source_id', s.id)}_{k}.png"
+            # ids come from the submission: one clean path component each, never ../ out of ``out_dir``
+            rel = Path("images") / f"{safe_filename(s.meta.get('regen_source_id', s.id))}_{k}.png"
             (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             if not (out_dir / rel).is_file():
                 img.save(out_dir / rel)

@@ -48,7 +48,7 @@ def store_hash(store_path: Path) -> str:
     Hashing the table rather than the SQLite file makes the hash independent of page
     layout, WAL state and the order answers arrived in.
     """
-    with AnswerStore(store_path) as store:
+    with AnswerStore(store_path, read_only=True) as store:
         answers = store.answers()
     answers = answers.drop(columns=[c for c in _VOLATILE_ANSWER_COLUMNS if c in answers.columns])
     answers["option_scores"] = answers["option_scores"].map(lambda v: json.dumps(v) if v is not None else "")
@@ -223,7 +223,7 @@ def load_report_inputs(report_dir: str | Path, *, load_images: bool = True) -> R
     runs: list[dict[str, Any]] = []
     digest = None
     if store_path is not None:
-        with AnswerStore(store_path) as store:
+        with AnswerStore(store_path, read_only=True) as store:
             runs = store.runs()
         digest = store_hash(store_path)
     return ReportInputs(
