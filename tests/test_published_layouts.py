@@ -266,7 +266,7 @@ def test_vlmevalkit_xlsx_is_both_files(tmp_path):
 def test_corrupt_xlsx_is_a_clear_error(tmp_path):
     bad = tmp_path / "broken.xlsx"
     bad.write_bytes(b"PK\x03\x04 not really a workbook")
-    with pytest.raises(DataError, match="not a readable .xlsx workbook"):
+    with pytest.raises(DataError, match="not a readable Excel .xlsx workbook"):
         load_benchmark("mmstar", path=bad)
     res = CliRunner().invoke(main, ["import", str(bad), "--format", "vlmevalkit", "--model", "m", "--condition", "vision",
                                     "--benchmark", "mmstar", "--path", str(_mmstar_xlsx(tmp_path / "q.xlsx")), "--run-dir", str(tmp_path / "r")])
