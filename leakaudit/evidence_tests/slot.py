@@ -47,10 +47,11 @@ def _fill(text: str) -> str:
 
 
 def _shuffled_with_mask(text: str, span: tuple[int, int], rng: random.Random) -> str:
-    words = (text[: span[0]] + MASK + text[span[1]:]).split()
-    for _ in range(10):
+    masked = text[: span[0]] + MASK + text[span[1]:]
+    words = masked.split()
+    for _ in range(20):
         rng.shuffle(words)
-        if " ".join(words) != text:
+        if " ".join(words) != " ".join(masked.split()):
             break
     return " ".join(words)
 
