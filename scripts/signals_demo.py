@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import pandas as pd
 
@@ -28,24 +29,38 @@ def main() -> None:
     ap.add_argument("--scoring", default="letter", choices=["letter", "cloze"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-o", "--out", default=None, help="write the evidence matrix (.parquet or .csv)")
+    ap.add_argument("--frames", default=None, help="folder of per-signal frames: a signal found there is read, not recomputed; "
+                    "a computed one is written there (lets several processes share the work)")
+    ap.add_argument("--no-table", action="store_true", help="only compute (and save) the frames")
     args = ap.parse_args()
     signals = [s.strip() for s in args.signals.split(",") if s.strip()]
     bench = load_benchmark("demo", path=evidence_demo_dir())
+    frames: dict[str, pd.DataFrame] = {}
+    folder = Path(args.frames) if args.frames else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in signals:
+            if (folder / f"{name}.parquet").is_file():
+                frames[name] = pd.read_parquet(folder / f"{name}.parquet")
+    todo = [s for s in signals if s not in frames]
     llm = lvlm = None
-    if any(s != "probe" and s != "wrong-image" for s in signals) or "wrong-image" in signals:
+    if any(s != "probe" for s in todo):
         from leakaudit.zoo import load_zoo
 
         zoo = load_zoo()
-        if any(s not in ("probe", "wrong-image") for s in signals):
+        if any(s not in ("probe", "wrong-image") for s in todo):
             llm = zoo.load(args.llm)
-        if "wrong-image" in signals:
+        if "wrong-image" in todo:
             lvlm = zoo.load(args.lvlm)
     t0 = time.perf_counter()
-    frames = {}
-    for name in signals:
+    for name in todo:
         t = time.perf_counter()
         frames.update(run_signals(bench, [name], llm=llm, lvlm=lvlm, seed=args.seed, scoring=args.scoring))
         print(f"{name}: {time.perf_counter() - t:.1f}s", flush=True)
+        if folder is not None:
+            frames[name].to_parquet(folder / f"{name}.parquet", index=False)
+    if args.no_table:
+        return
     matrix = evidence_matrix(frames, sample_ids=[s.id for s in bench.samples])
     table = agreement(matrix, demo_truth(bench, signals))
     pd.set_option("display.width", 160)

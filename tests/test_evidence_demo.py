@@ -60,3 +60,15 @@ def test_demo_truth_needs_truth_signals(folders):
 
     with pytest.raises(LeakauditError, match="truth_signals"):
         demo_truth(load_benchmark("demo", path=folders[0]), ["probe"])
+
+
+def test_run_signals_refuses_missing_models(folders):
+    from leakaudit.errors import LeakauditError
+
+    bench = load_benchmark("demo", path=folders[1])
+    with pytest.raises(LeakauditError, match="text-only LLM"):
+        run_signals(bench, ["open-form"])
+    with pytest.raises(LeakauditError, match="image-capable"):
+        run_signals(bench, ["wrong-image"])
+    with pytest.raises(LeakauditError, match="unknown signal"):
+        run_signals(bench, ["nope"])
