@@ -18,7 +18,7 @@ import pandas as pd
 from leakaudit.benchmark import load_benchmark
 from leakaudit.demo import evidence_demo_dir
 from leakaudit.evidence_tests.combined import agreement, evidence_matrix
-from leakaudit.evidence_tests.evaluate import ALL_SIGNALS, demo_truth, run_signals
+from leakaudit.evidence_tests.evaluate import ALL_SIGNALS, TRUTH_KEY, demo_truth, run_signals
 
 
 def main() -> None:
@@ -32,6 +32,7 @@ def main() -> None:
     ap.add_argument("--frames", default=None, help="folder of per-signal frames: a signal found there is read, not recomputed; "
                     "a computed one is written there (lets several processes share the work)")
     ap.add_argument("--no-table", action="store_true", help="only compute (and save) the frames")
+    ap.add_argument("--labelled-only", action="store_true", help="run each signal only on the questions labelled for it (faster)")
     args = ap.parse_args()
     signals = [s.strip() for s in args.signals.split(",") if s.strip()]
     bench = load_benchmark("demo", path=evidence_demo_dir())
@@ -55,7 +56,11 @@ def main() -> None:
     t0 = time.perf_counter()
     for name in todo:
         t = time.perf_counter()
-        frames.update(run_signals(bench, [name], llm=llm, lvlm=lvlm, seed=args.seed, scoring=args.scoring))
+        asked = bench
+        if args.labelled_only:
+            key = TRUTH_KEY[name]
+            asked = bench.subset([s.id for s in bench.samples if (s.meta.get("truth_signals") or {}).get(key) is not None])
+        frames.update(run_signals(asked, [name], llm=llm, lvlm=lvlm, seed=args.seed, scoring=args.scoring))
         print(f"{name}: {time.perf_counter() - t:.1f}s", flush=True)
         if folder is not None:
             frames[name].to_parquet(folder / f"{name}.parquet", index=False)
