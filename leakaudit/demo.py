@@ -359,15 +359,126 @@ def _build_rows(rng: random.Random | None = None) -> list[tuple[dict, _Item]]:
     return rows
 
 
-def generate_demo(out_dir: str | Path) -> Path:
+# -- evidence extension (issue 11): labelled positives and negatives per signal ----------------
+#: ground truth per signal: True = the signal should fire, False = it should not, None = no claim
+TRUTH_SIGNALS = ("probe", "ocr_only", "wrong_image", "member", "elimination")
+
+#: passages every web-trained LM has read many times (membership positives); their word-shuffled
+#: copies, generated here, cannot have been read (membership negatives)
+FAMOUS_TEXTS: tuple[tuple[str, str], ...] = (
+    ("To be, or not to be, that is the question", "William Shakespeare"),
+    ("Four score and seven years ago our fathers brought forth on this continent a new nation", "Abraham Lincoln"),
+    ("It was the best of times, it was the worst of times", "Charles Dickens"),
+    ("All happy families are alike; each unhappy family is unhappy in its own way", "Leo Tolstoy"),
+    ("That's one small step for man, one giant leap for mankind", "Neil Armstrong"),
+    ("We hold these truths to be self-evident, that all men are created equal", "Thomas Jefferson"),
+    ("It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife", "Jane Austen"),
+    ("In the beginning God created the heaven and the earth", "the Bible"),
+    ("The only thing we have to fear is fear itself", "Franklin D. Roosevelt"),
+    ("Ask not what your country can do for you, ask what you can do for your country", "John F. Kennedy"),
+    ("We shall fight on the beaches, we shall fight on the landing grounds", "Winston Churchill"),
+    ("Twinkle, twinkle, little star, how I wonder what you are", "Jane Taylor"),
+)
+FAMOUS_QUESTION = 'Who wrote or said this: "{text}"?'
+
+#: answerable only by elimination among the options: asked openly, many answers are right
+ELIMINATION_BANK: tuple[tuple[str, str, tuple[str, str, str]], ...] = (
+    ("Which of these is a fruit?", "banana", ("hammer", "chair", "sock")),
+    ("Which of these is a musical instrument?", "violin", ("spoon", "brick", "pillow")),
+    ("Which of these is a vegetable?", "carrot", ("bicycle", "lamp", "shoe")),
+    ("Which of these animals can fly?", "eagle", ("cow", "pig", "goat")),
+    ("Which of these is a planet?", "Mars", ("Paris", "Nile", "Everest")),
+    ("Which of these is a tool?", "wrench", ("cloud", "apple", "song")),
+    ("Which of these is a body part?", "elbow", ("ladder", "cookie", "kite")),
+    ("Which of these is a piece of furniture?", "sofa", ("rain", "tiger", "lemon")),
+    ("Which of these is a language?", "Spanish", ("Saturn", "granite", "tulip")),
+    ("Which of these is a flower?", "tulip", ("wallet", "engine", "bread")),
+)
+
+#: shortcut items: the gold option repeats the question's wording and is the longest option
+SHORTCUT_ADJECTIVES = ("wooden", "striped", "shiny", "broken", "tiny", "giant", "frozen", "golden")
+SHORTCUT_NOUNS = tuple(w for group in WORD_GROUPS for w in group)
+N_SHORTCUT = 16
+
+
+def _truth(**given: bool | None) -> dict[str, bool | None]:
+    return {k: given.get(k) for k in TRUTH_SIGNALS}
+
+
+def _base_truth(item: _Item) -> dict[str, bool | None]:
+    """Per-signal ground truth of the original 60 questions, from their kind and label."""
+    return _truth(
+        probe=False,
+        ocr_only=item.rendered_text is not None if item.label == VISION else None,
+        wrong_image=item.label == TEXT,
+        elimination=False if item.kind == "knowledge" else None,
+    )
+
+
+def _evidence_items(rng: random.Random) -> list[tuple[_Item, dict[str, bool | None], str | None]]:
+    """New questions for the signals of issue 11: (item, truth, label or None)."""
+    out: list[tuple[_Item, dict[str, bool | None], str | None]] = []
+    for _ in range(N_SHORTCUT):
+        adj = rng.choice(SHORTCUT_ADJECTIVES)
+        noun, *others = rng.sample(SHORTCUT_NOUNS, 4)
+        item = _Item("shortcut", TEXT, f"The {adj} {noun} in the picture is easy to see. What does the picture show?",
+                     f"a {adj} {noun} that is easy to see", [f"a {o}" for o in others], "instance reasoning", "attribute reasoning",
+                     _decoration_image)
+        out.append((item, _truth(probe=True, wrong_image=True, member=False), TEXT))
+    authors = [a for _, a in FAMOUS_TEXTS]
+    for shuffled in (False, True):
+        for text_, author in FAMOUS_TEXTS:
+            words = text_.split()
+            if shuffled:
+                while words == text_.split():
+                    rng.shuffle(words)
+            distractors = rng.sample([a for a in authors if a != author], 3)
+            item = _Item("shuffled-text" if shuffled else "famous-text", TEXT, FAMOUS_QUESTION.format(text=" ".join(words)), author,
+                         distractors, "logical reasoning", "common reasoning", _decoration_image)
+            out.append((item, _truth(probe=False, member=not shuffled), None))
+    for q, gold, distractors in ELIMINATION_BANK:
+        item = _Item("elimination", TEXT, q, gold, list(distractors), "logical reasoning", "common reasoning", _decoration_image)
+        out.append((item, _truth(probe=False, wrong_image=True, member=None, elimination=True), TEXT))
+    return out
+
+
+def _evidence_rows(first_id: int) -> list[tuple[dict, _Item]]:
+    """The extension's rows, numbered from ``first_id``; their own seeded generator leaves the first 60 untouched."""
+    rng = random.Random(f"{DEMO_SEED}:evidence")
+    entries = _evidence_items(rng)
+    slots = [k % len(LETTERS) for k in range(len(entries))]
+    rng.shuffle(slots)
+    order = list(range(len(entries)))
+    rng.shuffle(order)
+    rows = []
+    for n, i in enumerate(order, start=first_id):
+        item, truth, label = entries[i]
+        options = _options(item, slots[i], rng)
+        sample_id = f"demo-{n:03d}"
+        row = {"id": sample_id, "question": item.question, "options": options, "answer": LETTERS[slots[i]],
+               "image": f"images/{sample_id}.png", "category": item.category, "l2_category": item.l2_category,
+               "kind": item.kind, "truth_signals": truth}
+        if label is not None:
+            row["label"] = label
+        rows.append((row, item))
+    return rows
+
+
+def generate_demo(out_dir: str | Path, *, extended: bool = False) -> Path:
     """Write the demo (``demo.jsonl`` + ``images/``) into ``out_dir`` and return that folder.
 
     The same seed, drawing order and bundled font make the output byte-identical on every run.
+    ``extended=True`` writes the evidence demo: the same 60 questions (ids, labels, images
+    unchanged) with a ``truth_signals`` field, plus questions that give each signal of
+    ``leakaudit.evidence_tests`` labelled positives and negatives (see ``TRUTH_SIGNALS``).
     """
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     rng = random.Random(DEMO_SEED)
     rows = _build_rows(rng)
+    if extended:  # the same 60 rows (ids, labels, images) plus per-signal truth, then the new ones
+        rows = [({**row, "truth_signals": _base_truth(item)}, item) for row, item in rows]
+        rows += _evidence_rows(len(rows) + 1)
     lines = []
     for row, item in rows:
         # one child generator per image: drawing one image never shifts another's randomness
@@ -399,6 +510,11 @@ def generator_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
+def evidence_demo_dir() -> Path:
+    """The evidence demo folder; load it with ``load_benchmark("demo", path=evidence_demo_dir())``."""
+    return demo_dir(extended=True)
+
+
 def _is_complete(folder: Path) -> bool:
     data = folder / DEMO_FILE
     if not data.is_file():
@@ -425,20 +541,21 @@ def _same_files(new: Path, old: Path) -> bool:
     return files == listing(old) and all((new / f).read_bytes() == (old / f).read_bytes() for f in files)
 
 
-def demo_dir() -> Path:
+def demo_dir(*, extended: bool = False) -> Path:
     """The cached generated demo (``<cache>/demo-v1``), generated on first use, when incomplete,
     or when it was made by a different version of this generator or of Pillow.
+    ``extended=True``: the evidence demo (``<cache>/demo-v1-evidence``, see ``generate_demo``).
 
     Generation happens in a temporary sibling folder that is renamed into place, so
     concurrent processes never see a half-written demo.
     """
-    target = cache_dir() / DEMO_VERSION
+    target = cache_dir() / (DEMO_VERSION + ("-evidence" if extended else ""))
     if _is_complete(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{DEMO_VERSION}-", dir=target.parent))
     try:
-        generate_demo(tmp)
+        generate_demo(tmp, extended=extended)
         stamp = {"fingerprint": generator_fingerprint(), "version": DEMO_VERSION, "seed": DEMO_SEED}
         (tmp / GENERATOR_FILE).write_text(json.dumps(stamp), encoding="utf-8")
         if _same_files(tmp, target):  # new code, same bytes: restamp, leave readers' files alone

@@ -1,0 +1,54 @@
+"""``leakaudit probe``: the model-free blind probe (see ``leakaudit.evidence_tests.probe``)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from ..benchmark import load_benchmark
+from ..evidence_tests.probe import DEFAULT_FOLDS, probe as run_probe
+from .console import make_console
+
+
+@click.command("probe")
+@click.argument("bench")
+@click.option("--path", type=click.Path(exists=True, path_type=Path), help="Local copy (file or folder) of an adapter's benchmark instead of the hub.")
+@click.option("--split", default=None, help="Split to load (adapter default if omitted).")
+@click.option("--limit", type=int, default=None, help="Read only the first N samples.")
+@click.option("--folds", type=int, default=DEFAULT_FOLDS, show_default=True, help="Number of cross-validation folds (questions with identical text share a fold).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold assignment.")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=None, help="Also write the per-question table (.csv or .parquet).")
+def probe(bench: str, path: Path | None, split: str | None, limit: int | None, folds: int, seed: int, as_json: bool, out: Path | None) -> None:
+    """Predict each answer of BENCH from its wording alone (no model, no image), out of fold.
+
+    Accuracy well above chance means the question and option text give answers away.
+    """
+    loaded = load_benchmark(bench, path=path, split=split, limit=limit)
+    res = run_probe(loaded, folds=folds, seed=seed)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".parquet":
+            res.samples.to_parquet(out, index=False)
+        else:
+            res.samples.to_csv(out, index=False)
+    if as_json:
+        click.echo(json.dumps(res.to_json(), ensure_ascii=False, default=str))
+        return
+    s = res.summary
+    t = Table(title=f"{s['benchmark']}: blind probe ({s['folds']}-fold, seed {s['seed']})")
+    for col in ("questions", "probe accuracy", "95% CI (Wilson)", "chance", "p vs chance", "majority letter", "flagged (p_gold>=0.5)"):
+        t.add_column(col, justify="right")
+    t.add_row(str(s["n"]), f"{s['accuracy']:.1%}", f"[{s['ci'][0]:.1%}, {s['ci'][1]:.1%}]", f"{s['chance']:.1%}",
+              f"{s['p_value_vs_chance']:.2g}", f"{s['majority_letter']} {s['majority_letter_accuracy']:.1%}", str(s["n_flagged"]))
+    con = make_console()
+    con.print(t)
+    if s["n_open_skipped"]:
+        con.print(f"{s['n_open_skipped']} open question(s) skipped (no options to choose from)")
+    if out is not None:
+        con.print(f"per-question table -> {out}")
+
+
+COMMANDS = [probe]

@@ -1,0 +1,116 @@
+"""Image ablations beside ``blind``: is a question still right without its true image?
+
+Three conditions, each asked with the runner's prompts and scoring:
+
+- ``wrong-image``: an LVLM sees another question's image from the same benchmark (a
+  seeded derangement: no question keeps its own). Right anyway = the image is not needed.
+- ``ocr-only``: a text-only LLM is told RapidOCR's text of the image in place of it (the
+  OCR line of ``ocr+...`` composites). Right = the image's text suffices (text-in-image
+  questions, which a captioned or OCR'd benchmark leaks).
+- ``caption-only``: a text-only LLM is told a caption in place of the image; the captioner
+  is configured: any image-capable LM (asked for one sentence) or a function image -> text
+  (``colour_caption``: the model-free colour summary of ``leakaudit.regen.describe``).
+
+Per question, model and condition: ``ablation_correct``; ``ablation_flag`` = right
+without the true image (questions without images are left out).
+"""
+from __future__ import annotations
+
+import random
+from typing import Callable, Sequence
+
+import pandas as pd
+from PIL import Image
+
+from ..backends.base import LM, Prompt
+from ..benchmark import Benchmark
+from ..errors import LeakauditError
+from ..prompts import build_prompt
+from ..schema import Sample
+from ._ask import ask, text_prompt
+
+NAME = "image-ablation"
+DESCRIPTION = "wrong-image / ocr-only / caption-only: the question is still answered right without its true image"
+COLUMNS = ("condition", "ablation_correct", "ablation_flag")
+NEEDS = ("lvlm", "text-llm")
+CONDITIONS = ("wrong-image", "ocr-only", "caption-only")
+CAPTION_REQUEST = "Describe this image in one sentence."
+
+Captioner = Callable[[list[Image.Image]], str]
+
+
+def colour_caption(images: list[Image.Image]) -> str:
+    """A model-free caption: the named colours of each image and where they sit."""
+    from ..regen.describe import colour_summary
+
+    return "; ".join(", ".join(colour_summary(img)) for img in images)
+
+
+def lm_captioner(lm: LM) -> Captioner:
+    """An image-capable LM as captioner (asked for one sentence per image)."""
+    if not getattr(lm, "supports_images", False):
+        raise LeakauditError(f"captioner {lm.name!r} does not take images")
+
+    def caption(images: list[Image.Image]) -> str:
+        prompts = [Prompt(messages=[{"role": "user", "content": CAPTION_REQUEST}], images=[img]) for img in images]
+        return " ".join(t.strip() for t in lm.generate(prompts, max_new_tokens=48))
+
+    return caption
+
+
+def derangement(n: int, seed: int) -> list[int]:
+    """A seeded permutation of ``range(n)`` with no fixed point (n >= 2)."""
+    if n < 2:
+        raise LeakauditError("wrong-image needs at least 2 questions with images")
+    rng = random.Random(seed)
+    while True:
+        p = list(range(n))
+        rng.shuffle(p)
+        if all(i != j for i, j in enumerate(p)):
+            return p
+
+
+def _with_line(prompt: Prompt, line: str) -> Prompt:
+    messages = [dict(m) for m in prompt.messages]
+    messages[-1]["content"] = f"{messages[-1]['content'].rstrip()}\n{line}\n"
+    return Prompt(messages=messages, images=[], prefix_len=prompt.prefix_len, answer_prefix=prompt.answer_prefix)
+
+
+def ablation_prompts(samples: Sequence[Sample], condition: str, *, scoring: str, seed: int = 0,
+                     captioner: Captioner | None = None, ocr_min_score: float = 0.5) -> list[Prompt]:
+    """The prompts of ``condition`` for ``samples`` (all with images)."""
+    if condition == "wrong-image":
+        perm = derangement(len(samples), seed)
+        out = []
+        for s, j in zip(samples, perm):
+            p = build_prompt(s, "vision", scoring=scoring, images=False)
+            p.images = [ref.load() for ref in samples[j].images]
+            out.append(p)
+        return out
+    if condition == "ocr-only":
+        from ..backends.ocr_composite import ocr_text
+
+        out = []
+        for s in samples:
+            texts = [ocr_text(ref.load(), min_score=ocr_min_score) for ref in s.images]
+            found = "; ".join(t for t in texts if t)
+            out.append(_with_line(text_prompt(s, scoring), f"Text found in the image: {found}" if found else "No text was found in the image."))
+        return out
+    if condition == "caption-only":
+        if captioner is None:
+            raise LeakauditError("caption-only needs a captioner: an image-capable model or colour_caption")
+        return [_with_line(text_prompt(s, scoring), f"Image description: {captioner([r.load() for r in s.images])}") for s in samples]
+    raise LeakauditError(f"unknown ablation {condition!r}; known: {', '.join(CONDITIONS)}")
+
+
+def ablation_signal(bench: Benchmark, lm: LM, condition: str, *, scoring: str = "letter", seed: int = 0,
+                    captioner: Captioner | None = None) -> pd.DataFrame:
+    """Per-question correctness of ``lm`` under one ablation ``condition``."""
+    if condition == "wrong-image" and not getattr(lm, "supports_images", False):
+        raise LeakauditError(f"wrong-image needs an image-capable model; {lm.name!r} is text-only")
+    samples = [s for s in bench.samples if s.images and s.is_multiple_choice]
+    prompts = ablation_prompts(samples, condition, scoring=scoring, seed=seed, captioner=captioner)
+    results = ask(lm, samples, prompts, scoring=scoring)
+    return pd.DataFrame([{"sample_id": s.id, "sample_hash": s.content_hash, "model": lm.name, "condition": condition,
+                          "ablation_correct": bool(r["correct"]), "ablation_flag": bool(r["correct"])}
+                         for s, r in zip(samples, results)])

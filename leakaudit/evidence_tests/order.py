@@ -1,0 +1,50 @@
+"""Option-order sensitivity (MM-Detect, "Both Text and Images Leaked!", EMNLP 2025 Findings).
+
+Each multiple-choice question is asked in its published order and again under ``shuffles``
+seeded permutations that move the gold option to another letter (the runner's prompts and
+scoring). A model that is right in the published order but wrong once the options move has
+learned where the answer sits, not what it is: evidence of memorized test data.
+
+Per question and model: ``published_correct``, ``shuffled_accuracy`` (share of the
+shuffles answered right) and ``order_flag`` = right in the published order and right in
+fewer than half of the shuffles (``FLAG_BELOW``).
+"""
+from __future__ import annotations
+
+import random
+
+import pandas as pd
+
+from ..backends.base import LM
+from ..benchmark import Benchmark
+from ._ask import ask, moving_permutations, permuted, text_prompt
+
+NAME = "option-order"
+DESCRIPTION = "MM-Detect option-order sensitivity: right in the published order, wrong once the options are shuffled"
+COLUMNS = ("published_correct", "shuffled_accuracy", "order_flag")
+NEEDS = ("text-llm",)
+FLAG_BELOW = 0.5
+
+
+def order_signal(bench: Benchmark, lm: LM, *, shuffles: int = 3, seed: int = 0, scoring: str = "letter") -> pd.DataFrame:
+    """Per-question option-order sensitivity of ``lm`` (open questions are left out)."""
+    mc = [s for s in bench.samples if s.is_multiple_choice]
+    variants, owner = [], []
+    for qi, s in enumerate(mc):
+        variants.append(s)
+        owner.append((qi, 0))
+        rng = random.Random(f"{seed}:{s.content_hash}")
+        for k, perm in enumerate(moving_permutations(len(s.options), shuffles, s.answer_index, rng), start=1):
+            variants.append(permuted(s, perm))
+            owner.append((qi, k))
+    results = ask(lm, variants, [text_prompt(v, scoring) for v in variants], scoring=scoring)
+    rows = []
+    for qi, s in enumerate(mc):
+        mine = [r for (q, k), r in zip(owner, results) if q == qi]
+        published = bool(mine[0]["correct"])
+        moved = [bool(r["correct"]) for r in mine[1:]]
+        acc = sum(moved) / len(moved) if moved else float("nan")
+        rows.append({"sample_id": s.id, "sample_hash": s.content_hash, "model": lm.name, "published_correct": published,
+                     "shuffled_accuracy": acc, "n_shuffles": len(moved),
+                     "order_flag": bool(published and moved and acc < FLAG_BELOW)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,281 @@
+"""Model-free blind probe: can a benchmark's own wording predict its answers?
+
+In the manner of the Test-set Stress-Test (arXiv 2511.04655): a k-fold scikit-learn model
+is trained on the benchmark's non-visual features only and predicts each question's gold
+option *out of fold* (a question's own label is never seen when it is scored). Nothing is
+asked of a language model and no image is read, so all 1,500 MMStar questions take seconds
+on a CPU.
+
+Model: a per-option scoring model. Every option of every question becomes one row whose
+features describe the option *in its question's context* (TF-IDF words of the option,
+its length and rank of length among the options, its position and the category's letter
+prior, its word overlap and TF-IDF similarity with the question and with the other
+options, numeric order among numeric options). A logistic regression scores each row
+(gold vs not gold); a softmax over one question's option scores gives ``p_gold``, the
+probe's probability of the gold option, and ``probe_choice`` its argmax. Questions whose
+text repeats exactly (MMStar has 141 such pairs, only the image differs) share a fold, so
+no duplicate can be looked up.
+
+Detects: shortcuts in the wording (the answer is the longest option, repeats the
+question's words, follows a letter prior...), the kind of leak no panel of LLMs separates
+from knowledge. Label: ``probe_flag`` when the probe's choice is the gold option with
+``p_gold >= 0.5`` (``FLAG_THRESHOLD``). Per benchmark: accuracy against chance (the mean of
+1/number of options) with a Wilson 95% interval and a one-sided normal-approximation
+p-value of the Poisson-binomial count under chance.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..benchmark import Benchmark
+from ..errors import LeakauditError
+from ..schema import LETTERS, Sample
+
+NAME = "probe"
+DESCRIPTION = "model-free blind probe: k-fold logistic model on question/option wording predicts the gold option out of fold"
+COLUMNS = ("p_gold", "probe_choice", "probe_correct", "probe_flag")
+NEEDS: tuple[str, ...] = ()  # no model run: the benchmark alone
+FLAG_THRESHOLD = 0.5
+DEFAULT_FOLDS = 5
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_STOP = frozenset(
+    "a an the of in on at to is are was were be by for with and or as it its this that these those what which who "
+    "whom how why when where image picture shown following option options answer question above below from into "
+    "than then there their they he she his her do does did can could would should will not no yes".split()
+)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.strip().replace(",", "").rstrip("%°"))
+    except ValueError:
+        return None
+
+
+@dataclass
+class ProbeResult:
+    """Per-question probe output (``samples``) and the benchmark-level numbers (``summary``)."""
+
+    samples: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"benchmark", "n", "accuracy", "chance", "ci", ..., "samples": [...]}`` (NaN -> null)."""
+        rows = []
+        for rec in self.samples.to_dict(orient="records"):
+            rows.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()})
+        return {**self.summary, "samples": rows}
+
+
+def wilson_interval(hits: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval for a proportion (good at small n and near 0/1, unlike Wald)."""
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    p = hits / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _folds_for(groups: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Fold index per question; all questions of one text group land in one fold (shuffled, seeded)."""
+    uniq = np.unique(groups)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(uniq))
+    fold_of_group = {g: int(i % k) for g, i in zip(uniq[order], range(len(uniq)))}
+    return np.array([fold_of_group[g] for g in groups])
+
+
+def _option_rows(samples: list[Sample]) -> tuple[pd.DataFrame, list[str]]:
+    """One row per (question, option) with dense context features; also the option texts."""
+    rows: list[dict[str, Any]] = []
+    texts: list[str] = []
+    for qi, s in enumerate(samples):
+        opts = [str(o) for o in s.options]
+        n = len(opts)
+        qwords = _words(f"{s.hint or ''} {s.question}")
+        owords = [_words(o) for o in opts]
+        lens = np.array([len(o) for o in opts], dtype=float)
+        wlens = np.array([len(o.split()) for o in opts], dtype=float)
+        sd = lens.std() or 1.0
+        len_rank = lens.argsort().argsort() / max(n - 1, 1)
+        nums = [_number(o) for o in opts]
+        numeric = all(v is not None for v in nums)
+        if numeric:
+            vals = np.array(nums, dtype=float)
+            num_rank = vals.argsort().argsort() / max(n - 1, 1)
+        overlap_q = np.array([len(w & qwords) for w in owords], dtype=float)
+        overlap_others = np.array(
+            [np.mean([len(owords[j] & owords[m]) / max(len(owords[j] | owords[m]), 1) for m in range(n) if m != j]) if n > 1 else 0.0
+             for j in range(n)]
+        )
+        for j, o in enumerate(opts):
+            rows.append({
+                "q": qi,
+                "pos": j,
+                "n_options": n,
+                "rel_pos": j / max(n - 1, 1),
+                "is_first": float(j == 0),
+                "is_last": float(j == n - 1),
+                "log_len": math.log1p(lens[j]),
+                "len_z": (lens[j] - lens.mean()) / sd,
+                "len_rank": len_rank[j],
+                "is_longest": float(lens[j] == lens.max() and (lens == lens.max()).sum() == 1),
+                "is_shortest": float(lens[j] == lens.min() and (lens == lens.min()).sum() == 1),
+                "word_len_z": (wlens[j] - wlens.mean()) / (wlens.std() or 1.0),
+                "overlap_q": overlap_q[j],
+                "overlap_q_z": overlap_q[j] - overlap_q.mean(),
+                "is_max_overlap_q": float(overlap_q[j] > 0 and overlap_q[j] == overlap_q.max() and (overlap_q == overlap_q.max()).sum() == 1),
+                "overlap_others": overlap_others[j],
+                "overlap_others_z": overlap_others[j] - overlap_others.mean(),
+                "is_numeric": float(numeric),
+                "num_rank": float(num_rank[j]) if numeric else 0.0,
+                "num_middle": float(numeric and 0 < num_rank[j] < 1),
+                "duplicate_option": float(opts.count(o) > 1),
+                "prior_key": f"{s.category or '-'}|{n}|{j}",
+                "pos_key": f"{n}|{j}",
+            })
+            texts.append(o)
+    return pd.DataFrame(rows), texts
+
+
+_DENSE = [
+    "rel_pos", "is_first", "is_last", "log_len", "len_z", "len_rank", "is_longest", "is_shortest", "word_len_z",
+    "overlap_q", "overlap_q_z", "is_max_overlap_q", "overlap_others", "overlap_others_z", "is_numeric", "num_rank",
+    "num_middle", "duplicate_option",
+]
+
+
+def _design(frame: pd.DataFrame, texts: list[str], questions: list[str]):
+    """Sparse design matrix: dense context features, letter priors, option TF-IDF, question-option similarity."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    # text features are fitted without labels (transductive, like a tokenizer): no label leaks across folds
+    opt_vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=20000, sublinear_tf=True)
+    X_opt = opt_vec.fit_transform(texts)
+    qv = TfidfVectorizer(min_df=1, sublinear_tf=True)
+    qv.fit(questions + texts)
+    Q = qv.transform([questions[i] for i in frame["q"]])
+    O = qv.transform(texts)
+    sim = np.asarray(Q.multiply(O).sum(axis=1)).ravel()
+    frame = frame.assign(sim_q=sim)
+    frame["sim_q_z"] = frame["sim_q"] - frame.groupby("q")["sim_q"].transform("mean")
+    frame["is_max_sim_q"] = (frame["sim_q"] == frame.groupby("q")["sim_q"].transform("max")) & (frame["sim_q"] > 0)
+    dense_cols = _DENSE + ["sim_q", "sim_q_z", "is_max_sim_q"]
+    dense = StandardScaler().fit_transform(frame[dense_cols].astype(float).to_numpy())
+    keys = OneHotEncoder(handle_unknown="ignore").fit_transform(frame[["prior_key", "pos_key"]])
+    return sparse.hstack([sparse.csr_matrix(dense), keys, X_opt]).tocsr()
+
+
+def _softmax_by_group(scores: np.ndarray, q: np.ndarray) -> np.ndarray:
+    out = np.empty_like(scores)
+    for qi in np.unique(q):
+        idx = q == qi
+        z = scores[idx] - scores[idx].max()
+        e = np.exp(z)
+        out[idx] = e / e.sum()
+    return out
+
+
+def probe(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0, C: float = 1.0) -> ProbeResult:
+    """Score every multiple-choice question of ``bench`` out of fold; open questions get NaN.
+
+    ``folds`` is lowered to the number of distinct question texts when the benchmark is
+    small; fewer than 4 multiple-choice questions is an error (nothing to learn from).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if folds < 2:
+        raise LeakauditError(f"--folds must be at least 2 (got {folds})")
+    mc = [s for s in bench.samples if s.is_multiple_choice]
+    if len(mc) < 4:
+        raise LeakauditError(f"{bench.name}: the probe needs at least 4 multiple-choice questions, found {len(mc)}")
+    frame, texts = _option_rows(mc)
+    questions = [f"{s.hint or ''} {s.question}".strip() for s in mc]
+    X = _design(frame, texts, questions)
+    y = np.array([int(LETTERS[r.pos] == mc[r.q].answer) for r in frame.itertuples()])
+    q = frame["q"].to_numpy()
+    group_key = np.array(["\x1f".join([s.question.strip().lower(), *(o.strip().lower() for o in s.options)]) for s in mc])  # not hash(): salted per process
+    k = min(folds, len(np.unique(group_key)))
+    fold_q = _folds_for(group_key, k, seed)
+    fold_row = fold_q[q]
+    scores = np.zeros(len(frame))
+    for f in range(k):
+        test = fold_row == f
+        train = ~test
+        if y[train].min() == y[train].max():  # one class only: fall back to uniform
+            scores[test] = 0.0
+            continue
+        model = LogisticRegression(C=C, max_iter=2000)
+        model.fit(X[train], y[train])
+        scores[test] = model.decision_function(X[test])
+    probs = _softmax_by_group(scores, q)
+    frame["p"] = probs
+    frame["gold"] = y
+    p_gold = frame.loc[frame["gold"] == 1].set_index("q")["p"]
+    choice = frame.loc[frame.groupby("q")["p"].idxmax()].set_index("q")["pos"]
+
+    by_id = {id(s): i for i, s in enumerate(mc)}
+    recs = []
+    for s in bench.samples:
+        rec: dict[str, Any] = {"sample_id": s.id, "sample_hash": s.content_hash, "n_options": len(s.options), "chance": s.chance,
+                               "answer": s.answer if s.is_multiple_choice else None}
+        if s.is_multiple_choice:
+            i = by_id[id(s)]
+            pg = float(p_gold.get(i, float("nan")))
+            letter = LETTERS[int(choice[i])]
+            rec.update(p_gold=pg, probe_choice=letter, probe_correct=letter == s.answer,
+                       probe_flag=bool(letter == s.answer and pg >= FLAG_THRESHOLD), fold=int(fold_q[i]))
+        else:
+            rec.update(p_gold=float("nan"), probe_choice=None, probe_correct=None, probe_flag=False, fold=None)
+        recs.append(rec)
+    samples = pd.DataFrame(recs)
+    scored = samples[samples["probe_choice"].notna()]
+    n = len(scored)
+    hits = int(scored["probe_correct"].astype(bool).sum())
+    chance_each = scored["chance"].to_numpy(dtype=float)
+    expected = float(chance_each.sum())
+    var = float((chance_each * (1 - chance_each)).sum())
+    z = (hits - expected) / math.sqrt(var) if var > 0 else float("nan")
+    p_value = 0.5 * math.erfc(z / math.sqrt(2)) if not math.isnan(z) else float("nan")
+    lo, hi = wilson_interval(hits, n)
+    letters = pd.Series([s.answer for s in mc])
+    summary = {
+        "benchmark": bench.name,
+        "source": bench.source,
+        "n": n,
+        "n_open_skipped": len(bench.samples) - n,
+        "folds": k,
+        "seed": seed,
+        "accuracy": hits / n,
+        "chance": expected / n,
+        "ci": [lo, hi],
+        "ci_method": "wilson 95%",
+        "p_value_vs_chance": p_value,
+        "mean_p_gold": float(scored["p_gold"].mean()),
+        "majority_letter": letters.mode().iloc[0],
+        "majority_letter_accuracy": float((letters == letters.mode().iloc[0]).mean()),
+        "n_flagged": int(samples["probe_flag"].sum()),
+        "flag_threshold": FLAG_THRESHOLD,
+    }
+    return ProbeResult(samples=samples, summary=summary)
+
+
+def probe_signal(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0) -> pd.DataFrame:
+    """The signal's per-question columns (``sample_id``, ``sample_hash``, ``COLUMNS``)."""
+    res = probe(bench, folds=folds, seed=seed)
+    return res.samples[["sample_id", "sample_hash", *COLUMNS]]

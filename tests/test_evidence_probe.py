@@ -1,0 +1,94 @@
+"""The model-free blind probe finds planted wording shortcuts and stays at chance without them."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from click.testing import CliRunner
+
+from leakaudit.benchmark import Benchmark, load_benchmark
+from leakaudit.cli import main
+from leakaudit.evidence_tests.probe import probe, probe_signal, wilson_interval
+from leakaudit.schema import LETTERS, Sample
+
+NOUNS = "apple river candle tiger pencil mirror garden rocket violin marble helmet tunnel jacket bottle carpet planet".split()
+
+
+def _bench(n: int, shortcut: bool, seed: int = 1) -> Benchmark:
+    rng = random.Random(seed)
+    samples = []
+    for i in range(n):
+        words = rng.sample(NOUNS, 4)
+        gold = rng.randrange(4)
+        opts = list(words)
+        if shortcut:  # the gold option is long and repeats the question's wording
+            opts[gold] = f"the {words[gold]} that is {words[gold]}-shaped and clearly visible"
+        samples.append(Sample(id=f"q{i}", benchmark="synthetic", question=f"Which thing ({words[gold] if shortcut else 'object'}) is in the image?",
+                              options=opts, answer=LETTERS[gold], category="c"))
+    return Benchmark(name="synthetic", samples=samples, source="memory", format="generated")
+
+
+def test_probe_finds_planted_shortcut():
+    res = probe(_bench(120, shortcut=True))
+    assert res.summary["accuracy"] > 0.9
+    assert res.summary["ci"][0] > res.summary["chance"]
+    assert res.samples["probe_flag"].mean() > 0.8
+
+
+def test_probe_at_chance_without_shortcut():
+    accs = [probe(_bench(400, shortcut=False, seed=sd)).summary["accuracy"] for sd in range(6)]
+    # 2,400 questions in all: the mean's standard error is 0.009 around chance (0.25)
+    assert 0.22 < sum(accs) / len(accs) < 0.28
+
+
+def test_probe_is_deterministic_and_out_of_fold():
+    b = _bench(80, shortcut=True)
+    a1, a2 = probe(b, seed=7).samples, probe(b, seed=7).samples
+    assert a1["p_gold"].tolist() == a2["p_gold"].tolist()
+    # a question's fold never trained on it: identical-text duplicates share a fold
+    dup = Benchmark(name="d", samples=[*b.samples, *[Sample(id=s.id + "x", benchmark="d", question=s.question, options=s.options, answer=s.answer) for s in b.samples[:10]]],
+                    source="m", format="generated")
+    res = probe(dup).samples.set_index("sample_id")
+    for s in b.samples[:10]:
+        assert res.loc[s.id, "fold"] == res.loc[s.id + "x", "fold"]
+
+
+def test_probe_signal_columns_and_open_questions():
+    b = _bench(20, shortcut=True)
+    b.samples.append(Sample(id="open", benchmark="synthetic", question="How many?", answer="3", answer_type="integer"))
+    df = probe_signal(b)
+    assert list(df.columns) == ["sample_id", "sample_hash", "p_gold", "probe_choice", "probe_correct", "probe_flag"]
+    assert len(df) == 21 and df.set_index("sample_id").loc["open", "probe_flag"] == False  # noqa: E712
+
+
+def test_wilson_interval():
+    lo, hi = wilson_interval(50, 100)
+    assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
+
+
+def test_probe_cli_json_and_errors(tmp_path):
+    path = tmp_path / "b.jsonl"
+    rows = [{"id": s.id, "question": s.question, "options": s.options, "answer": s.answer} for s in _bench(40, shortcut=True).samples]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    runner = CliRunner()
+    res = runner.invoke(main, ["probe", str(path), "--json", "-o", str(tmp_path / "p.csv")])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["n"] == 40 and out["accuracy"] > out["chance"] and len(out["samples"]) == 40
+    assert {"sample_id", "p_gold"} <= set(out["samples"][0])
+    assert (tmp_path / "p.csv").is_file()
+    res = runner.invoke(main, ["probe", str(path), "--folds", "1"])
+    assert res.exit_code == 2 and "folds" in res.output
+    tiny = tmp_path / "t.jsonl"
+    tiny.write_text("\n".join(json.dumps(r) for r in rows[:3]) + "\n")
+    res = runner.invoke(main, ["probe", str(tiny)])
+    assert res.exit_code == 2 and "at least 4" in res.output
+
+
+def test_probe_mmstar_all_questions(shared_data):
+    bench = load_benchmark("mmstar", path=shared_data / "mmstar_text" / "mmstar_text.parquet")
+    res = probe(bench)
+    assert res.summary["n"] == 1500
+    # MMStar's wording gives a measurable edge over chance (34% vs 25% when measured)
+    assert res.summary["ci"][0] > res.summary["chance"]
