@@ -27,9 +27,10 @@ from .audit.evidence import (
 )
 from .benchmark import Benchmark
 from .errors import LeakauditError
+from .outputs import as_list, write_table
 
 REMOVED_FILE = "removed.csv"
-REMOVED_COLUMNS = ["id", "sample_hash", "category", "reason", "detail", "text_hits", "text_n", "blind_hits", "blind_models"]
+REMOVED_COLUMNS = ["sample_id", "sample_hash", "category", "reason", "detail", "text_hits", "text_n", "blind_hits", "blind_models"]
 NO_CATEGORY = "(none)"
 
 
@@ -48,7 +49,7 @@ class FilterResult:
 
     @property
     def removed(self) -> pd.DataFrame:
-        rows = self.decisions[~self.decisions["kept"]]
+        rows = self.decisions[~self.decisions["kept"]].rename(columns={"id": "sample_id"})
         return rows[REMOVED_COLUMNS].reset_index(drop=True)
 
     def reason_counts(self) -> dict[str, int]:
@@ -63,7 +64,7 @@ class FilterResult:
             data_file.write_text("the filter removed every question; see removed.csv\n", encoding="utf-8")
         else:
             data_file = self.kept.write(out)
-        self.removed.to_csv(out / REMOVED_FILE, index=False)
+        write_table(self.removed, out / REMOVED_FILE, ["blind_models"])
         info = {**self.settings, "n_input": len(self.benchmark), "n_kept": len(self.kept), "removed": self.reason_counts(),
                 "data_file": str(data_file), "source": str(self.benchmark.source)}
         (out / "filter.json").write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -108,19 +109,19 @@ def filter_benchmark(
     rows = []
     for order, s in enumerate(benchmark.samples):
         base = {"id": s.id, "sample_hash": s.content_hash, "category": s.category, "order": order,
-                "text_hits": 0, "text_n": 0, "blind_hits": 0, "blind_models": ""}
+                "text_hits": 0, "text_n": 0, "blind_hits": 0, "blind_models": []}
         e = evidence.loc[s.content_hash] if s.content_hash in evidence.index else None
         if e is None or e["label"] == UNKNOWN:
             rows.append({**base, "kept": False, "reason": REASON_UNAUDITED, "detail": "no text-only or blind answers for this question in the audit"})
             continue
         t_hits, t_n, b_hits = int(e["text_hits"]), int(e["text_n"]), int(e["blind_hits"])
-        base.update(text_hits=t_hits, text_n=t_n, blind_hits=b_hits, blind_models=e["blind_models"] or "")
+        base.update(text_hits=t_hits, text_n=t_n, blind_hits=b_hits, blind_models=as_list(e["blind_models"]))
         allowed = max_text_hits(t_n, k, n)
         if t_hits > allowed:
             rows.append({**base, "kept": False, "reason": REASON_TEXT, "detail": text_detail(t_hits, t_n, allowed)})
         elif drop_blind and b_hits > 0:
             rows.append({**base, "kept": False, "reason": REASON_BLIND,
-                         "detail": f"{b_hits} vision model(s) answer it without the image: {base['blind_models']}"})
+                         "detail": f"{b_hits} vision model(s) answer it without the image: {', '.join(base['blind_models'])}"})
         else:
             rows.append({**base, "kept": True, "reason": None, "detail": None})
     decisions = pd.DataFrame(rows)

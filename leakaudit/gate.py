@@ -54,7 +54,7 @@ class GateVerdict:
 
         return jsonable({
             "status": self.status, "exit_code": self.exit_code, "submission": self.submission,
-            "checks": [asdict(c) for c in self.checks], "error": self.error, "seconds": round(self.seconds, 1),
+            "checks": [asdict(c) for c in self.checks], "error": self.error, "seconds": self.seconds,
             "summary": {k: (self.audit.summary.get(k) if self.audit else None)
                         for k in ("n_samples", "n_audited", "share_text_answerable", "share_leaked", "mean_MG", "mean_ML", "settings")},
         })

@@ -312,7 +312,7 @@ def scan(
     result.summary["notes"] = list(dict.fromkeys(result.summary.get("notes", []) + plan.skipped))
     result.save(out_dir)
     figures = write_figures(result, out_dir / "figures")
-    result.summary["scan"]["seconds"] = round(time.perf_counter() - t0, 1)
+    result.summary["scan"]["seconds"] = time.perf_counter() - t0
     result.save(out_dir)
     pdf = None
     if report:

@@ -222,8 +222,8 @@ class AnswerStore:
         """Write all answers to parquet (or CSV when the suffix is .csv)."""
         path = Path(path)
         df = self.answers()
-        df["option_scores"] = df["option_scores"].map(lambda v: json.dumps(v) if v is not None else None)
-        if path.suffix == ".csv":
+        if path.suffix == ".csv":  # CSV has no list type: option_scores as a JSON list (docs/outputs.md)
+            df["option_scores"] = df["option_scores"].map(lambda v: json.dumps(v) if v is not None else None)
             df.to_csv(path, index=False)
         else:
             df.to_parquet(path, index=False)

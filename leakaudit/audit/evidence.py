@@ -39,6 +39,8 @@ EVIDENCE_COLUMNS = [
     "blind_hits", "blind_n", "blind_models", "leaked_models", "vision_hits", "vision_n",
     "label", "truth_label", "kept", "removed_reason", "removed_detail",
 ]
+#: columns holding lists of model names (lists in memory, parquet and JSON; JSON-list strings in CSV)
+LIST_COLUMNS = ("text_models", "blind_models", "leaked_models")
 #: short ``removed_reason`` codes (``removed_detail`` says the numbers)
 REASON_TEXT, REASON_BLIND, REASON_UNAUDITED, REASON_BALANCE = "text-answerable", "blind-answerable", "not-audited", "balance"
 
@@ -135,9 +137,9 @@ def compute_evidence(
         records.append({
             "benchmark": s.benchmark, "sample_id": s.sample_id, "sample_hash": s.sample_hash,
             "category": s.category, "l2_category": s.l2_category, "n_options": n_opt, "chance": chance,
-            "answer": s.answer, "text_hits": t_hits, "text_n": t_n, "text_models": ";".join(t_right),
+            "answer": s.answer, "text_hits": t_hits, "text_n": t_n, "text_models": list(t_right),
             "text_threshold": allowed, "p_value": binomial_p(t_hits, t_n, guess),
-            "blind_hits": b_hits, "blind_n": b_n, "blind_models": ";".join(b_right), "leaked_models": ";".join(leaked),
+            "blind_hits": b_hits, "blind_n": b_n, "blind_models": list(b_right), "leaked_models": list(leaked),
             "vision_hits": v_hits, "vision_n": v_n, "label": label,
             "truth_label": truth if isinstance(truth, str) and truth else None,
             "kept": label != TEXT_ANSWERABLE and label != UNKNOWN,
@@ -190,6 +192,6 @@ def share(evidence: pd.DataFrame, label: str) -> float:
 
 
 __all__ = [
-    "EVIDENCE_COLUMNS", "LABELS", "REASON_BALANCE", "REASON_BLIND", "REASON_TEXT", "REASON_UNAUDITED", "text_detail", "LEAKED", "MMSTAR_K", "MMSTAR_N", "TEXT_ANSWERABLE", "UNKNOWN", "VISION_DEPENDENT",
+    "EVIDENCE_COLUMNS", "LABELS", "LIST_COLUMNS", "REASON_BALANCE", "REASON_BLIND", "REASON_TEXT", "REASON_UNAUDITED", "text_detail", "LEAKED", "MMSTAR_K", "MMSTAR_N", "TEXT_ANSWERABLE", "UNKNOWN", "VISION_DEPENDENT",
     "binomial_p", "compute_evidence", "label_quality", "max_text_hits", "share", "threshold_rule",
 ]

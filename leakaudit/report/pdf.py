@@ -389,8 +389,10 @@ def _thumbnail(sample, st: Styles) -> Flowable:
 
 
 def _names(value: Any) -> str:
-    """A stored model list (``a;b`` or ``a,b``) as ``a, b``."""
-    return ", ".join(n.strip() for n in str(value).replace(";", ",").split(",") if n.strip())
+    """A stored model list (a list, a JSON list, or a legacy ``a;b``) as ``a, b``."""
+    from ..outputs import as_list
+
+    return ", ".join(as_list(value))
 
 
 def _evidence(r: pd.Series) -> str:
@@ -398,10 +400,10 @@ def _evidence(r: pd.Series) -> str:
     if not _missing(r.get("text_n")) and r["text_n"]:
         p = r.get("p_value")
         ptxt = "" if _missing(p) else f", p = {float(p):.2g}"
-        who = "" if _missing(r.get("text_models")) or not str(r.get("text_models")) else f": {_names(r['text_models'])}"
+        who = f": {_names(r.get('text_models'))}" if _names(r.get("text_models")) else ""
         parts.append(f"text-only {int(r['text_hits'])}/{int(r['text_n'])}{ptxt}{who}")
     if not _missing(r.get("blind_n")) and r["blind_n"]:
-        who = "" if _missing(r.get("blind_models")) or not str(r.get("blind_models")) else f": {_names(r['blind_models'])}"
+        who = f": {_names(r.get('blind_models'))}" if _names(r.get("blind_models")) else ""
         parts.append(f"blind LVLMs {int(r['blind_hits'])}/{int(r['blind_n'])}{who}")
     if not _missing(r.get("vision_n")) and r["vision_n"]:
         parts.append(f"with image {int(r['vision_hits'])}/{int(r['vision_n'])}")
