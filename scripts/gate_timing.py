@@ -2,7 +2,8 @@
 
 The submissions are text-only MMStar questions converted to the submission format
 (docs/submission_format.md): ``id``, ``question``, ``options`` (a list), ``answer``,
-``category``, ``l2_category``; no images (the vision models then see the question alone).
+``category``, ``l2_category``; no images (the vision models then see the question alone);
+"nan" placeholder options (two-option MMStar questions) are dropped.
 Each size runs in a fresh output folder and a fresh answer store, with the default tiny
 zoo group, exactly as a first run of the Action does (model conversions in
 ``$LEAKAUDIT_CACHE`` are reused when present, as the Action's cache does).
@@ -29,11 +30,18 @@ def write_submission(source: Path, n: int, out: Path) -> Path:
 
     from benchmarks_adapters.common import options_from_inline
 
-    df = pd.read_parquet(source).head(n)
+    df = pd.read_parquet(source)
     out.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
     with out.open("w", encoding="utf-8") as fh:
         for i, row in enumerate(df.to_dict(orient="records")):
+            if written == n:
+                break
             question, options = options_from_inline(str(row["question"]), file=str(source), row=i)
+            options = [o for o in options if str(o).strip() and str(o).strip().lower() != "nan"]
+            if len(options) < 2 or "ABCDEFGHIJ".index(row["answer"]) >= len(options):
+                continue  # a few MMStar rows have fewer real options ("nan" placeholders dropped above)
+            written += 1
             fh.write(json.dumps({"id": str(row["index"]), "question": question, "options": list(options), "answer": row["answer"],
                                  "category": row["category"], "l2_category": row["l2_category"]}, ensure_ascii=False) + "\n")
     return out

@@ -150,7 +150,7 @@ def test_demo_report_pages_and_headline_numbers(demo_report: Path, tmp_path: Pat
         assert f"{100 * summary[key]:.1f}%" in first, key
     assert summary["verdict"]["status"].upper() in first
     metrics = pd.read_csv(demo_report / "metrics.csv")
-    lvlm = metrics[(metrics["model"] == "lvlm-a") & metrics["category"].isna()].iloc[0]
+    lvlm = metrics[(metrics["model"] == "lvlm-a") & (metrics["category"] == "all")].iloc[0]
     row = next(line for line in first.splitlines() if line.strip().startswith("lvlm-a"))
     below = first.splitlines()[first.splitlines().index(row) + 1]  # the 95% intervals are printed under the values
     for col in ("S_v", "S_wv", "MG", "ML"):

@@ -13,7 +13,7 @@ import click
 from .. import __version__
 from ..errors import LeakauditError
 
-_MODULES = ("data", "models", "audit", "report", "regen")
+_MODULES = ("data", "models", "audit", "report", "regen", "compare")
 
 
 class _Group(click.Group):

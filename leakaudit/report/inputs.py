@@ -117,6 +117,26 @@ class ReportInputs:
     store_hash: str | None = None
     load_images: bool = True
     benchmark_error: str | None = None
+    #: answers.parquet of the folder (empty for folders written before it existed)
+    answers: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def confident_share(self) -> float | None:
+        """Share of the inspectors' text-only answers given with at least ``min_confidence`` (None: not applicable).
+
+        Unscored answers (free text, imports) count as confident, as in the audit.
+        """
+        mc = self.settings.get("min_confidence")
+        ans = self.answers
+        if not mc or ans is None or ans.empty or "confidence" not in ans:
+            return None
+        inspectors = set(self.settings.get("inspectors") or [])
+        text = ans[(ans["condition"] == "text") & (ans["rotation"] == 0)]
+        if inspectors:
+            text = text[text["model"].isin(inspectors)]
+        if text.empty:
+            return None
+        conf = text["confidence"].astype(float)
+        return float((conf.isna() | (conf >= float(mc))).mean())
 
     @property
     def metrics_with_averages(self) -> pd.DataFrame:
@@ -236,6 +256,7 @@ def load_report_inputs(report_dir: str | Path, *, load_images: bool = True) -> R
         store_path=store_path,
         store_hash=digest,
         load_images=load_images,
+        answers=result.answers,
     )
 
 
