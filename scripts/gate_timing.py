@@ -10,12 +10,16 @@ zoo group, exactly as a first run of the Action does (model conversions in
 
     python scripts/gate_timing.py --sizes 100,300 [--source PATH] [--work DIR]
 
-Prints one line per size: questions, seconds, seconds per question, the gate's status.
+Prints one line per size: questions, wall seconds, CPU seconds (user + system of the gate
+process: on a busy machine the wall time overstates what an idle 2-core runner needs, and
+the CPU time bounds it), the load average, and the gate's status.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
 import time
@@ -61,11 +65,16 @@ def main() -> int:
         sub = write_submission(args.source, n, args.work / f"sub{n}" / "questions.jsonl")
         out = args.work / f"out{n}"
         subprocess.run(["rm", "-rf", str(out)], check=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        load = os.getloadavg()[0]
         t0 = time.perf_counter()
         proc = subprocess.run([str(exe), "gate", str(sub), "--out", str(out)], capture_output=True, text=True)
         dt = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         status = json.loads((out / "verdict.json").read_text())["status"] if (out / "verdict.json").is_file() else "?"
-        print(f"{n} questions: {dt:.0f} s ({dt / n:.2f} s/question), gate {status} (exit {proc.returncode})", flush=True)
+        print(f"{n} questions: wall {dt:.0f} s ({dt / n:.2f} s/question), CPU {cpu:.0f} s, load average at start {load:.1f} "
+              f"on {os.cpu_count()} cores, gate {status} (exit {proc.returncode})", flush=True)
     return 0
 
 
