@@ -204,7 +204,9 @@ def write_figures(result: AuditResult, out_dir: Path) -> list[Path]:
         threshold = None
         makers = {
             "mg_ml.png": lambda: rf.mg_ml_figure(result.metrics),
-            "text_hits.png": lambda: rf.text_hits_figure(result.samples, threshold),
+            "text_hits.png": lambda: rf.text_hits_figure(
+                result.samples, threshold, min_confidence=result.summary.get("settings", {}).get("min_confidence"),
+                confident_share=rf.confident_share(result.answers, result.summary.get("settings", {})) or 1.0),
             "capabilities.png": lambda: rf.capability_heatmap_figure(result.metrics),
             "filter.png": lambda: rf.filter_figure(result.samples),
         }

@@ -150,6 +150,25 @@ def expected_hits_under_chance(samples: pd.DataFrame, confident_share: float = 1
     return pd.Series(total, index=ks)
 
 
+def confident_share(answers: pd.DataFrame, settings: dict) -> float | None:
+    """Share of the inspectors' text-only answers given with at least ``settings['min_confidence']``.
+
+    None when no minimum is set or no answers are at hand. Unscored answers (free text,
+    imports) count as confident, as in the audit.
+    """
+    mc = (settings or {}).get("min_confidence")
+    if not mc or answers is None or answers.empty or "confidence" not in answers:
+        return None
+    inspectors = set(settings.get("inspectors") or [])
+    text = answers[(answers["condition"] == "text") & (answers["rotation"] == 0)]
+    if inspectors:
+        text = text[text["model"].isin(inspectors)]
+    if text.empty:
+        return None
+    conf = text["confidence"].astype(float)
+    return float((conf.isna() | (conf >= float(mc))).mean())
+
+
 def text_hits_figure(samples: pd.DataFrame, threshold: float | None = None, *, min_confidence: float | None = None,
                      confident_share: float = 1.0) -> Figure | None:
     """How many text-only LLMs answered each question, against what guessing would give.
@@ -327,6 +346,7 @@ def figure_png(fig: Figure, path: Path | None = None) -> bytes:
 __all__ = [
     "capability_heatmap_figure",
     "category_rows",
+    "confident_share",
     "expected_hits_under_chance",
     "figure_png",
     "filter_counts",

@@ -121,22 +121,10 @@ class ReportInputs:
     answers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def confident_share(self) -> float | None:
-        """Share of the inspectors' text-only answers given with at least ``min_confidence`` (None: not applicable).
+        """Share of the inspectors' text-only answers at or above ``min_confidence`` (see figures.confident_share)."""
+        from .figures import confident_share
 
-        Unscored answers (free text, imports) count as confident, as in the audit.
-        """
-        mc = self.settings.get("min_confidence")
-        ans = self.answers
-        if not mc or ans is None or ans.empty or "confidence" not in ans:
-            return None
-        inspectors = set(self.settings.get("inspectors") or [])
-        text = ans[(ans["condition"] == "text") & (ans["rotation"] == 0)]
-        if inspectors:
-            text = text[text["model"].isin(inspectors)]
-        if text.empty:
-            return None
-        conf = text["confidence"].astype(float)
-        return float((conf.isna() | (conf >= float(mc))).mean())
+        return confident_share(self.answers, self.settings)
 
     @property
     def metrics_with_averages(self) -> pd.DataFrame:
