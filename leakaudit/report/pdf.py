@@ -186,6 +186,8 @@ def display_value(key: str, value: Any, report_dir: Path | None = None) -> str:
         return _UNSET.get(key, "not set")
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if key == "n_params" and isinstance(value, int):
+        return f"{value / 1e9:.2f}B" if value >= 1e9 else f"{value / 1e6:.1f}M"
     if isinstance(value, float):
         return f"{value:.1f}" if key == "seconds" else f"{value:.4g}"
     if isinstance(value, (list, tuple)):
