@@ -422,7 +422,7 @@ def mg_ml_section(pngs: dict[str, bytes], st: Styles, metrics: pd.DataFrame | No
 
 
 def evidence_pages(inp: ReportInputs, st: Styles, pngs: dict[str, bytes], value: str | None) -> list[Flowable]:
-    out: list[Flowable] = [PageBreak(), para("Which questions need the image", st.h1)]
+    out: list[Flowable] = [CondPageBreak(100 * mm), para("Which questions need the image", st.h1)]
     if "text_hits" in pngs:
         out += [
             para("How many text-only LLMs answer each question", st.h2),
