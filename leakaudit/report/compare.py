@@ -188,7 +188,8 @@ def write_compare_pdf(result: CompareResult, out_pdf: str | Path) -> Path:
     head = ["Scan", "Questions", "Text-answerable", "Leaked", "Mean MG", "Mean ML", "Text-only panel"]
     body = [[p(h, st.cell_bold) for h in head]]
     for r in result.scans.to_dict(orient="records"):
-        size = "size unknown" if r["largest_llm_b"] is None or _num(r["largest_llm_b"]) != _num(r["largest_llm_b"]) else f"largest {fmt_size(float(r['largest_llm_b']))}"
+        largest = _num(r["largest_llm_b"])
+        size = "size unknown" if math.isnan(largest) else f"largest {fmt_size(largest)}"
         body.append([p(str(r["scan"])), p(str(r["n_samples"])), p(f"{100 * _num(r['share_text_answerable']):.1f}%"),
                      p(f"{100 * _num(r['share_leaked']):.1f}%"), p(_fmt(r["mean_MG"])), p(_fmt(r["mean_ML"])),
                      p(f"{r['n_text_llms']} distinct LLMs, {size}: {', '.join(r['text_llms'])}")])
