@@ -21,9 +21,10 @@ from .errors import LeakauditError
 from .settings import AuditSettings
 from .signals import REASON_BALANCE, REASON_UNAUDITED
 from .signals.builtin import threshold_rule
+from .outputs import as_list, write_table
 
 REMOVED_FILE = "removed.csv"
-REMOVED_COLUMNS = ["id", "sample_hash", "category", "reason", "detail", "text_hits", "text_n", "blind_hits", "blind_models"]
+REMOVED_COLUMNS = ["sample_id", "sample_hash", "category", "reason", "detail", "text_hits", "text_n", "blind_hits", "blind_models"]
 NO_CATEGORY = "(none)"
 
 
@@ -42,7 +43,7 @@ class FilterResult:
 
     @property
     def removed(self) -> pd.DataFrame:
-        rows = self.decisions[~self.decisions["kept"]]
+        rows = self.decisions[~self.decisions["kept"]].rename(columns={"id": "sample_id"})
         return rows[REMOVED_COLUMNS].reset_index(drop=True)
 
     def reason_counts(self) -> dict[str, int]:
@@ -57,7 +58,7 @@ class FilterResult:
             data_file.write_text("the filter removed every question; see removed.csv\n", encoding="utf-8")
         else:
             data_file = self.kept.write(out)
-        self.removed.to_csv(out / REMOVED_FILE, index=False)
+        write_table(self.removed, out / REMOVED_FILE, ["blind_models"])
         info = {**self.settings, "n_input": len(self.benchmark), "n_kept": len(self.kept), "removed": self.reason_counts(),
                 "data_file": str(data_file), "source": str(self.benchmark.source)}
         (out / "filter.json").write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -117,13 +118,13 @@ def filter_benchmark(
     rows = []
     for order, s in enumerate(benchmark.samples):
         base = {"id": s.id, "sample_hash": s.content_hash, "category": s.category, "order": order,
-                "text_hits": 0, "text_n": 0, "blind_hits": 0, "blind_models": ""}
+                "text_hits": 0, "text_n": 0, "blind_hits": 0, "blind_models": []}
         if s.content_hash not in evidence.index:
             rows.append({**base, "kept": False, "reason": REASON_UNAUDITED, "detail": "no text-only or blind answers for this question in the audit"})
             continue
         e = evidence.loc[s.content_hash]
         base.update(text_hits=_int(e.get("text_hits")), text_n=_int(e.get("text_n")), blind_hits=_int(e.get("blind_hits")),
-                    blind_models=e.get("blind_models") if isinstance(e.get("blind_models"), str) else "")
+                    blind_models=as_list(e.get("blind_models")))
         rows.append({**base, "kept": bool(e["kept"]), "reason": e["reason"], "detail": e["detail"]})
     decisions = pd.DataFrame(rows)
     if settings.balance:

@@ -43,11 +43,13 @@ class GateVerdict:
     coverage: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        from . import __version__
         from .audit.result import jsonable
+        from .outputs import SCHEMA_VERSION
 
         return jsonable({
-            "status": self.status, "exit_code": self.exit_code, "submission": self.submission,
-            "checks": [asdict(c) for c in self.checks], "error": self.error, "seconds": round(self.seconds, 1),
+            "schema_version": SCHEMA_VERSION, "leakaudit_version": __version__, "status": self.status, "exit_code": self.exit_code, "submission": self.submission,
+            "checks": [asdict(c) for c in self.checks], "error": self.error, "seconds": self.seconds,
             "coverage": self.coverage,
             "summary": {k: (self.audit.summary.get(k) if self.audit else None)
                         for k in ("n_samples", "n_audited", "share_text_answerable", "share_leaked", "mean_MG", "mean_ML", "settings",

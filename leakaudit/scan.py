@@ -129,7 +129,7 @@ def scan(
     from .report.figures import write_figures
 
     figures = write_figures(result, out_dir / "figures")
-    result.summary["scan"]["seconds"] = round(time.perf_counter() - t0, 1)
+    result.summary["scan"]["seconds"] = time.perf_counter() - t0
     result.save(out_dir)
     pdf = None
     if report:

@@ -340,8 +340,8 @@ class AnswerStore:
         if fmt is None:
             raise LeakauditError(f"cannot export to {path.name!r}: the suffix picks the format; use one of {', '.join(sorted(EXPORT_FORMATS))}")
         df = self.answers()
-        df["option_scores"] = df["option_scores"].map(lambda v: json.dumps(v) if v is not None else None)
-        if fmt == "csv":
+        if fmt == "csv":  # CSV has no list type: option_scores as a JSON list (docs/outputs.md)
+            df["option_scores"] = df["option_scores"].map(lambda v: json.dumps(v) if v is not None else None)
             df.to_csv(path, index=False)
         elif fmt == "jsonl":
             df.to_json(path, orient="records", lines=True, force_ascii=False)

@@ -78,11 +78,11 @@ def test_labels_counts_and_pvalues(bench_and_run):
     ev = audit(run, zoo=ZOO, n_boot=0).samples.set_index("sample_id")
     assert ev.loc["s2", "label"] == "text-answerable" and ev.loc["s3", "label"] == "text-answerable"
     assert ev.loc["s1", "label"] == "vision-dependent" and ev.loc["s0", "label"] == "vision-dependent"
-    assert ev.loc["s4", "label"] == "leaked" and ev.loc["s4", "leaked_models"] == "V0"
+    assert ev.loc["s4", "label"] == "leaked" and ev.loc["s4", "leaked_models"] == ["V0"]
     assert ev.loc["s5", "label"] == "vision-dependent" and ev.loc["s5", "blind_hits"] == 1
     assert ev.loc["s9", "label"] == "unknown" and not ev.loc["s9", "kept"]
-    assert ev.loc["s2", "text_models"] == "L2;L3;L4" and ev.loc["s2", "text_n"] == 8 and ev.loc["s2", "text_threshold"] == 2
-    assert ev.loc["s3", "blind_models"] == "V0;V1" and ev.loc["s3", "vision_hits"] == 2 and ev.loc["s3", "vision_n"] == 2
+    assert ev.loc["s2", "text_models"] == ["L2", "L3", "L4"] and ev.loc["s2", "text_n"] == 8 and ev.loc["s2", "text_threshold"] == 2
+    assert ev.loc["s3", "blind_models"] == ["V0", "V1"] and ev.loc["s3", "vision_hits"] == 2 and ev.loc["s3", "vision_n"] == 2
     assert ev.loc["s2", "p_value"] == pytest.approx(binomtest(3, 8, 0.25, alternative="greater").pvalue)
     assert ev.loc["s0", "p_value"] == pytest.approx(1.0) and ev.loc["s0", "chance"] == 0.25
     assert ev.loc["s2", "removed_reason"] == "text-answerable" and "3 of 8" in ev.loc["s2", "removed_detail"]
@@ -121,7 +121,7 @@ def test_filter_default_and_written_in_own_format(bench_and_run, tmp_path):
     assert [s.id for s in again] == f.kept_ids
     assert [s.content_hash for s in again] == [s.content_hash for s in f.kept.samples]
     removed = pd.read_csv(out / "removed.csv", dtype=str)
-    assert dict(zip(removed["id"], removed["reason"])) == {"s2": "text-answerable", "s3": "text-answerable", "s9": "not-audited"}
+    assert dict(zip(removed["sample_id"], removed["reason"])) == {"s2": "text-answerable", "s3": "text-answerable", "s9": "not-audited"}
     assert json.loads((out / "filter.json").read_text())["n_kept"] == 7
     f.apply_to(res)
     assert res.summary["share_kept"] == pytest.approx(0.7)
@@ -152,7 +152,7 @@ def test_filter_cli(bench_and_run, tmp_path, monkeypatch):
     res = CliRunner().invoke(main, ["filter", "--run-dir", str(run), str(data), "--k", "1", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert "kept 6 of 10" in res.output
-    assert set(pd.read_csv(out / "removed.csv")["id"]) == {"s1", "s2", "s3", "s9"}
+    assert set(pd.read_csv(out / "removed.csv")["sample_id"]) == {"s1", "s2", "s3", "s9"}
 
 
 def test_chosen_confidence_is_the_softmax_share_of_the_choice():
@@ -183,7 +183,7 @@ def test_min_confidence_drops_unsure_text_hits_but_keeps_s_t(tmp_path):
     strict = audit(tmp_path / "run", n_boot=0, k=1, min_confidence=0.5)
     row = strict.samples.iloc[0]
     assert plain["text_hits"] == 3 and plain["label"] == "text-answerable"
-    assert row["text_hits"] == 2 and row["text_models"] == "L0;L2" and row["label"] == "text-answerable"
+    assert row["text_hits"] == 2 and row["text_models"] == ["L0", "L2"] and row["label"] == "text-answerable"
     assert strict.metrics.set_index("model").loc["L1", "S_t"] == pytest.approx(100.0)  # S_t counts every hit
     assert "50%" in strict.summary["settings"]["rule"] and strict.summary["settings"]["min_confidence"] == 0.5
     with pytest.raises(Exception, match="between 0 and 1"):

@@ -199,7 +199,7 @@ def test_save_load_and_json_has_nulls_not_nan(toy_run, tmp_path):
     assert back.metric("v1").MG == 25.0 and back.summary["n_samples"] == 4
     doc = res.to_json()
     text = json.dumps(doc, allow_nan=False)  # raises on NaN
-    l1 = next(r for r in doc["metrics"] if r["model"] == "l1" and r["category"] is None)
+    l1 = next(r for r in doc["metrics"] if r["model"] == "l1" and r["category"] == "all")
     assert l1["S_v"] is None and l1["MG"] is None and l1["S_t"] == 25.0
     assert "NaN" not in text
 
@@ -214,11 +214,11 @@ def test_audit_cli_json(toy_run, monkeypatch):
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
     rows = {(r["model"], r["category"]): r for r in doc["metrics"]}
-    assert set(rows) == {(m, c) for m in ("v1", "v2", "l1", "l2") for c in (None, "cat-a", "cat-b")}
+    assert set(rows) == {(m, c) for m in ("v1", "v2", "l1", "l2") for c in ("all", "cat-a", "cat-b")}
     for r in doc["metrics"]:
         assert {"model", "benchmark", "category", "S_v", "S_wv", "S_t", "MG", "ML"} <= set(r)
-    assert rows[("v1", None)]["MG"] == 25.0 and rows[("v2", None)]["ML"] == 0.0
-    assert rows[("l1", None)]["S_v"] is None
+    assert rows[("v1", "all")]["MG"] == 25.0 and rows[("v2", "all")]["ML"] == 0.0
+    assert rows[("l1", "all")]["S_v"] is None
 
 
 def test_audit_cli_missing_store_exits_2(tmp_path):

@@ -50,8 +50,9 @@ def _wrong(s) -> str:
     return s.letters[(s.letters.index(s.answer) + 1) % len(s.letters)]
 
 
-def scan_with_scripted_models(bench, out: Path, *, leaked: int = 3, report: bool = False, known_ids=(), with_lvlm: bool = True):
-    """``leakaudit.scan`` with three scripted LLMs and one scripted LVLM (its base LLM: llm-half).
+def scan_with_scripted_models(bench, out: Path, *, leaked: int = 3, report: bool = False, known_ids=(), with_lvlm: bool = True,
+                              base_llm: str = "llm-half"):
+    """``leakaudit.scan`` with three scripted LLMs and one scripted LVLM (its base LLM: ``base_llm``).
 
     The LLMs know the answers of questions labelled text-answerable (the demo's ground truth)
     and of ``known_ids``; the LVLM also answers the first ``leaked`` other questions blind.
@@ -72,7 +73,7 @@ def scan_with_scripted_models(bench, out: Path, *, leaked: int = 3, report: bool
 
     lvlm = ScriptedLM("lvlm-a", _responder(bench, lvlm_answer), supports_images=True)
     models = [knows, half, guess] + ([lvlm] if with_lvlm else [])
-    result = scan(bench, models=models, base_llms={"lvlm-a": "llm-half"} if with_lvlm else None, out=out, scoring="letter", k=1,
+    result = scan(bench, models=models, base_llms={"lvlm-a": base_llm} if with_lvlm else None, out=out, scoring="letter", k=1,
                   n_boot=200, progress=False, report=report, command=f"leakaudit scan {bench.name} --out {out}")
     return result
 
@@ -150,7 +151,7 @@ def test_demo_report_pages_and_headline_numbers(demo_report: Path, tmp_path: Pat
         assert f"{100 * summary[key]:.1f}%" in first, key
     assert summary["verdict"]["status"].upper() in first
     metrics = pd.read_csv(demo_report / "metrics.csv")
-    lvlm = metrics[(metrics["model"] == "lvlm-a") & metrics["category"].isna()].iloc[0]
+    lvlm = metrics[(metrics["model"] == "lvlm-a") & (metrics["category"] == "all")].iloc[0]
     row = next(line for line in first.splitlines() if line.strip().startswith("lvlm-a"))
     below = first.splitlines()[first.splitlines().index(row) + 1]  # the 95% intervals are printed under the values
     for col in ("S_v", "S_wv", "MG", "ML"):

@@ -64,7 +64,7 @@ def test_scan_demo_with_scripted_models_writes_the_folder(tmp_path):
     assert s["precision"] == 1.0 and s["recall"] == 1.0 and s["share_text_answerable"] == pytest.approx(0.5)
     assert s["scan"]["models"]["inspectors"] == ["know-a", "know-b"] and s["settings"]["inspectors"] == ["know-a", "know-b"]
     metrics = pd.read_csv(out / "metrics.csv")
-    reader = metrics[(metrics["model"] == "reader") & metrics["category"].isna()].iloc[0]
+    reader = metrics[(metrics["model"] == "reader") & (metrics["category"] == "all")].iloc[0]
     assert reader["S_v"] == 100.0 and reader["S_wv"] == 0.0 and reader["MG"] == 100.0 and reader["ML"] == 0.0
     kept = load_benchmark("demo", path=res.kept_file)
     assert {s.meta.get("label") for s in kept.samples} == {"vision-dependent"} and len(kept) == 30

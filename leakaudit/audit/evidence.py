@@ -44,6 +44,8 @@ DECISION_COLUMNS = ["label", "truth_label", "kept", "removed_reason", "removed_d
 #: the columns of the built-in signals' evidence table (third-party signals add theirs before DECISION_COLUMNS)
 EVIDENCE_COLUMNS = BASE_COLUMNS + ["text_hits", "text_n", "text_models", "text_threshold", "p_value",
                                    "blind_hits", "blind_n", "blind_models", "leaked_models"] + DECISION_COLUMNS
+#: columns holding lists of model names (lists in memory, parquet and JSON; JSON-list strings in CSV)
+LIST_COLUMNS = ("text_models", "blind_models", "leaked_models")
 #: short ``removed_reason`` codes (``removed_detail`` says the numbers)
 REASON_TEXT, REASON_BLIND = "text-answerable", "blind-answerable"
 REASON_UNAUDITED, REASON_BALANCE = sig.REASON_UNAUDITED, sig.REASON_BALANCE
@@ -119,7 +121,7 @@ def share(evidence: pd.DataFrame, label: str) -> float:
 
 
 __all__ = [
-    "EVIDENCE_COLUMNS", "LABELS", "REASON_BALANCE", "REASON_BLIND", "REASON_TEXT", "REASON_UNAUDITED", "text_detail", "LEAKED", "MMSTAR_K",
+    "EVIDENCE_COLUMNS", "LABELS", "LIST_COLUMNS", "REASON_BALANCE", "REASON_BLIND", "REASON_TEXT", "REASON_UNAUDITED", "text_detail", "LEAKED", "MMSTAR_K",
     "MMSTAR_N", "TEXT_ANSWERABLE", "UNKNOWN", "VISION_DEPENDENT", "binomial_p", "compute_evidence", "label_quality", "max_text_hits",
     "share", "threshold_rule",
 ]

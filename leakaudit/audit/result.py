@@ -16,15 +16,18 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .. import __version__
 from ..errors import LeakauditError
 from ..settings import AuditSettings
 from ..signals import summarize as summarize_signals
+from ..outputs import SCHEMA_VERSION, as_list, label_all_rows, lists_from_files, unlabel_all_rows, write_table
 from ..store import STORE_FILE, AnswerStore
 from ..zoo import resolve_zoo
 from .panel import build_panel, strength
 from .evidence import (
     EVIDENCE_COLUMNS,
     LEAKED,
+    LIST_COLUMNS,
     TEXT_ANSWERABLE,
     UNKNOWN,
     VISION_DEPENDENT,
@@ -37,6 +40,7 @@ from .metrics import (
     AVERAGE,
     METRIC_COLUMNS,
     check_base_llms,
+    chosen_confidence,
     compute_metrics,
     model_roles,
     question_correctness,
@@ -46,6 +50,12 @@ from .metrics import (
 DEFAULT_MAX_TEXT_ANSWERABLE = 0.10
 SUMMARY_FILE, METRICS_FILE, AVERAGES_FILE = "summary.json", "metrics.csv", "averages.csv"
 SAMPLES_CSV, SAMPLES_PARQUET = "samples.csv", "samples.parquet"
+#: every stored answer behind the audited questions, one row per (question, model, condition, ...)
+ANSWERS_PARQUET = "answers.parquet"
+ANSWER_COLUMNS = [
+    "benchmark", "sample_id", "sample_hash", "model", "condition", "blind_mode", "shots", "scoring", "rotation",
+    "chosen", "correct", "confidence", "extraction", "option_scores", "raw_response", "source", "seconds",
+]
 
 
 def jsonable(obj: Any) -> Any:
@@ -81,6 +91,8 @@ class AuditResult:
     samples: pd.DataFrame
     summary: dict[str, Any]
     averages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the stored answers behind the audit (ANSWER_COLUMNS), with each answer's confidence
+    answers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     # -- convenience -----------------------------------------------------------------
     def metric(self, model: str, benchmark: str | None = None, category: str | None = None) -> pd.Series:
@@ -98,21 +110,28 @@ class AuditResult:
         """One JSON-ready object: metrics rows (percent, null where not run), averages, summary."""
         keep = [c for c in METRIC_COLUMNS if c in self.metrics.columns]
         return {
-            "metrics": frame_records(self.metrics[keep]),
-            "averages": frame_records(self.averages) if not self.averages.empty else [],
+            "metrics": frame_records(label_all_rows(self.metrics[keep])),
+            "averages": frame_records(label_all_rows(self.averages)) if not self.averages.empty else [],
             "summary": jsonable(self.summary),
         }
 
     # -- files -----------------------------------------------------------------------
     def save(self, out_dir: str | Path) -> Path:
-        """Write summary.json, metrics.csv, averages.csv, samples.csv and samples.parquet."""
+        """Write summary.json, metrics.csv, averages.csv, samples.csv/.parquet and answers.parquet (docs/outputs.md)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        (out / SUMMARY_FILE).write_text(json.dumps(jsonable(self.summary), indent=2, ensure_ascii=False), encoding="utf-8")
-        self.metrics.to_csv(out / METRICS_FILE, index=False)
-        self.averages.to_csv(out / AVERAGES_FILE, index=False)
-        self.samples.to_csv(out / SAMPLES_CSV, index=False)
-        self.samples.to_parquet(out / SAMPLES_PARQUET, index=False)
+        summary = {"schema_version": SCHEMA_VERSION, "leakaudit_version": __version__, **self.summary}
+        (out / SUMMARY_FILE).write_text(json.dumps(jsonable(summary), indent=2, ensure_ascii=False), encoding="utf-8")
+        label_all_rows(self.metrics).to_csv(out / METRICS_FILE, index=False)
+        label_all_rows(self.averages).to_csv(out / AVERAGES_FILE, index=False)
+        samples = self.samples.copy()
+        for col in LIST_COLUMNS:
+            if col in samples.columns:
+                samples[col] = samples[col].map(as_list)
+        write_table(samples, out / SAMPLES_CSV, LIST_COLUMNS)
+        write_table(samples, out / SAMPLES_PARQUET, LIST_COLUMNS)
+        if not self.answers.empty:
+            write_table(self.answers, out / ANSWERS_PARQUET)
         return out
 
     @classmethod
@@ -124,16 +143,19 @@ class AuditResult:
         summary = json.loads((out / SUMMARY_FILE).read_text(encoding="utf-8"))
         metrics = _none_for_nan(pd.read_csv(out / METRICS_FILE)) if (out / METRICS_FILE).is_file() else pd.DataFrame(columns=METRIC_COLUMNS)
         averages = _none_for_nan(pd.read_csv(out / AVERAGES_FILE)) if (out / AVERAGES_FILE).is_file() and (out / AVERAGES_FILE).stat().st_size > 1 else pd.DataFrame()
+        answers = pd.read_parquet(out / ANSWERS_PARQUET) if (out / ANSWERS_PARQUET).is_file() else pd.DataFrame(columns=ANSWER_COLUMNS)
         if (out / SAMPLES_PARQUET).is_file():
             samples = pd.read_parquet(out / SAMPLES_PARQUET)
         elif (out / SAMPLES_CSV).is_file():
             samples = pd.read_csv(out / SAMPLES_CSV, dtype={"sample_id": str, "sample_hash": str})
         else:
             samples = pd.DataFrame(columns=EVIDENCE_COLUMNS)
-        return cls(metrics=metrics, samples=samples, summary=summary, averages=averages)
+        lists_from_files(samples, LIST_COLUMNS)
+        return cls(metrics=metrics, samples=samples, summary=summary, averages=averages, answers=answers)
 
 
 def _none_for_nan(df: pd.DataFrame) -> pd.DataFrame:
+    unlabel_all_rows(df)
     for col in ("category", "base_llm", "note"):
         if col in df.columns:
             df[col] = df[col].astype(object).where(df[col].notna(), None)
@@ -336,7 +358,22 @@ def audit(
     if summary["panel"]["warning"]:
         summary["verdict"]["panel"] = summary["panel"]["text"]
         summary["verdict"]["panel_warning"] = summary["panel"]["warning"]
-    return AuditResult(metrics=mres.metrics, samples=evidence, summary=summary, averages=mres.averages)
+    return AuditResult(metrics=mres.metrics, samples=evidence, summary=summary, averages=mres.averages,
+                       answers=answers_table(answers, samples))
+
+
+def answers_table(answers: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
+    """The stored answers of the audited questions (ANSWER_COLUMNS), each with the chosen option's confidence.
+
+    ``confidence`` is the softmax share of the chosen option among the option scores (NaN for
+    free-text or imported answers): the number ``min_confidence`` compares against.
+    """
+    keys = set(zip(samples["benchmark"], samples["sample_hash"]))
+    rows = answers[[k in keys for k in zip(answers["benchmark"], answers["sample_hash"])]]
+    rows = rows.assign(confidence=[chosen_confidence(sc, ch) for sc, ch in zip(rows["option_scores"], rows["chosen"])])
+    rows = rows.assign(correct=rows["correct"].astype(bool), shots=rows["shots"].astype(int), rotation=rows["rotation"].astype(int))
+    rows = rows.sort_values(["benchmark", "sample_id", "model", "condition", "shots", "rotation"], kind="mergesort")
+    return rows[[c for c in ANSWER_COLUMNS if c in rows.columns]].reset_index(drop=True)
 
 
 def sure_hits(correct: pd.DataFrame, min_confidence: float | None) -> pd.DataFrame:
@@ -370,6 +407,8 @@ def build_summary(evidence: pd.DataFrame, averages: pd.DataFrame, roles: Mapping
     single = next(iter(per_bench.values())) if len(per_bench) == 1 else {}
     quality = label_quality(evidence)
     summary: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "leakaudit_version": __version__,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "store": str(store) if store else None,
         "benchmark": next(iter(per_bench)) if len(per_bench) == 1 else sorted(per_bench),
@@ -410,4 +449,4 @@ def build_summary(evidence: pd.DataFrame, averages: pd.DataFrame, roles: Mapping
     return summary
 
 
-__all__ = ["AVERAGE", "AuditResult", "audit", "build_summary", "frame_records", "jsonable", "resolve_store"]
+__all__ = ["ANSWERS_PARQUET", "ANSWER_COLUMNS", "AVERAGE", "AuditResult", "answers_table", "audit", "build_summary", "frame_records", "jsonable", "resolve_store"]

@@ -20,7 +20,7 @@ from .. import __version__
 from ..errors import LeakauditError
 from ..textsafe import clean_message
 
-_MODULES = ("data", "models", "audit", "report", "regen", "signals", "store", "probe")
+_MODULES = ("data", "models", "audit", "report", "regen", "signals", "store", "probe", "compare")
 DEBUG_ENV = "LEAKAUDIT_DEBUG"
 
 

@@ -76,8 +76,21 @@ def _errors(rows: pd.DataFrame, col: str) -> np.ndarray | None:
     return np.nan_to_num(np.clip(err, 0, None))
 
 
-def mg_ml_figure(metrics: pd.DataFrame) -> Figure | None:
-    """Horizontal bars of MG and ML per vision model with their 95% intervals; None without LVLMs."""
+def ml_all_zero(metrics: pd.DataFrame) -> bool:
+    """Every vision model's whole-benchmark ML is 0 (an ML panel would be empty)."""
+    rows = whole_benchmark_rows(metrics)
+    if "ML" not in rows:
+        return False
+    ml = rows["ML"].dropna()
+    return not ml.empty and bool((ml.abs() < 1e-9).all())
+
+
+def mg_ml_figure(metrics: pd.DataFrame, *, hide_zero_ml: bool = True) -> Figure | None:
+    """Horizontal bars of MG and ML per vision model with their 95% intervals; None without LVLMs.
+
+    With ``hide_zero_ml`` and every ML exactly 0, only the MG panel is drawn (the caller says so
+    in a line): an empty panel carries no information.
+    """
     rows = whole_benchmark_rows(metrics)
     rows = rows[rows["MG"].notna() | rows["ML"].notna()] if "MG" in rows else rows.iloc[0:0]
     if rows.empty:
@@ -86,12 +99,12 @@ def mg_ml_figure(metrics: pd.DataFrame) -> Figure | None:
     labels = _row_labels(rows)
     y = np.arange(len(rows))[::-1]
     height = 1.2 + 0.32 * len(rows)
-    fig = Figure(figsize=(7.2, height))
-    axes = fig.subplots(1, 2, sharey=True)
-    for ax, col, color, title in (
-        (axes[0], "MG", MG_COLOR, "Multi-modal gain  MG = S_v − S_wv"),
-        (axes[1], "ML", ML_COLOR, "Multi-modal leakage  ML = max(0, S_wv − S_t)"),
-    ):
+    panels = [("MG", MG_COLOR, "Multi-modal gain  MG = S_v − S_wv"), ("ML", ML_COLOR, "Multi-modal leakage  ML = max(0, S_wv − S_t)")]
+    if hide_zero_ml and ml_all_zero(metrics):
+        panels = panels[:1]
+    fig = Figure(figsize=(7.2 if len(panels) == 2 else 5.0, height))
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+    for ax, (col, color, title) in zip(axes, panels):
         values = rows[col].to_numpy(float)
         hatches = ["//" if m == AVERAGE else "" for m in rows["model"]]
         bars = ax.barh(y, np.nan_to_num(values), xerr=_errors(rows, col), color=color, alpha=0.85, capsize=3,
@@ -118,10 +131,13 @@ def mg_ml_figure(metrics: pd.DataFrame) -> Figure | None:
     return fig
 
 
-def expected_hits_under_chance(samples: pd.DataFrame) -> pd.Series:
+def expected_hits_under_chance(samples: pd.DataFrame, confident_share: float = 1.0) -> pd.Series:
     """Expected number of questions with k text-only hits if every LLM guessed at random.
 
-    Question i contributes Binomial(text_n_i, chance_i) to the count at each k.
+    Question i contributes Binomial(text_n_i, chance_i * confident_share) to the count at
+    each k. ``confident_share`` is the share of the LLMs' answers given with at least
+    ``min_confidence``: under ``--min-confidence`` a lucky guess only counts when it is also
+    confident, so the guessing line must be lowered the same way as the observed hits.
     """
     rows = samples[samples["text_n"].fillna(0) > 0]
     if rows.empty:
@@ -130,22 +146,51 @@ def expected_hits_under_chance(samples: pd.DataFrame) -> pd.Series:
     ks = np.arange(kmax + 1)
     total = np.zeros(kmax + 1)
     for (n, p), count in rows.groupby([rows["text_n"].astype(int), rows["chance"].fillna(0).astype(float)]).size().items():
-        total += count * binom.pmf(ks, n, p)
+        total += count * binom.pmf(ks, n, p * float(confident_share))
     return pd.Series(total, index=ks)
 
 
-def text_hits_figure(samples: pd.DataFrame, threshold: float | None = None) -> Figure | None:
-    """How many text-only LLMs answered each question, against what guessing would give."""
+def confident_share(answers: pd.DataFrame, settings: dict) -> float | None:
+    """Share of the inspectors' text-only answers given with at least ``settings['min_confidence']``.
+
+    None when no minimum is set or no answers are at hand. Unscored answers (free text,
+    imports) count as confident, as in the audit.
+    """
+    mc = (settings or {}).get("min_confidence")
+    if not mc or answers is None or answers.empty or "confidence" not in answers:
+        return None
+    inspectors = set(settings.get("inspectors") or [])
+    text = answers[(answers["condition"] == "text") & (answers["rotation"] == 0)]
+    if inspectors:
+        text = text[text["model"].isin(inspectors)]
+    if text.empty:
+        return None
+    conf = text["confidence"].astype(float)
+    return float((conf.isna() | (conf >= float(mc))).mean())
+
+
+def text_hits_figure(samples: pd.DataFrame, threshold: float | None = None, *, min_confidence: float | None = None,
+                     confident_share: float = 1.0) -> Figure | None:
+    """How many text-only LLMs answered each question, against what guessing would give.
+
+    Under ``min_confidence`` the guessing line is Binomial(N, chance x ``confident_share``):
+    a guess counts as a hit only when the model was that sure, as the observed hits do.
+    """
     if "text_hits" not in samples or samples["text_n"].fillna(0).max() <= 0:
         return None
     rows = samples[samples["text_n"].fillna(0) > 0]
-    expected = expected_hits_under_chance(rows)
+    if not min_confidence:
+        confident_share = 1.0
+    expected = expected_hits_under_chance(rows, confident_share)
     observed = rows["text_hits"].astype(int).value_counts().reindex(expected.index, fill_value=0)
     fig = Figure(figsize=(7.2, 2.9))
     ax = fig.subplots()
     ax.bar(observed.index, observed.values, color=MG_COLOR, alpha=0.8, label="questions (observed)")
-    ax.plot(expected.index, expected.values, "o--", color="#c53030", markersize=4, linewidth=1.2,
-            label="expected if every LLM guessed (binomial at chance)")
+    guess_label = "expected if every LLM guessed (binomial at chance)"
+    if min_confidence:
+        guess_label = (f"expected if every LLM guessed, counting a hit at ≥{min_confidence:.0%} confidence\n"
+                       f"(chance × {confident_share:.0%} of answers that sure)")
+    ax.plot(expected.index, expected.values, "o--", color="#c53030", markersize=4, linewidth=1.2, label=guess_label)
     top = max(float(observed.max()), float(expected.max()))
     ax.set_ylim(0, top * 1.35 + 0.5)
     if threshold is not None and not np.isnan(threshold):
@@ -156,8 +201,8 @@ def text_hits_figure(samples: pd.DataFrame, threshold: float | None = None) -> F
     n_llms = int(rows["text_n"].max())
     ax.set_xlabel(f"text-only LLMs answering correctly without the image (of {n_llms})")
     ax.set_ylabel("questions")
-    ax.set_title("Text-only hits per question")
-    ax.legend(fontsize=7.5, frameon=False, loc="upper right")
+    ax.set_title("Text-only hits per question", pad=30 if min_confidence else 18)
+    ax.legend(fontsize=7.5, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     ax.grid(axis="y", color="#dddddd", linewidth=0.5)
     ax.set_axisbelow(True)
     fig.tight_layout()
@@ -196,6 +241,10 @@ def capability_heatmap_figure(metrics: pd.DataFrame, value: str | None = None) -
         return None
     cols = [c for c in grid.columns if not str(c).startswith(AVERAGE)] + [c for c in grid.columns if str(c).startswith(AVERAGE)]
     grid = grid[cols]
+    counts = None
+    if "n" in rows:
+        counts = rows.assign(_col=col_key).pivot_table(index="category", columns="_col", values="n", aggfunc="max")
+        counts = counts.reindex(index=grid.index, columns=cols)
     data = grid.to_numpy(float)
     if value == "MG":
         lim = max(5.0, float(np.nanmax(np.abs(data))))
@@ -203,7 +252,7 @@ def capability_heatmap_figure(metrics: pd.DataFrame, value: str | None = None) -
     else:
         cmap, vmin, vmax, label = "viridis", 0.0, 100.0, f"{value} accuracy (%)"
     width = min(7.2, 2.6 + 0.75 * len(cols))
-    fig = Figure(figsize=(width, 1.3 + 0.24 * len(grid)))
+    fig = Figure(figsize=(width, 1.3 + (0.36 if counts is not None else 0.24) * len(grid)))
     ax = fig.subplots()
     im = ax.imshow(data, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     for i in range(data.shape[0]):
@@ -211,14 +260,23 @@ def capability_heatmap_figure(metrics: pd.DataFrame, value: str | None = None) -
             if not np.isnan(data[i, j]):
                 shade = im.norm(data[i, j])
                 dark = (shade < 0.25 or shade > 0.75) if value == "MG" else shade < 0.55
-                ax.text(j, i, f"{data[i, j]:.0f}", ha="center", va="center", fontsize=7.5, color="white" if dark else "black")
+                n = counts.iat[i, j] if counts is not None else np.nan
+                cell_label = cell_text(data[i, j]) + (f"\nn={int(n)}" if n == n else "")
+                ax.text(j, i, cell_label, ha="center", va="center", fontsize=7 if n == n else 7.5, linespacing=0.95,
+                        color="white" if dark else "black")
     ax.set_xticks(range(len(cols)), ["\n".join(textwrap.wrap(str(c), 14)) for c in cols], fontsize=7.5, rotation=30, ha="right")
     ax.set_yticks(range(len(grid)), [_two_lines(c) for c in grid.index], fontsize=7)
     ax.spines[:].set_visible(False)
     fig.colorbar(im, ax=ax, label=label, fraction=0.06, pad=0.03, aspect=max(12, 2 * len(grid)))
-    ax.set_title(f"{value} per capability and model")
+    ax.set_title(f"{value} per capability and model" + ("  (n: questions in the cell)" if counts is not None else ""))
     fig.tight_layout()
     return fig
+
+
+def cell_text(value: float) -> str:
+    """A heatmap cell's number: rounded, and never "-0" (a tiny negative rounds to 0)."""
+    text = f"{value:.0f}"
+    return "0" if text == "-0" else text
 
 
 def removal_kind(reason: object) -> str:
@@ -286,7 +344,8 @@ def figure_png(fig: Figure, path: Path | None = None) -> bytes:
 
 
 def render_figures(metrics: pd.DataFrame, samples: pd.DataFrame, figures_dir: Path | None = None,
-                   threshold: float | None = None) -> tuple[dict[str, bytes], str | None]:
+                   threshold: float | None = None, *, min_confidence: float | None = None,
+                   confident: float | None = None) -> tuple[dict[str, bytes], str | None]:
     """PNG bytes of every chart that has data (also saved as ``figures_dir/NAME.png``) and the heatmap's value.
 
     The one place figures are drawn: the PDF and ``scan`` (which writes them even without a PDF) both call it.
@@ -295,7 +354,7 @@ def render_figures(metrics: pd.DataFrame, samples: pd.DataFrame, figures_dir: Pa
         value = heatmap_value(metrics)
         figures = {
             "mg_ml": mg_ml_figure(metrics),
-            "text_hits": text_hits_figure(samples, threshold),
+            "text_hits": text_hits_figure(samples, threshold, min_confidence=min_confidence, confident_share=confident or 1.0),
             "capabilities": capability_heatmap_figure(metrics, value),
             "filter": filter_figure(samples),
         }
@@ -322,7 +381,10 @@ def write_figures(result, out_dir: Path) -> list[Path]:
     if "text_threshold" in samples and samples["text_threshold"].notna().any():
         values = samples["text_threshold"].dropna().unique()
         threshold = float(values[0]) if len(values) == 1 else None
-    pngs, _ = render_figures(metrics, samples, Path(out_dir), threshold)
+    settings = (getattr(result, "summary", None) or {}).get("settings", {}) or {}
+    answers = getattr(result, "answers", None)
+    share = confident_share(answers, settings) if answers is not None else None
+    pngs, _ = render_figures(metrics, samples, Path(out_dir), threshold, min_confidence=settings.get("min_confidence"), confident=share)
     return [Path(out_dir) / f"{name}.png" for name in pngs]
 
 
@@ -331,12 +393,14 @@ __all__ = [
     "write_figures",
     "capability_heatmap_figure",
     "category_rows",
+    "confident_share",
     "expected_hits_under_chance",
     "figure_png",
     "filter_counts",
     "filter_figure",
     "heatmap_value",
     "mg_ml_figure",
+    "ml_all_zero",
     "report_style",
     "text_hits_figure",
     "whole_benchmark_rows",

@@ -117,6 +117,14 @@ class ReportInputs:
     store_hash: str | None = None
     load_images: bool = True
     benchmark_error: str | None = None
+    #: answers.parquet of the folder (empty for folders written before it existed)
+    answers: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def confident_share(self) -> float | None:
+        """Share of the inspectors' text-only answers at or above ``min_confidence`` (see figures.confident_share)."""
+        from .figures import confident_share
+
+        return confident_share(self.answers, self.settings)
 
     @property
     def metrics_with_averages(self) -> pd.DataFrame:
@@ -236,6 +244,7 @@ def load_report_inputs(report_dir: str | Path, *, load_images: bool = True) -> R
         store_path=store_path,
         store_hash=digest,
         load_images=load_images,
+        answers=result.answers,
     )
 
 

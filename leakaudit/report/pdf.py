@@ -12,6 +12,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -45,6 +47,7 @@ from .figures import (
     filter_figure,
     heatmap_value,
     mg_ml_figure,
+    ml_all_zero,
     report_style,
     text_hits_figure,
     whole_benchmark_rows,
@@ -53,6 +56,7 @@ from ..types import RunSetting
 from .figures import render_figures as draw_figures
 from .fonts import CJK_FONT_HINT, has_cjk, markup, register_fonts
 from .inputs import ReportInputs, benchmark_sources, load_report_inputs
+from .panel import panel_of
 
 PAGE_W, PAGE_H = A4
 MARGIN = 15 * mm
@@ -138,13 +142,75 @@ def shorten(text: object, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+_ABS_PATH = re.compile(r"(?<![\w.~$])/(?:[^\s/'\"]+/)*[^\s/'\",;)]*")
+
+
+def display_path(value: str, report_dir: Path | None = None) -> str:
+    """An absolute path as a reader may see it: relative to the report folder, ``$LEAKAUDIT_CACHE/…``, ``~/…``
+    or ``…/parent/name``; the machine's layout stays out of a shared PDF."""
+    path = Path(value)
+    if not path.is_absolute():
+        return value
+    candidates: list[tuple[Path, str]] = []
+    if report_dir is not None:
+        candidates.append((Path(report_dir).resolve(), ""))
+    cache = os.environ.get("LEAKAUDIT_CACHE") or str(Path.home() / ".cache" / "leakaudit")
+    candidates += [(Path(cache).resolve(), "$LEAKAUDIT_CACHE"), (Path.home().resolve(), "~")]
+    for root, label in candidates:
+        try:
+            rel = path.resolve().relative_to(root)
+        except (ValueError, OSError):
+            continue
+        if not label and str(rel) == ".":
+            return path.name or str(path)  # the report folder itself: its name
+        return f"{label}/{rel}" if label else str(rel)
+    parts = path.parts[-2:]
+    return "…/" + "/".join(parts)
+
+
+def strip_paths(text: str, report_dir: Path | None = None) -> str:
+    """``text`` with every absolute path in it shown by :func:`display_path`."""
+    return _ABS_PATH.sub(lambda m: display_path(m.group(0), report_dir) if len(m.group(0)) > 1 else m.group(0), text)
+
+
+#: how an unset (None) setting is shown: the value actually used
+_UNSET = {
+    "k": "MMStar's ratio (default)", "n": "8 (MMStar's ratio 2 of 8, scaled to the LLMs that ran)",
+    "min_confidence": "none: every hit counts (MMStar)", "scoring": "every scoring mode in the store",
+    "prefer_scoring": "none", "blind_mode": "every blind mode in the store", "zoo_group": "the models listed below",
+    "limit": "all questions", "store": "not recorded", "run_dir": "not recorded", "source": "adapter default",
+}
+
+
+def display_value(key: str, value: Any, report_dir: Path | None = None) -> str:
+    """A setting as a person reads it: no ``null``, no JSON, no absolute paths, floats rounded for display."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return _UNSET.get(key, "not set")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key == "n_params" and isinstance(value, int):
+        return f"{value / 1e9:.2f}B" if value >= 1e9 else f"{value / 1e6:.1f}M"
+    if isinstance(value, float):
+        return f"{value:.1f}" if key == "seconds" else f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(display_value(key, v, report_dir) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {display_value(str(k), v, report_dir)}" for k, v in value.items()) or "none"
+    return strip_paths(str(value), report_dir)
+
+
 def _font_cmd() -> tuple:
     """Tables set a cell font even around Paragraphs; without this it is Helvetica, which is never embedded."""
     return ("FONTNAME", (0, 0), (-1, -1), register_fonts().body)
 
 
 def table(rows: list[list[Any]], widths: list[float], *, header: bool = True, zebra: bool = True, extra: Iterable = ()) -> Table:
-    """A wrapped-cell table that fits the frame and repeats its header on every page."""
+    """A wrapped-cell table that fits the frame and repeats its header on every page.
+
+    Columns are widened (taking room from the widest) so that no header word breaks inside.
+    """
+    if header and rows:
+        widths = header_safe_widths(rows[0], list(widths))
     t = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
     style = [
         _font_cmd(),
@@ -163,6 +229,28 @@ def table(rows: list[list[Any]], widths: list[float], *, header: bool = True, ze
                 style.append(("BACKGROUND", (0, i), (-1, i), LIGHT))
     t.setStyle(TableStyle(style + list(extra)))
     return t
+
+
+def header_safe_widths(header: list[Any], widths: list[float], padding: float = 7.0) -> list[float]:
+    """``widths`` adjusted so every column fits its header's longest word (same total)."""
+    font = register_fonts().bold
+    need = []
+    for cell in header:
+        text = re.sub(r"<[^>]+>", " ", str(getattr(cell, "text", cell) or ""))
+        size = getattr(getattr(cell, "style", None), "fontSize", 7.5)
+        need.append(max((stringWidth(w, font, size) for w in text.split()), default=0.0) + padding)
+    total = sum(widths)
+    out = [max(w, n) for w, n in zip(widths, need)]
+    extra = sum(out) - total
+    while extra > 0.01:
+        slack = [(w - n, i) for i, (w, n) in enumerate(zip(out, need)) if w - n > 0.01]
+        if not slack:
+            break
+        room, i = max(slack)
+        take = min(room, extra)
+        out[i] -= take
+        extra -= take
+    return out
 
 
 def png_flowable(data: bytes, width: float | None = None, max_height: float | None = None, *, dpi: float = FIGURE_DPI) -> Image:
@@ -207,7 +295,7 @@ def first_page(inp: ReportInputs, st: Styles, pngs: dict[str, bytes]) -> list[Fl
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out: list[Flowable] = [
         para(f"Benchmark audit: {name}", st.title),
-        para(f"{len(models)} models · report built {created} · folder {inp.report_dir}", st.small),
+        para(f"{len(models)} models · report built {created} · folder {inp.report_dir.name or inp.report_dir}", st.small),
         Spacer(1, 5 * mm),
     ]
     text, severity = verdict_text(summary)
@@ -243,10 +331,14 @@ def first_page(inp: ReportInputs, st: Styles, pngs: dict[str, bytes]) -> list[Fl
     if any(not _missing(v) for _, v in truth):
         parts = ", ".join(f"{k} {float(v):.2f}" for k, v in truth if not _missing(v))
         out.append(para(f"Against the benchmark's own ground-truth labels, the text-answerable/leaked flag scores {parts}.", st.small))
+    out.append(para(panel_of(summary).sentence(), st.small))
+    kept = kept_set_line(inp)
+    if kept:
+        out.append(para(None, st.small, raw=kept))
     signal_rows = _signal_rows(summary)
     if signal_rows:
         out.append(para("Signals: " + " · ".join(f"{name}: {value}" for name, value in signal_rows), st.small))
-    notes = [str(n) for n in summary.get("notes") or [] if n]
+    notes = [strip_paths(str(n), inp.report_dir) for n in summary.get("notes") or [] if n]
     if notes:
         out.append(para("Notes: " + " · ".join(notes), st.small))
     out.append(Spacer(1, 4 * mm))
@@ -262,7 +354,26 @@ def first_page(inp: ReportInputs, st: Styles, pngs: dict[str, bytes]) -> list[Fl
             st.small,
         ),
     ]
-    return out + mg_ml_section(pngs, st)
+    return out + mg_ml_section(pngs, st, inp.metrics_with_averages)
+
+
+def kept_set_line(inp: ReportInputs) -> str | None:
+    """Where the kept questions are (relative to the report folder) and how many, as markup."""
+    scan = inp.summary.get("scan") or {}
+    filt = inp.summary.get("filter") or {}
+    kept_file = scan.get("kept_file")
+    if not kept_file:
+        return None
+    n_kept, n_in = filt.get("n_kept"), filt.get("n_input")
+    count = f"{n_kept} of {n_in} questions" if n_kept is not None and n_in is not None else "the kept questions"
+    where = display_path(str(kept_file), inp.report_dir)
+    return (f"<b>Kept set:</b> {markup(count)} in <font face=\"{st_mono_font()}\">{markup(where)}</font>"
+            f" (the input's own format; every removed question with its reason in "
+            f"<font face=\"{st_mono_font()}\">{markup(str(Path(where).parent / 'removed.csv'))}</font>).")
+
+
+def st_mono_font() -> str:
+    return register_fonts().mono
 
 
 def _signal_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
@@ -300,17 +411,22 @@ def model_table(inp: ReportInputs, st: Styles) -> list[Flowable]:
 
 def render_figures(inp: ReportInputs, figures_dir: Path | None) -> tuple[dict[str, bytes], str | None]:
     """PNG bytes of every chart that has data (also saved in ``figures_dir``) and the heatmap's value."""
-    return draw_figures(inp.metrics_with_averages, inp.samples, figures_dir, _text_threshold(inp))
+    return draw_figures(inp.metrics_with_averages, inp.samples, figures_dir, _text_threshold(inp),
+                        min_confidence=inp.settings.get("min_confidence"), confident=inp.confident_share())
 
 
-def mg_ml_section(pngs: dict[str, bytes], st: Styles) -> list[Flowable]:
+def mg_ml_section(pngs: dict[str, bytes], st: Styles, metrics: pd.DataFrame | None = None) -> list[Flowable]:
     if "mg_ml" not in pngs:
         return [para("No vision-language model was run both with and without the image, so MG and ML are not available.", st.body)]
-    return [CondPageBreak(50 * mm), para("Multi-modal gain and leakage per model", st.h2), png_flowable(pngs["mg_ml"], max_height=110 * mm)]
+    out: list[Flowable] = [CondPageBreak(50 * mm), para("Multi-modal gain and leakage per model", st.h2)]
+    if metrics is not None and ml_all_zero(metrics):
+        out.append(para("ML is 0 for every vision model (none answers more without the image than its own base LLM), "
+                        "so only MG is drawn.", st.small))
+    return out + [png_flowable(pngs["mg_ml"], max_height=110 * mm)]
 
 
 def evidence_pages(inp: ReportInputs, st: Styles, pngs: dict[str, bytes], value: str | None) -> list[Flowable]:
-    out: list[Flowable] = [PageBreak(), para("Which questions need the image", st.h1)]
+    out: list[Flowable] = [CondPageBreak(100 * mm), para("Which questions need the image", st.h1)]
     if "text_hits" in pngs:
         out += [
             para("How many text-only LLMs answer each question", st.h2),
@@ -393,8 +509,10 @@ def _thumbnail(sample, st: Styles) -> Flowable:
 
 
 def _names(value: Any) -> str:
-    """A stored model list (``a;b`` or ``a,b``) as ``a, b``."""
-    return ", ".join(n.strip() for n in str(value).replace(";", ",").split(",") if n.strip())
+    """A stored model list (a list, a JSON list, or a legacy ``a;b``) as ``a, b``."""
+    from ..outputs import as_list
+
+    return ", ".join(as_list(value))
 
 
 def _evidence(r: pd.Series) -> str:
@@ -402,10 +520,10 @@ def _evidence(r: pd.Series) -> str:
     if not _missing(r.get("text_n")) and r["text_n"]:
         p = r.get("p_value")
         ptxt = "" if _missing(p) else f", p = {float(p):.2g}"
-        who = "" if _missing(r.get("text_models")) or not str(r.get("text_models")) else f": {_names(r['text_models'])}"
+        who = f": {_names(r.get('text_models'))}" if _names(r.get("text_models")) else ""
         parts.append(f"text-only {int(r['text_hits'])}/{int(r['text_n'])}{ptxt}{who}")
     if not _missing(r.get("blind_n")) and r["blind_n"]:
-        who = "" if _missing(r.get("blind_models")) or not str(r.get("blind_models")) else f": {_names(r['blind_models'])}"
+        who = f": {_names(r.get('blind_models'))}" if _names(r.get("blind_models")) else ""
         parts.append(f"blind LVLMs {int(r['blind_hits'])}/{int(r['blind_n'])}{who}")
     if not _missing(r.get("vision_n")) and r["vision_n"]:
         parts.append(f"with image {int(r['vision_hits'])}/{int(r['vision_n'])}")
@@ -447,25 +565,44 @@ def samples_section(inp: ReportInputs, st: Styles, max_samples: int) -> list[Flo
     return out
 
 
-def _kv_rows(data: dict[str, Any], st: Styles) -> list[list[Flowable]]:
+def _kv_rows(data: dict[str, Any], st: Styles, report_dir: Path | None = None) -> list[list[Flowable]]:
     rows = []
     for key, value in data.items():
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-        rows.append([para(key, st.cell_bold), para(shorten(text, 600), st.mono)])
+        rows.append([para(key, st.cell_bold), para(shorten(display_value(key, value, report_dir), 600), st.mono)])
     return rows
 
 
+def effective_settings(inp: ReportInputs) -> dict[str, dict[str, Any]]:
+    """The settings sections with the values actually used filled in where the summary recorded None."""
+    settings = dict(inp.summary.get("settings") or {})
+    scan = dict(inp.summary.get("scan") or {})
+    filt = dict(inp.summary.get("filter") or {})
+    n_llms = len(settings.get("inspectors") or []) or None
+    for section in (settings, filt):
+        if section.get("k") is None and section.get("n") is None and "k" in section:
+            section["k"], section["n"] = ("2 (MMStar's ratio)", f"8 (so more than floor({n_llms} x 2/8) of {n_llms} LLMs)" if n_llms else "8")
+        elif section.get("n") is None and "n" in section:
+            section["n"] = "none: k is an absolute count of LLMs"
+    if settings.get("scoring") is None and settings.get("prefer_scoring"):
+        settings["scoring"] = f"{settings['prefer_scoring']} (preferred where a question was scored several ways)"
+        settings.pop("prefer_scoring", None)
+    if scan.get("zoo_group") is None and scan:
+        scan["zoo_group"] = "none: the models listed"
+    return {"settings": settings, "filter": filt, "scan": scan}
+
+
 def appendix(inp: ReportInputs, st: Styles) -> list[Flowable]:
-    out: list[Flowable] = [PageBreak(), para("Appendix: how these numbers were made", st.h1)]
+    out: list[Flowable] = [CondPageBreak(90 * mm), para("Appendix: how these numbers were made", st.h1)]
+    sections = effective_settings(inp)
     for key, title in (("settings", "Audit settings"), ("filter", "Filter settings"), ("scan", "Scan settings")):
-        values = inp.summary.get(key)
+        values = sections.get(key)
         if isinstance(values, dict) and values:
-            rows = [[para("Setting", st.cell_bold), para("Value", st.cell_bold)]] + _kv_rows(values, st)
+            rows = [[para("Setting", st.cell_bold), para("Value", st.cell_bold)]] + _kv_rows(values, st, inp.report_dir)
             out += [para(title, st.h2), table(rows, [50 * mm, FRAME_W - 50 * mm])]
     out += runs_section(inp, st)
     out += models_section(inp, st)
-    out += prompts_section(inp, st)
     out += provenance_section(inp, st)
+    out += prompts_section(inp, st)
     return out
 
 
@@ -498,7 +635,7 @@ def runs_section(inp: ReportInputs, st: Styles) -> list[Flowable]:
         if run.get("command") and run["command"] not in commands:
             commands.append(run["command"])
     if commands:
-        out += [para("Commands", st.h2)] + [para(c, st.mono) for c in commands]
+        out += [para("Commands", st.h2)] + [para(strip_paths(c, inp.report_dir), st.mono) for c in commands]
     return out
 
 
@@ -520,9 +657,10 @@ def models_section(inp: ReportInputs, st: Styles) -> list[Flowable]:
         rows = metrics[metrics["model"].astype(str) == name] if "model" in metrics else metrics.iloc[0:0]
         kind = str(rows["kind"].dropna().iloc[0]) if "kind" in rows and rows["kind"].notna().any() else ""
         base = str(rows["base_llm"].dropna().iloc[0]) if "base_llm" in rows and rows["base_llm"].notna().any() else ""
-        details = {k: v for k, v in info.get(name, {}).items() if k != "name"}
-        body.append([para(name, st.cell), para(kind, st.cell), para(base, st.cell),
-                     para(shorten(json.dumps(details, ensure_ascii=False, default=str), 500) if details else "", st.mono)])
+        details = {k: v for k, v in info.get(name, {}).items() if k != "name" and v not in (None, "", [], {})}
+        lines = "<br/>".join(f"<b>{markup(str(k))}</b>: {markup(shorten(display_value(str(k), v, inp.report_dir), 160))}"
+                             for k, v in details.items())
+        body.append([para(name, st.cell), para(kind, st.cell), para(base, st.cell), para(None, st.cell, raw=lines)])
     out.append(table(body, [38 * mm, 14 * mm, 32 * mm, FRAME_W - 84 * mm]))
     if versions:
         out.append(para("Package versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())), st.small))
@@ -583,14 +721,16 @@ def provenance_section(inp: ReportInputs, st: Styles) -> list[Flowable]:
         "benchmark": inp.benchmark_name,
         "benchmark source": "; ".join(f"{n}: {src or '(adapter default)'}" for n, src in sources.items()) or "(not recorded)",
         "data sha256": f"{inp.data_hash}  (sha256 of the sorted content hashes of {inp.samples['sample_hash'].nunique() if 'sample_hash' in inp.samples else 0} questions)",
-        "store sha256": (f"{inp.store_hash}  (sha256 of the answers table sorted by key, timings excluded; {inp.store_path})" if inp.store_hash else "no answer store found"),
+        "store sha256": (f"{inp.store_hash}  (sha256 of the answers table sorted by key, timings excluded; "
+                         f"{display_path(str(inp.store_path), inp.report_dir)})" if inp.store_hash else "no answer store found"),
         "leakaudit": inp.leakaudit_version,
-        "command": inp.command_line or "(not recorded)",
-        "rebuild this report": f"leakaudit report {inp.report_dir} -o audit.pdf",
+        "command": strip_paths(inp.command_line, inp.report_dir) if inp.command_line else "(not recorded)",
+        "rebuild this report": "leakaudit report REPORT_FOLDER -o audit.pdf (REPORT_FOLDER: the folder holding summary.json)",
     }
     fonts = register_fonts()
     rows["fonts"] = "DejaVu Sans (embedded)" + (f"; CJK: {fonts.cjk_path.name} (embedded)" if fonts.cjk_path else f"; no CJK font found ({CJK_FONT_HINT})")
-    return [CondPageBreak(40 * mm), para("Reproducibility", st.h2), table([[para("Item", st.cell_bold), para("Value", st.cell_bold)]] + _kv_rows(rows, st), [40 * mm, FRAME_W - 40 * mm])]
+    return [CondPageBreak(40 * mm), para("Reproducibility", st.h2),
+            table([[para("Item", st.cell_bold), para("Value", st.cell_bold)]] + _kv_rows(rows, st, inp.report_dir), [40 * mm, FRAME_W - 40 * mm])]
 
 
 # -- footer ----------------------------------------------------------------------------------
@@ -615,7 +755,7 @@ def _fit(text: str, font: str, size: float, width: float) -> str:
 def footer_canvas(inp: ReportInputs, st: Styles):
     """A canvas class that draws the reproducibility footer with "page N of M" on every page."""
     font, size = st.footer.fontName, st.footer.fontSize
-    command = " ".join((inp.command_line or "(command not recorded)").split())
+    command = " ".join(strip_paths(inp.command_line or "(command not recorded)", inp.report_dir).split())
     lines_fixed = [
         f"data sha256 {inp.data_hash}",
         f"store sha256 {inp.store_hash or '(no answer store)'}",

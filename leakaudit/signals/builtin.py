@@ -7,6 +7,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from ..outputs import as_list
+
 from .base import Check, EvidenceContext, Signal
 
 TEXT_ANSWERABLE, LEAKED = "text-answerable", "leaked"
@@ -78,7 +80,7 @@ class TextHits(Signal):
             n_opt = int(n_opt) if not pd.isna(n_opt) else 0
             chance = 1.0 / n_opt if n_opt else 0.0
             guess = chance ** n_opt if (ctx.settings.circular and n_opt) else chance
-            rows.append({"text_hits": hits, "text_n": n, "text_models": ";".join(right),
+            rows.append({"text_hits": hits, "text_n": n, "text_models": list(right),
                          "text_threshold": max_text_hits(n, ctx.settings.k, ctx.settings.n), "p_value": binomial_p(hits, n, guess)})
         return pd.DataFrame.from_records(rows, columns=list(self.columns))
 
@@ -116,7 +118,7 @@ class BlindHits(Signal):
         rows = []
         for key in ctx.keys():
             hits, n, right, _ = blind.get(key, (0, 0, [], set()))
-            rows.append({"blind_hits": hits, "blind_n": n, "blind_models": ";".join(right)})
+            rows.append({"blind_hits": hits, "blind_n": n, "blind_models": list(right)})
         return pd.DataFrame.from_records(rows, columns=list(self.columns))
 
     def fires(self, evidence: pd.DataFrame, settings: Any) -> pd.Series:
@@ -124,7 +126,7 @@ class BlindHits(Signal):
 
     def detail(self, row: Mapping[str, Any], settings: Any) -> str:
         models = row.get("blind_models")
-        return f"{int(row['blind_hits'])} vision model(s) answer it without the image: {models if isinstance(models, str) else ''}"
+        return f"{int(row['blind_hits'])} vision model(s) answer it without the image: {', '.join(as_list(models))}"
 
 
 class Leaked(Signal):
@@ -148,15 +150,15 @@ class Leaked(Signal):
             _, _, _, t_wrong = text.get(key, (0, 0, [], set()))
             roles = ctx.roles
             leaked = [m for m in b_right if roles.get(m) is not None and roles[m].base_llm and roles[m].base_llm in t_wrong]
-            rows.append({"leaked_models": ";".join(leaked)})
+            rows.append({"leaked_models": list(leaked)})
         return pd.DataFrame.from_records(rows, columns=list(self.columns))
 
     def fires(self, evidence: pd.DataFrame, settings: Any) -> pd.Series:
         col = evidence["leaked_models"]
-        return col.map(lambda v: isinstance(v, str) and bool(v)).astype(bool)
+        return col.map(lambda v: bool(as_list(v))).astype(bool)
 
     def detail(self, row: Mapping[str, Any], settings: Any) -> str:
-        return f"answered without the image by {row['leaked_models']}, whose base LLM cannot answer it"
+        return f"answered without the image by {', '.join(as_list(row['leaked_models']))}, whose base LLM cannot answer it"
 
     def check(self, summary: Mapping[str, Any], threshold: float) -> Check | None:
         share = summary.get("share_leaked")
