@@ -48,6 +48,7 @@ class GateVerdict:
     out_dir: Path | None = None
     audit: AuditResult | None = None
     seconds: float = 0.0
+    runs: list = field(default_factory=list)  # RunSummary per (model, condition)
 
     def to_dict(self) -> dict[str, Any]:
         from .audit.result import jsonable
@@ -194,7 +195,7 @@ def gate(
         if not plan.inspectors:
             raise LeakauditError("the gate needs at least one text-only LLM; " + ("; ".join(plan.skipped) or "none in the zoo group"))
         run_path = Path(run_dir) if run_dir is not None else out_dir / "run"
-        scan_mod.collect_answers(bench, plan, run_dir=run_path, zoo=zoo_obj, shots=shots, scoring=scoring, circular=circular,
+        verdict.runs = scan_mod.collect_answers(bench, plan, run_dir=run_path, zoo=zoo_obj, shots=shots, scoring=scoring, circular=circular,
                                  limit=limit, progress=progress, command=f"leakaudit gate {submission}")
         result = audit(run_path, benchmark=audited, zoo=zoo_obj, text_shots=shots, k=k, n=n, circular=circular, n_boot=200,
                        base_llms=base_llms, prefer_scoring=scoring, inspectors=[plan.name(m) for m in plan.inspectors],

@@ -70,6 +70,20 @@ class ScanResult:
     report_pdf: Path | None
     plan: ModelPlan
     seconds: float
+    runs: list = field(default_factory=list)  # RunSummary per (model, condition)
+
+    def calls_message(self) -> str:
+        return model_calls_message(self.runs)
+
+
+def model_calls_message(runs: Sequence[Any]) -> str:
+    """One line on what the runs cost: "no model call made" when every answer was stored."""
+    total = sum(r.total for r in runs)
+    new = sum(r.new for r in runs)
+    if new == 0:
+        return f"all {total} answers already stored: no model call made"
+    called = sorted({row.model for r in runs for row in r.rows if row.new})
+    return f"{new} new answers from {len(called)} model(s) ({', '.join(called)}), {total - new} reused from the store"
 
 
 # -- models -------------------------------------------------------------------------------
@@ -152,6 +166,8 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
         if name in failed:
             continue
         try:
+            _reuse_equivalent(bench, model, condition, n_shots, blind, zoo=zoo, run_dir=run_dir, scoring=scoring,
+                              circular=circular, limit=limit)
             summaries.append(run(bench, [model], condition=condition, shots=n_shots, blind=blind, **common))
         except KeyboardInterrupt:
             raise
@@ -168,6 +184,24 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
             plan.skipped.append(f"{name}: {condition} run failed: {type(exc).__name__}: {exc}")
             log.warning("%s: %s run failed: %s: %s", name, condition, type(exc).__name__, exc)
     return summaries
+
+
+def _reuse_equivalent(bench: Benchmark, model: str | LM, condition: str, shots: int, blind: str, *, zoo: Any, run_dir: Path,
+                      scoring: str, circular: bool, limit: int | None) -> int:
+    """Copy answers an equivalent run already stored (``leakaudit.reuse``) so the runner skips them."""
+    from .reuse import copy_equivalent_answers, equivalent_source
+    from .runner import build_items
+
+    if not isinstance(model, str) or zoo is None or model not in zoo:
+        return 0
+    blind_mode = blind if condition == "blind" else ""
+    source = equivalent_source(zoo[model], condition, blind_mode)
+    if source is None or shots:
+        return 0
+    samples = list(bench.samples)[: limit if limit is not None else None]
+    items = build_items(samples, condition, shots=0, fewshot=[], scoring=scoring, blind=blind, circular=circular)
+    return copy_equivalent_answers(run_dir, model, condition, blind_mode, source,
+                                   [it.key(model, condition, blind_mode, 0) for it in items])
 
 
 def _load_zoo(zoo: Any) -> Any:
@@ -246,8 +280,23 @@ def write_figures(result: AuditResult, out_dir: Path) -> list[Path]:
 
 # -- scan ---------------------------------------------------------------------------------
 def default_out(bench_name: str) -> Path:
+    """``reports/<bench>/``: stable, so a second scan of the same benchmark reuses its stored answers."""
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(bench_name).stem or bench_name)
-    return Path("reports") / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return Path("reports") / safe
+
+
+def set_aside(path: Path) -> Path | None:
+    """Move an earlier ``audit.pdf`` to ``audit-YYYYmmdd-HHMMSS.pdf`` (its own time) so a rerun keeps it."""
+    if not path.is_file():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
+    target = path.with_name(f"{path.stem}-{stamp}{path.suffix}")
+    i = 1
+    while target.exists():
+        target = path.with_name(f"{path.stem}-{stamp}-{i}{path.suffix}")
+        i += 1
+    path.replace(target)
+    return target
 
 
 def scan(
@@ -283,7 +332,9 @@ def scan(
     else:
         benchmark = load_benchmark(bench, path=path, split=split, limit=None if shots else limit)
     audited = audited_subset(benchmark, limit)
-    out_dir = Path(out) if out is not None else default_out(benchmark.name)
+    # a file is named by its stem (two submissions do not share a folder), an adapter by its name
+    out_name = Path(bench).stem if isinstance(bench, (str, Path)) and Path(bench).exists() else benchmark.name
+    out_dir = Path(out) if out is not None else default_out(out_name)
     out_dir.mkdir(parents=True, exist_ok=True)
     run_path = Path(run_dir) if run_dir is not None else out_dir / "run"
 
@@ -295,7 +346,7 @@ def scan(
     for note in plan.skipped:
         log.warning(note)
     command = command if command is not None else shlex.join(["leakaudit", *sys.argv[1:]])
-    collect_answers(benchmark, plan, run_dir=run_path, zoo=zoo_obj, shots=shots, scoring=scoring, circular=circular,
+    runs = collect_answers(benchmark, plan, run_dir=run_path, zoo=zoo_obj, shots=shots, scoring=scoring, circular=circular,
                     limit=limit, progress=progress, command=command, on_model_error="skip")
 
     result = audit(run_path, benchmark=audited, zoo=zoo_obj, text_shots=shots, k=k, n=n, circular=circular, n_boot=n_boot,
@@ -322,12 +373,13 @@ def scan(
             log.warning("PDF report skipped: %s", exc)
         else:
             try:
+                set_aside(out_dir / "audit.pdf")
                 pdf = Path(build_report(out_dir, out_dir / "audit.pdf"))
             except Exception as exc:  # noqa: BLE001 - the audit folder stands without its PDF
                 log.warning("PDF report failed: %s: %s", type(exc).__name__, exc)
     return ScanResult(out_dir=out_dir, run_dir=run_path, audit=result, filter=fres, kept_file=kept_file, figures=figures,
-                      report_pdf=pdf, plan=plan, seconds=time.perf_counter() - t0)
+                      report_pdf=pdf, plan=plan, seconds=time.perf_counter() - t0, runs=runs)
 
 
 __all__ = ["DEFAULT_CIRCULAR", "DEFAULT_SCORING", "DEFAULT_SHOTS", "ModelPlan", "ScanResult", "collect_answers",
-           "default_group", "plan_models", "scan", "write_figures"]
+           "default_group", "default_out", "model_calls_message", "plan_models", "scan", "set_aside", "write_figures"]

@@ -12,6 +12,7 @@ import click
 
 from .. import __version__
 from ..errors import LeakauditError
+from .console import LOG_LEVELS, configure_output
 
 _MODULES = ("data", "models", "audit", "report", "regen")
 
@@ -26,9 +27,13 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
-@click.version_option(__version__, prog_name="leakaudit")
-def main() -> None:
+@click.version_option(__version__, "--version", "-V", prog_name="leakaudit")
+@click.option("--quiet", "-q", is_flag=True, help="Only the result lines: no tables, no progress bars, errors only in the log.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default=None,
+              help="Log level on stderr (default warning; error with --quiet). debug also shows third-party warnings and loading bars.")
+def main(quiet: bool, log_level: str | None) -> None:
     """Audit multimodal benchmarks for data leakage and vision dependency."""
+    configure_output(quiet, log_level or ("error" if quiet else "warning"))
 
 
 for _mod in _MODULES:
