@@ -12,6 +12,7 @@ import click
 
 from ..errors import LeakauditError
 from .console import quiet
+from .model_options import model_options, resolve, save_config
 
 
 # -- shared rendering ------------------------------------------------------------------
@@ -275,7 +276,7 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 @click.option("--path", "bench_path", type=click.Path(exists=True), default=None, help="Local copy of the benchmark (file or folder).")
 @click.option("--split", default=None)
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Report folder (default reports/<bench>/: a rerun reuses its stored answers; an earlier audit.pdf is kept as audit-<time>.pdf).")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Report folder (default reports/<bench>/: a rerun reuses its stored answers; an earlier audit.pdf is kept as audit-<time>.pdf).")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Answer store to use (default OUT/run).")
 @click.option("--shots", type=click.IntRange(0, 8), default=None, help="Few-shot demonstrations for the text-only LLMs (default 0; MMStar's filter used 2).")
 @click.option("--scoring", type=click.Choice(["letter", "cloze", "generate"]), default=None, help="Answer scoring (default cloze: no letter bias).")
@@ -289,15 +290,22 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 @click.option("--n-boot", type=click.IntRange(0), default=1000, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip the PDF.")
 @click.option("--no-progress", is_flag=True)
+@click.option("--models", "models_opt", default=None,
+              help="Comma-separated models instead of a zoo group: zoo names, hub ids (org/name), local folders or .gguf files.")
+@model_options()
 def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_dir, shots, scoring, circular, k, n, drop_blind,
-             min_confidence, balance, n_boot, no_report, no_progress) -> None:
+             min_confidence, balance, n_boot, no_report, no_progress, models_opt, config, kind, backend, device, dtype, model_args,
+             batch_size) -> None:
     """Audit BENCH end to end: run the missing answers, compute MG/ML, label and filter questions, write a report folder."""
     from .console import make_console
 
     from .. import scan as scan_mod
+    from ..zoo import load_zoo
 
+    zoo_obj, models = resolve(load_zoo(zoo_path), models_opt, kind=kind, backend=backend, device=device, dtype=dtype,
+                              batch_size=batch_size, model_args=model_args)
     res = scan_mod.scan(
-        bench, zoo_group=zoo_group, zoo=zoo_path, path=bench_path, split=split, limit=limit, out=out_dir, run_dir=run_dir,
+        bench, zoo_group=zoo_group, zoo=zoo_obj, models=models, path=bench_path, split=split, limit=limit, out=out_dir, run_dir=run_dir,
         shots=scan_mod.DEFAULT_SHOTS if shots is None else shots, scoring=scoring or scan_mod.DEFAULT_SCORING,
         circular=scan_mod.DEFAULT_CIRCULAR if circular is None else circular, k=k, n=n, drop_blind=drop_blind, balance=balance,
         min_confidence=scan_mod.DEFAULT_MIN_CONFIDENCE if min_confidence is None else (min_confidence or None), n_boot=n_boot, progress=not no_progress and not quiet(), report=not no_report,
@@ -308,6 +316,7 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
     for line in summary_lines(res.audit.summary):
         console.print(line, markup=False, highlight=False)
     console.print(res.calls_message(), markup=False, highlight=False)
+    save_config(res.out_dir)
     console.print(f"kept {len(res.filter.kept)} of {len(res.filter.benchmark)} questions -> {res.kept_file}", markup=False, highlight=False)
     console.print(f"report folder: {res.out_dir}" + (f" (PDF: {res.report_pdf})" if res.report_pdf else "") + f" in {res.seconds:.0f} s",
                   markup=False, highlight=False)
@@ -366,13 +375,19 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
               help="A text-only hit counts as evidence only with at least this softmax share of the option scores (default 0.5; 0: every hit, as MMStar).")
 @click.option("--limit", type=click.IntRange(1), default=None)
+@click.option("--models", "models_opt", default=None,
+              help="Comma-separated models instead of the zoo group: zoo names, hub ids (org/name), local folders or .gguf files.")
+@model_options()
 def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo_path, out_dir, run_dir, shots, scoring, circular, k, n,
-             min_confidence, limit) -> None:
+             min_confidence, limit, models_opt, config, kind, backend, device, dtype, model_args, batch_size) -> None:
     """CI gate for a benchmark SUBMISSION: exit 0 pass, 1 a threshold failed, 2 bad input or setup."""
     from ..gate import gate
+    from ..zoo import load_zoo
 
+    zoo_obj, models = resolve(load_zoo(zoo_path), models_opt, kind=kind, backend=backend, device=device, dtype=dtype,
+                              batch_size=batch_size, model_args=model_args)
     verdict = gate(submission, out=out_dir, max_text_answerable=max_text_answerable, min_mg=min_mg, max_leaked=max_leaked,
-                   zoo_group=zoo_group, zoo=zoo_path, run_dir=run_dir, shots=shots, scoring=scoring, circular=circular,
+                   zoo_group=zoo_group, zoo=zoo_obj, run_dir=run_dir, **({"models": models} if models else {}), shots=shots, scoring=scoring, circular=circular,
                    k=k, n=n, min_confidence=min_confidence, limit=limit)
     if verdict.error:
         click.echo(f"error: {verdict.error['message']}", err=True)
@@ -382,6 +397,7 @@ def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo
         from ..scan import model_calls_message
 
         click.echo(model_calls_message(verdict.runs))
+    save_config(out_dir)
     click.echo(f"gate: {verdict.status} (exit {verdict.exit_code}); details in {out_dir}")
     sys.exit(verdict.exit_code)
 

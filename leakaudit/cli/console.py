@@ -88,6 +88,9 @@ def silence_third_party(debug: bool = False) -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # tqdm reads TQDM_* defaults at import: bars that pass no ``disable`` (transformers' GGUF
+    # conversion, datasets) stay off; ours pass ``disable=`` explicitly and still show
+    os.environ.setdefault("TQDM_DISABLE", "1")
     os.environ.setdefault("ORT_LOG_SEVERITY_LEVEL", "3")  # onnxruntime (RapidOCR): errors only
     for category in (FutureWarning, DeprecationWarning, PendingDeprecationWarning):
         warnings.filterwarnings("ignore", category=category)

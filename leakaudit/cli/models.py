@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 
 from ..errors import LeakauditError
+from .console import make_console, quiet
+from .model_options import model_options, resolve, save_config
 
 
 @click.command("models")
@@ -45,7 +47,7 @@ def _model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:
 
 @click.command("run")
 @click.argument("bench")
-@click.option("--models", "models_opt", default=None, help="Comma-separated zoo names.")
+@click.option("--models", "models_opt", default=None, help="Comma-separated zoo names, hub ids (org/name), local model folders or .gguf files.")
 @click.option("--group", default=None, help="A zoo group (e.g. tiny).")
 @click.option("--condition", type=click.Choice(["text", "vision", "blind"]), required=True,
               help="text: no image (LLMs); vision: with images; blind: a vision model without the image.")
@@ -63,9 +65,13 @@ def _model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:
 @click.option("--max-new-tokens", type=click.IntRange(1), default=32, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the few-shot choice.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@model_options(batch_size=False)
 def run(bench, models_opt, group, condition, shots, scoring, blind, circular, run_dir, limit, bench_path, split, zoo_path,
-        batch_size, max_new_tokens, seed, no_progress) -> None:
-    """Ask models a benchmark's questions and store every answer in RUN_DIR (resumable)."""
+        batch_size, max_new_tokens, seed, no_progress, config, kind, backend, device, dtype, model_args) -> None:
+    """Ask models a benchmark's questions and store every answer in RUN_DIR (resumable).
+
+    --models takes zoo names, hub ids (org/name), local model folders and .gguf files.
+    """
     from ..benchmark import load_benchmark
     from ..runner import resolve_models
     from ..runner import run as run_models
@@ -73,15 +79,20 @@ def run(bench, models_opt, group, condition, shots, scoring, blind, circular, ru
 
     zoo = load_zoo(zoo_path)
     names = _model_names(models_opt, group, zoo)
+    explicit_batch = click.get_current_context().get_parameter_source("batch_size") not in (
+        click.core.ParameterSource.DEFAULT, None)
+    zoo, names = resolve(zoo, None, names_list=names, kind=kind, backend=backend, device=device, dtype=dtype,
+                         batch_size=batch_size if explicit_batch else None, model_args=model_args)
     resolve_models(names, condition, zoo)  # a wrong name or a text-only model fails before the data loads
     # few-shot demonstrations come from the whole benchmark, so a limit must not shrink the pool
     bench_obj = load_benchmark(bench, path=bench_path, split=split, limit=None if shots else limit)
     summary = run_models(
         bench_obj, names, condition=condition, run_dir=run_dir, shots=shots, scoring=scoring, blind=blind,
-        circular=circular, limit=limit, zoo=zoo, progress=not no_progress, batch_size=batch_size,
+        circular=circular, limit=limit, zoo=zoo, progress=not no_progress and not quiet(), batch_size=batch_size,
         max_new_tokens=max_new_tokens, seed=seed, command=shlex.join(["leakaudit", *sys.argv[1:]]),
     )
-    summary.print()
+    save_config(run_dir)
+    summary.print(make_console())
 
 
 @click.command("export")
