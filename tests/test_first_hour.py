@@ -172,3 +172,23 @@ def test_tiny_group_runs_each_set_of_weights_once():
     names = [s.name for s in zoo.group("tiny")]
     assert "smollm2-135m" in names and "smollm2-135m-llamacpp" not in names
     assert "smollm2-135m-llamacpp" in [s.name for s in zoo.group("tiny-full")]
+
+
+def test_fast_gguf_reading_gives_the_same_fields_and_tensors(smollm2_path):
+    import gguf
+    import numpy as np
+
+    from leakaudit.backends.gguf_fast import fast_gguf_reading
+
+    slow = gguf.GGUFReader(str(smollm2_path))
+    original_map = gguf.get_tensor_name_map
+    with fast_gguf_reading():
+        fast = gguf.GGUFReader(str(smollm2_path))
+        assert not isinstance(fast.data, np.memmap)
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2)
+    assert gguf.get_tensor_name_map is original_map and isinstance(gguf.GGUFReader(str(smollm2_path)).data, np.memmap)
+    assert list(slow.fields) == list(fast.fields)
+    assert slow.fields["tokenizer.ggml.tokens"].contents() == fast.fields["tokenizer.ggml.tokens"].contents()
+    assert [t.name for t in slow.tensors] == [t.name for t in fast.tensors]
+    for a, b in zip(slow.tensors, fast.tensors):
+        assert a.tensor_type == b.tensor_type and np.array_equal(a.data, b.data)
