@@ -130,6 +130,9 @@ def test_run_with_a_local_folder_and_a_gguf_path(tmp_path, smollm2_path):
     # max_batch_tokens is an hf argument: the llamacpp model of the .gguf does not take it, the folder's hf model does
     assert res.exit_code == 0, res.output
     assert folder.name in res.output and smollm2_path.stem in res.output
+    # quiet by default: no third-party FutureWarnings or loading bars in the log
+    for noise in ("FutureWarning", "past_key_values", "Loading weights", "de-quantizing"):
+        assert noise not in res.stderr, res.stderr[-2000:]
     cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert cfg["dtype"] == "fp32" and str(smollm2_path) in cfg["models-opt"]
     from leakaudit.store import AnswerStore

@@ -92,7 +92,10 @@ def run(bench, models_opt, group, condition, shots, scoring, blind, circular, ru
         max_new_tokens=max_new_tokens, seed=seed, command=shlex.join(["leakaudit", *sys.argv[1:]]),
     )
     save_config(run_dir)
-    summary.print(make_console())
+    if quiet():
+        click.echo(summary.cached_message() or f"{summary.new} new answers, {summary.total - summary.new} already stored")
+    else:
+        summary.print(make_console())
 
 
 @click.command("export")
