@@ -41,6 +41,7 @@ class GateVerdict:
     seconds: float = 0.0
     #: "N of M questions" when --limit audited only the first N
     coverage: str | None = None
+    runs: list = field(default_factory=list)  # RunSummary per (model, condition)
 
     def to_dict(self) -> dict[str, Any]:
         from . import __version__
@@ -243,6 +244,7 @@ def _gate_unguarded(
         res = pipeline.run_pipeline(bench, settings=settings, plan=plan, zoo=zoo_obj, run_dir=run_path, limit=limit, progress=progress,
                                     command=f"leakaudit gate {submission}", on_model_error="raise", do_filter=False, overrides=overrides)
         result, settings = res.audit, res.settings
+        verdict.runs = res.runs
         result.summary["notes"] = list(dict.fromkeys(result.summary.get("notes", []) + plan.skipped))  # e.g. vision models skipped by --no-images
         verdict.audit = result
         verdict.checks = evaluate_checks(result, settings=settings)
@@ -310,7 +312,7 @@ def prepare_out_dir(out: str | Path) -> Path:
     return out_dir
 
 
-def gate(submission: str | Path, *, out: str | Path, **kwargs: Any) -> GateVerdict:
+def gate(submission: str | Path, *, out: str | Path, resolve_models: Any = None, **kwargs: Any) -> GateVerdict:
     """Audit ``submission`` and check it against the thresholds; never ambiguous.
 
     Keyword arguments are those of the gate body (thresholds ``max_text_answerable``,
@@ -321,10 +323,17 @@ def gate(submission: str | Path, *, out: str | Path, **kwargs: Any) -> GateVerdi
     exit code 2, with a fresh verdict.json / junit.xml / summary.md: the previous run's
     files are removed before any work, so a stale "pass" can never be mistaken for this
     run's result. Raises ``OutDirError`` only when ``out`` itself cannot be written.
+    ``resolve_models``: a callable returning ``(zoo, models)`` (the CLI's ``--zoo-file``/``--models``),
+    called inside the guard so that a bad zoo file is an error verdict too.
     """
     t0 = time.perf_counter()
     out_dir = prepare_out_dir(out)
     try:
+        if resolve_models is not None:
+            zoo_obj, models = resolve_models()
+            kwargs["zoo"] = zoo_obj
+            if models:
+                kwargs["models"] = models
         return _gate_unguarded(submission, out=out_dir, **kwargs)
     except (KeyboardInterrupt, SystemExit):
         raise

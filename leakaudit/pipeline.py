@@ -56,6 +56,7 @@ class PipelineResult:
     audit: AuditResult
     filter: FilterResult | None
     run_dir: Path
+    runs: list = field(default_factory=list)  # RunSummary per (model, condition)
 
 
 # -- models -------------------------------------------------------------------------------
@@ -181,6 +182,8 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
         if name in failed:
             continue
         try:
+            _reuse_equivalent(bench, model, condition, n_shots, blind, zoo=zoo, run_dir=run_dir, scoring=scoring,
+                              circular=circular, limit=limit)
             summaries.append(run(bench, [model], condition=condition, shots=n_shots, blind=blind, **common))
         except KeyboardInterrupt:
             raise
@@ -197,6 +200,34 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
             plan.skipped.append(f"{name}: {condition} run failed: {type(exc).__name__}: {exc}")
             log.warning("%s: %s run failed: %s: %s", name, condition, type(exc).__name__, exc)
     return summaries
+
+
+def _reuse_equivalent(bench: Benchmark, model: str | LM, condition: str, shots: int, blind: str, *, zoo: Any, run_dir: Path,
+                      scoring: str, circular: bool, limit: int | None) -> int:
+    """Copy answers an equivalent run already stored (``leakaudit.reuse``) so the runner skips them."""
+    from .reuse import copy_equivalent_answers, equivalent_source
+    from .runner import build_items
+
+    if not isinstance(model, str) or zoo is None or model not in zoo:
+        return 0
+    blind_mode = blind if condition == "blind" else ""
+    source = equivalent_source(zoo[model], condition, blind_mode)
+    if source is None or shots:
+        return 0
+    samples = list(bench.samples)[: limit if limit is not None else None]
+    items = build_items(samples, condition, shots=0, fewshot=[], scoring=scoring, blind=blind, circular=circular)
+    return copy_equivalent_answers(run_dir, model, condition, blind_mode, source,
+                                   [it.key(model, condition, blind_mode, 0) for it in items])
+
+
+def model_calls_message(runs: Sequence[Any]) -> str:
+    """One line on what the runs cost: "no model call made" when every answer was stored."""
+    total = sum(r.total for r in runs)
+    new = sum(r.new for r in runs)
+    if new == 0:
+        return f"all {total} answers already stored: no model call made"
+    called = sorted({row.model for r in runs for row in r.rows if row.new})
+    return f"{new} new answers from {len(called)} model(s) ({', '.join(called)}), {total - new} reused from the store"
 
 
 def audited_subset(bench: Benchmark, limit: int | None) -> Benchmark:
@@ -239,7 +270,7 @@ def run_pipeline(benchmark: Benchmark, *, settings: AuditSettings, plan: ModelPl
                  progress: bool, command: str | None, on_model_error: str, do_filter: bool = True,
                  overrides: Sequence[str] = ()) -> PipelineResult:
     """Collect the plan's answers, record the settings beside them, audit, and (optionally) filter."""
-    collect_answers(benchmark, plan, run_dir=run_dir, zoo=zoo, shots=settings.shots, scoring=settings.scoring,
+    runs = collect_answers(benchmark, plan, run_dir=run_dir, zoo=zoo, shots=settings.shots, scoring=settings.scoring,
                     circular=settings.circular, limit=limit, progress=progress, command=command, on_model_error=on_model_error)
     failed = {s.split(":", 1)[0] for s in plan.skipped if " run failed: " in s}
     settings = replace(settings, inspectors=[plan.name(m) for m in plan.inspectors if plan.name(m) not in failed] or settings.inspectors,
@@ -252,8 +283,8 @@ def run_pipeline(benchmark: Benchmark, *, settings: AuditSettings, plan: ModelPl
     if do_filter:
         fres = filter_benchmark(audited, result, settings=settings)
         fres.apply_to(result)
-    return PipelineResult(plan=plan, settings=settings, audit=result, filter=fres, run_dir=run_dir)
+    return PipelineResult(plan=plan, settings=settings, audit=result, filter=fres, run_dir=run_dir, runs=runs)
 
 
-__all__ = ["DEMO_GROUP", "ModelPlan", "PipelineResult", "audit_run", "audited_subset", "collect_answers", "default_group", "load_zoo",
+__all__ = ["DEMO_GROUP", "ModelPlan", "PipelineResult", "audit_run", "audited_subset", "collect_answers", "default_group", "load_zoo", "model_calls_message",
            "needs_zoo", "plan_models", "refuse_without_inspectors", "run_pipeline"]

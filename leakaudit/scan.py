@@ -13,7 +13,7 @@ import logging
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -50,12 +50,31 @@ class ScanResult:
     seconds: float
     settings: AuditSettings | None = None
     overrides: list[str] | None = None
+    runs: list = field(default_factory=list)  # RunSummary per (model, condition)
+
+    def calls_message(self) -> str:
+        return pipeline.model_calls_message(self.runs)
 
 
 # -- scan ---------------------------------------------------------------------------------
 def default_out(bench_name: str) -> Path:
+    """``reports/<bench>/``: stable, so a second scan of the same benchmark reuses its stored answers."""
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(bench_name).stem or bench_name)
-    return Path("reports") / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return Path("reports") / safe
+
+
+def set_aside(path: Path) -> Path | None:
+    """Move an earlier ``audit.pdf`` to ``audit-YYYYmmdd-HHMMSS.pdf`` (its own time) so a rerun keeps it."""
+    if not path.is_file():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
+    target = path.with_name(f"{path.stem}-{stamp}{path.suffix}")
+    i = 1
+    while target.exists():
+        target = path.with_name(f"{path.stem}-{stamp}-{i}{path.suffix}")
+        i += 1
+    path.replace(target)
+    return target
 
 
 def scan(
@@ -95,7 +114,9 @@ def scan(
         benchmark = bench
     else:
         benchmark = load_benchmark(bench, path=path, split=split, limit=None if shots else limit)
-    out_dir = Path(out) if out is not None else default_out(benchmark.name)
+    # a file is named by its stem (two submissions do not share a folder), an adapter by its name
+    out_name = Path(bench).stem if isinstance(bench, (str, Path)) and Path(bench).exists() else benchmark.name
+    out_dir = Path(out) if out is not None else default_out(out_name)
     run_path = Path(run_dir) if run_dir is not None else out_dir / "run"
     settings, overrides = resolve(run_path, shots=shots, scoring=scoring, circular=circular, k=k, n=n, min_confidence=min_confidence,
                                   remove_signals=(["blind-hits"] if drop_blind else None), balance=balance, n_boot=n_boot,
@@ -116,7 +137,7 @@ def scan(
     command = command if command is not None else shlex.join(["leakaudit", *sys.argv[1:]])
     res = pipeline.run_pipeline(benchmark, settings=settings, plan=plan, zoo=zoo_obj, run_dir=run_path, limit=limit, progress=progress,
                                 command=command, on_model_error="skip", overrides=overrides)
-    result, fres, settings = res.audit, res.filter, res.settings
+    result, fres, settings, runs = res.audit, res.filter, res.settings, res.runs
     assert fres is not None
     kept_file = fres.write(out_dir / "kept")
     result.summary["scan"] = {
@@ -136,12 +157,13 @@ def scan(
         from .report import build_report
 
         try:
+            set_aside(out_dir / "audit.pdf")
             pdf = Path(build_report(out_dir, out_dir / "audit.pdf"))
         except Exception as exc:  # noqa: BLE001 - the audit folder stands without its PDF
             log.warning("PDF report failed: %s: %s", type(exc).__name__, exc)
     return ScanResult(out_dir=out_dir, run_dir=run_path, audit=result, filter=fres, kept_file=kept_file, figures=figures,
-                      report_pdf=pdf, plan=plan, seconds=time.perf_counter() - t0, settings=settings, overrides=overrides)
+                      report_pdf=pdf, plan=plan, seconds=time.perf_counter() - t0, settings=settings, overrides=overrides, runs=runs)
 
 
 __all__ = ["DEFAULT_CIRCULAR", "DEFAULT_SCORING", "DEFAULT_SHOTS", "ModelPlan", "ScanResult", "collect_answers",
-           "default_group", "plan_models", "scan"]
+           "default_group", "default_out", "plan_models", "scan", "set_aside"]

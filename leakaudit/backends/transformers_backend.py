@@ -89,8 +89,11 @@ def dequantized_gguf_dir(gguf_path: str | Path, cache_dir: str | Path | None = N
     log.info("dequantizing %s into %s (once)", gguf_path.name, target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=_torch().float32)
+    from .gguf_fast import fast_gguf_reading
+
+    with fast_gguf_reading():  # the same tensors, about half the CPU time (see gguf_fast)
+        tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=_torch().float32)
     # the weights are plain fp32 now: drop the GGUF "quantizer" so they save as safetensors
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):

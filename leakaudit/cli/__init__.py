@@ -9,7 +9,6 @@ means "a threshold failed" to the CI gate.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 import traceback
@@ -19,6 +18,7 @@ import click
 from .. import __version__
 from ..errors import LeakauditError
 from ..textsafe import clean_message
+from .console import LOG_LEVELS, configure_output
 
 _MODULES = ("data", "models", "audit", "report", "regen", "signals", "store", "probe", "compare")
 DEBUG_ENV = "LEAKAUDIT_DEBUG"
@@ -55,19 +55,22 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
-@click.version_option(__version__, prog_name="leakaudit")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning", show_default=True,
-              help="Logging level; debug also prints the traceback of an unexpected failure.")
+@click.version_option(__version__, "--version", "-V", prog_name="leakaudit")
+@click.option("--quiet", "-q", is_flag=True, help="Only the result lines: no tables, no progress bars, errors only in the log.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default=None,
+              help="Log level on stderr (default warning; error with --quiet). debug also shows third-party warnings and loading bars, "
+                   "and the traceback of an unexpected failure.")
 @click.option("--allow-remote-code", is_flag=True,
               help="Let zoo models with trust_remote_code (and a pinned revision) run their hub repository's Python code.")
 @click.option("--revision", default=None, metavar="SHA",
               help="Hub revision (commit sha) of the benchmark dataset to load; the adapters' default is the moving 'main'.")
 @click.option("--long-prompts", type=click.Choice(["truncate", "skip"]), default=None,
               help="For every command that runs models (run, scan, gate): a prompt over a model's max_prompt_tokens is cut or skipped [default: truncate].")
-def main(log_level: str, allow_remote_code: bool, revision: str | None, long_prompts: str | None) -> None:
+def main(quiet: bool, log_level: str | None, allow_remote_code: bool, revision: str | None, long_prompts: str | None) -> None:
     """Audit multimodal benchmarks for data leakage and vision dependency."""
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    if log_level == "debug":
+    level = (log_level or ("error" if quiet else "warning")).lower()
+    configure_output(quiet, level)
+    if level == "debug":
         os.environ[DEBUG_ENV] = "1"
     if allow_remote_code:
         from ..zoo import ALLOW_REMOTE_CODE_ENV

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import click
 
 from ..errors import LeakauditError
 from ..types import BLIND_MODES, CONDITIONS, IMPORT_FORMATS, SCORINGS
+from .console import quiet
+from .model_options import model_options, resolve, save_config
 
 
 # -- shared rendering ------------------------------------------------------------------
@@ -23,23 +26,16 @@ def _fmt(value: Any, lo: Any = None, hi: Any = None) -> str:
     return text
 
 
-def metrics_table(result, *, category: bool = False, intervals: bool = True):
-    """A rich table of the whole-benchmark metrics (per category when ``category``)."""
-    from rich.table import Table
+METRIC_COLUMNS = ("S_v", "S_wv", "S_t", "MG", "ML")
+#: printed under the table: what the abbreviations mean
+METRICS_LEGEND = ("S_v: LVLM with images; S_wv: LVLM without images; S_t: text-only score of the LLM (for an LVLM, "
+                  "of its base LLM); MG = S_v - S_wv; ML = max(0, S_wv - S_t); in brackets or below: 95% bootstrap interval.")
 
+
+def _metric_rows(result, category: bool) -> list[dict[str, Any]]:
     from ..audit import AVERAGE
 
-    s = result.summary.get("settings", {})
     m = result.metrics
-    benches = sorted(set(m["benchmark"].dropna())) if "benchmark" in m else []
-    one = len(benches) == 1  # one benchmark: named in the title, not repeated on every row
-    title = (f"{benches[0]}: " if one else "") + f"MMStar metrics (%, 95% bootstrap interval), S_t at {s.get('text_shots', 0)}-shot"
-    title += ", circular" if s.get("circular") else ""
-    table = Table(title=title)
-    cols = ([] if one else ["benchmark"]) + (["category"] if category else []) + ["model", "kind", "base LLM", "S_v", "S_wv", "S_t", "MG", "ML"]
-    for c in cols:
-        numeric = c in ("S_v", "S_wv", "S_t", "MG", "ML")
-        table.add_column(c, justify="right" if numeric else "left", no_wrap=numeric)
     rows = m if category else m[m["category"].isna()]
     avg = result.averages
     if not avg.empty:
@@ -47,16 +43,107 @@ def metrics_table(result, *, category: bool = False, intervals: bool = True):
     frames = [rows.sort_values(["benchmark", "kind", "model"], kind="stable")]
     if not avg.empty:
         frames.append(avg)
+    out = []
     for frame in frames:
         for r in frame.to_dict(orient="records"):
-            cat = r.get("category")
-            cells = ([] if one else [str(r["benchmark"])]) + ([str(cat) if isinstance(cat, str) else "(all)"] if category else [])
-            base = r.get("base_llm")
-            cells += [r["model"] if r["model"] != AVERAGE else "average (LVLMs)", str(r.get("kind") or ""), base if isinstance(base, str) else ""]
-            for name in ("S_v", "S_wv", "S_t", "MG", "ML"):
+            r = dict(r)
+            r["_average"] = r["model"] == AVERAGE
+            r["_name"] = "average (LVLMs)" if r["_average"] else str(r["model"])
+            out.append(r)
+    return out
+
+
+def metrics_table(result, *, category: bool = False, intervals: bool = True, width: int | None = None):
+    """A rich table of the whole-benchmark metrics (per category when ``category``).
+
+    Every model name is shown in full. When the one-line layout (value and interval side by
+    side, kind and base LLM columns) is wider than ``width`` columns, the stacked layout is
+    used: the interval under each value and the kind / base LLM under the model name, which
+    fits 80 columns for names up to 30 characters (longer ones wrap, never cut).
+    """
+    wide = _metrics_table(result, category=category, intervals=intervals, stacked=False)
+    if width is None:
+        return wide
+    from rich.console import Console
+
+    probe = Console(width=10_000, file=open(os.devnull, "w"))  # noqa: SIM115 - measuring only
+    if probe.measure(wide).maximum <= width:
+        return wide
+    return _metrics_table(result, category=category, intervals=intervals, stacked=True)
+
+
+def _metrics_table(result, *, category: bool, intervals: bool, stacked: bool):
+    from rich import box
+    from rich.table import Table
+
+    s = result.summary.get("settings", {})
+    m = result.metrics
+    benches = sorted(set(m["benchmark"].dropna())) if "benchmark" in m else []
+    one = len(benches) == 1  # one benchmark: named in the title, not repeated on every row
+    title = (f"{benches[0]}: " if one else "") + f"MMStar metrics (%, 95% bootstrap interval), S_t at {s.get('text_shots', 0)}-shot"
+    title += ", circular" if s.get("circular") else ""
+    rows = _metric_rows(result, category)
+    name_width = max([len(r["_name"]) for r in rows] + [5])
+    if stacked:
+        # one space between columns (left padding only): 5 metric columns of 9-10 characters
+        # leave 30 for the model name at 80 columns
+        table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
+        lead = ([] if one else ["benchmark"]) + (["category"] if category else [])
+        for c in lead:
+            table.add_column(c, overflow="fold")
+        table.add_column("model", min_width=min(name_width, 30), overflow="fold")
+        for c in METRIC_COLUMNS:
+            table.add_column(c, justify="right", no_wrap=True)
+    else:
+        table = Table(title=title)
+        cols = ([] if one else ["benchmark"]) + (["category"] if category else []) + ["model", "kind", "base LLM", *METRIC_COLUMNS]
+        for c in cols:
+            numeric = c in METRIC_COLUMNS
+            table.add_column(c, justify="right" if numeric else "left", no_wrap=numeric or c == "model",
+                             min_width=name_width if c == "model" else None)
+    previous_kind = None
+    for r in rows:
+        cat = r.get("category")
+        cells = ([] if one else [str(r["benchmark"])]) + ([str(cat) if isinstance(cat, str) else "(all)"] if category else [])
+        base = r.get("base_llm")
+        base = base if isinstance(base, str) else ""
+        kind = str(r.get("kind") or "")
+        if stacked:
+            if r["_average"]:
+                sub = "mean of the LVLMs"
+            elif kind == "lvlm":
+                sub = f"base: {base}" if base else "LVLM, no base LLM"
+            else:
+                sub = "LLM, text only"
+            group = "avg" if r["_average"] else kind
+            if previous_kind is not None and group != previous_kind:
+                table.add_section()
+            previous_kind = group
+            cells.append(f"{r['_name']}\n[dim]{_escape(sub)}[/dim]" if sub else r["_name"])
+            for name in METRIC_COLUMNS:
+                value = _fmt(r.get(name))
+                lo, hi = r.get(f"{name}_lo"), r.get(f"{name}_hi")
+                if intervals and value != "-" and lo is not None and not (isinstance(lo, float) and math.isnan(lo)):
+                    value += f"\n[dim]{lo:.1f}–{hi:.1f}[/dim]"
+                cells.append(value)
+        else:
+            cells += [r["_name"], kind, base]
+            for name in METRIC_COLUMNS:
                 cells.append(_fmt(r.get(name), r.get(f"{name}_lo") if intervals else None, r.get(f"{name}_hi") if intervals else None))
-            table.add_row(*cells)
+        table.add_row(*cells)
     return table
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def print_metrics(console, result, *, category: bool = False) -> None:
+    """The metrics table at the console's width, then the legend of its abbreviations."""
+    console.print(metrics_table(result, category=category, width=console.width))
+    console.print(METRICS_LEGEND, markup=False, highlight=False, style="dim")
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
@@ -172,9 +259,11 @@ def audit_cmd(run_dir, benchmark, as_json, text_shots, circular, k, n, n_boot, s
     from .console import make_console
 
     console = make_console()
-    console.print(metrics_table(result, category=by_category))
+    if not quiet():
+        print_metrics(console, result, category=by_category)
     for line in summary_lines(result.summary):
         console.print(line, markup=False, highlight=False)
+    console.print("audit reads stored answers only: no model call made", markup=False, highlight=False)
     if out_dir:
         console.print(f"written: {out_dir}", markup=False)
 
@@ -234,7 +323,7 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 @click.option("--path", "bench_path", type=click.Path(exists=True), default=None, help="Local copy of the benchmark (file or folder).")
 @click.option("--split", default=None)
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions.")
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Report folder (default reports/<bench>-<time>/).")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Report folder (default reports/<bench>/: a rerun reuses its stored answers; an earlier audit.pdf is kept as audit-<time>.pdf).")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Answer store to use (default OUT/run).")
 @click.option("--shots", type=click.IntRange(0, 8), default=None, help="Few-shot demonstrations for the text-only LLMs (default 0; MMStar's filter used 2).")
 @click.option("--scoring", type=click.Choice(SCORINGS), default=None, help="Answer scoring (default cloze: no letter bias).")
@@ -250,21 +339,29 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 @click.option("--no-progress", is_flag=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (metrics, averages, summary, where the files went).")
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (only the text-only LLMs run; vision models are skipped with the reason).")
+@click.option("--models", "models_opt", default=None,
+              help="Comma-separated models instead of a zoo group: zoo names, hub ids (org/name), local folders or .gguf files.")
+@model_options()
 def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_dir, shots, scoring, circular, k, n, drop_blind,
-             min_confidence, balance, n_boot, no_report, no_progress, as_json, no_images) -> None:
+             min_confidence, balance, n_boot, no_report, no_progress, as_json, no_images, models_opt, config, kind, backend, device,
+             dtype, model_args, batch_size) -> None:
     """Audit BENCH end to end: run the missing answers, compute MG/ML, label and filter questions, write a report folder."""
     from .console import make_console
 
     from .. import scan as scan_mod
+    from ..zoo import load_zoo
 
+    zoo_obj, models = resolve(load_zoo(zoo_path), models_opt, kind=kind, backend=backend, device=device, dtype=dtype,
+                              batch_size=batch_size, model_args=model_args)
     if no_images:
         from ..benchmark import load_benchmark
 
         bench = load_benchmark(bench, path=bench_path, split=split, limit=None if shots else limit, no_images=True)
     res = scan_mod.scan(
-        bench, zoo_group=zoo_group, zoo=zoo_path, path=bench_path, split=split, limit=limit, out=out_dir, run_dir=run_dir,
+        bench, zoo_group=zoo_group, zoo=zoo_obj, models=models, path=bench_path, split=split, limit=limit, out=out_dir, run_dir=run_dir,
         shots=shots, scoring=scoring, circular=circular, k=k, n=n, drop_blind=drop_blind or None, balance=balance or None,
-        min_confidence=min_confidence, n_boot=given(n_boot=("n_boot", n_boot))["n_boot"], progress=not no_progress, report=not no_report,
+        min_confidence=min_confidence, n_boot=given(n_boot=("n_boot", n_boot))["n_boot"], progress=not no_progress and not quiet(),
+        report=not no_report,
     )
     if as_json:  # override lines went to the log (stderr) while the scan ran
         doc = res.audit.to_json()
@@ -274,9 +371,12 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
         click.echo(json.dumps(doc, ensure_ascii=False, allow_nan=False))
         return
     console = make_console()
-    console.print(metrics_table(res.audit))
+    if not quiet():
+        print_metrics(console, res.audit)
     for line in summary_lines(res.audit.summary):
         console.print(line, markup=False, highlight=False)
+    console.print(res.calls_message(), markup=False, highlight=False)
+    save_config(res.out_dir)
     console.print(f"kept {len(res.filter.kept)} of {len(res.filter.benchmark)} questions -> {res.kept_file}", markup=False, highlight=False)
     console.print(f"report folder: {res.out_dir}" + (f" (PDF: {res.report_pdf})" if res.report_pdf else "") + f" in {res.seconds:.0f} s",
                   markup=False, highlight=False)
@@ -354,15 +454,23 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions (the verdict says N of M).")
 @click.option("--json", "as_json", is_flag=True, help="Print verdict.json to stdout instead of the lines.")
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (only the text-only LLMs run; vision models are skipped with the reason).")
+@click.option("--models", "models_opt", default=None,
+              help="Comma-separated models instead of the zoo group: zoo names, hub ids (org/name), local folders or .gguf files.")
+@model_options()
 def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo_path, out_dir, run_dir, shots, scoring, circular, k, n,
-             min_confidence, limit, as_json, no_images) -> None:
+             min_confidence, limit, as_json, no_images, models_opt, config, kind, backend, device, dtype, model_args, batch_size) -> None:
     """CI gate for a benchmark SUBMISSION: exit 0 pass, 1 a threshold failed, 2 bad input or setup."""
     from ..gate import gate
+    from ..zoo import load_zoo
+
+    def resolve_models():  # inside the gate's guard: a bad zoo file or model is an error verdict, not a stale one
+        return resolve(load_zoo(zoo_path), models_opt, kind=kind, backend=backend, device=device, dtype=dtype,
+                       batch_size=batch_size, model_args=model_args)
 
     mta = given(m=("max_text_answerable", max_text_answerable))["m"]
     verdict = gate(submission, out=out_dir, max_text_answerable=mta, min_mg=min_mg, max_leaked=max_leaked,
-                   zoo_group=zoo_group, zoo=zoo_path, run_dir=run_dir, shots=shots, scoring=scoring, circular=circular,
-                   k=k, n=n, min_confidence=min_confidence, limit=limit, no_images=no_images)
+                   zoo_group=zoo_group, resolve_models=resolve_models, run_dir=run_dir, shots=shots,
+                   scoring=scoring, circular=circular, k=k, n=n, min_confidence=min_confidence, limit=limit, no_images=no_images)
     if as_json:
         click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, allow_nan=False))
         sys.exit(verdict.exit_code)
@@ -379,6 +487,11 @@ def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo
         click.echo(panel["text"])
     if panel.get("warning"):
         click.echo(f"warning: {panel['warning']}")
+    if verdict.runs:
+        from ..pipeline import model_calls_message
+
+        click.echo(model_calls_message(verdict.runs))
+    save_config(out_dir)
     click.echo(f"gate: {verdict.status} (exit {verdict.exit_code}); details in {out_dir}")
     sys.exit(verdict.exit_code)
 

@@ -10,6 +10,8 @@ import click
 
 from ..errors import LeakauditError
 from ..types import BLIND_MODES, CONDITIONS, SCORINGS
+from .console import make_console, quiet
+from .model_options import model_options, resolve, save_config
 
 
 @click.command("models")
@@ -46,7 +48,7 @@ def _model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:
 
 @click.command("run")
 @click.argument("bench")
-@click.option("--models", "models_opt", default=None, help="Comma-separated zoo names.")
+@click.option("--models", "models_opt", default=None, help="Comma-separated zoo names, hub ids (org/name), local model folders or .gguf files.")
 @click.option("--group", default=None, help="A zoo group (e.g. tiny).")
 @click.option("--condition", type=click.Choice(CONDITIONS), required=True,
               help="text: no image (LLMs); vision: with images; blind: a vision model without the image.")
@@ -67,9 +69,13 @@ def _model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
 @click.option("--long-prompts", type=click.Choice(["truncate", "skip"]), default=None,
               help="A prompt over the model's max_prompt_tokens: cut the question, or skip it (listed in the run record) [default: truncate].")
+@model_options(batch_size=False)
 def run(bench, models_opt, group, condition, shots, scoring, blind, circular, run_dir, limit, bench_path, split, zoo_path,
-        batch_size, max_new_tokens, seed, no_progress, no_images, long_prompts) -> None:
-    """Ask models a benchmark's questions and store every answer in RUN_DIR (resumable)."""
+        batch_size, max_new_tokens, seed, no_progress, no_images, long_prompts, config, kind, backend, device, dtype, model_args) -> None:
+    """Ask models a benchmark's questions and store every answer in RUN_DIR (resumable).
+
+    --models takes zoo names, hub ids (org/name), local model folders and .gguf files.
+    """
     from ..benchmark import load_benchmark
     from ..runner import resolve_models
     from ..runner import run as run_models
@@ -77,19 +83,27 @@ def run(bench, models_opt, group, condition, shots, scoring, blind, circular, ru
 
     zoo = load_zoo(zoo_path)
     names = _model_names(models_opt, group, zoo)
+    explicit_batch = click.get_current_context().get_parameter_source("batch_size") not in (
+        click.core.ParameterSource.DEFAULT, None)
+    zoo, names = resolve(zoo, None, names_list=names, kind=kind, backend=backend, device=device, dtype=dtype,
+                         batch_size=batch_size if explicit_batch else None, model_args=model_args)
     resolve_models(names, condition, zoo)  # a wrong name or a text-only model fails before the data loads
     # few-shot demonstrations come from the whole benchmark, so a limit must not shrink the pool
     bench_obj = load_benchmark(bench, path=bench_path, split=split, limit=None if shots else limit, no_images=no_images)
     summary = run_models(
         bench_obj, names, condition=condition, run_dir=run_dir, shots=shots, scoring=scoring, blind=blind,
-        circular=circular, limit=limit, zoo=zoo, progress=not no_progress, batch_size=batch_size,
+        circular=circular, limit=limit, zoo=zoo, progress=not no_progress and not quiet(), batch_size=batch_size,
         max_new_tokens=max_new_tokens, seed=seed, command=shlex.join(["leakaudit", *sys.argv[1:]]), long_prompts=long_prompts,
     )
     from ..settings import AuditSettings, record
 
     if AuditSettings.load(run_dir) is None:  # the first writer records how the answers were made; a scan's panel stays
         record(run_dir, shots=shots, scoring=scoring, circular=circular)
-    summary.print()
+    save_config(run_dir)
+    if quiet():
+        click.echo(summary.cached_message() or f"{summary.new} new answers, {summary.total - summary.new} already stored")
+    else:
+        summary.print(make_console())
 
 
 @click.command("export")

@@ -1,0 +1,194 @@
+"""The first hour (issue 15): readable output at any width, quiet logs, reruns that reuse, reuse of equivalent answers."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+from leakaudit.backends.scripted import ScriptedLM
+from leakaudit.benchmark import load_benchmark
+from leakaudit.cli import main
+from leakaudit.cli.audit import METRICS_LEGEND, metrics_table, print_metrics
+from leakaudit.scan import default_out, scan, set_aside
+
+LONG = "smollm2-135m-llamacpp"  # the longest name in the tiny zoo (21 characters)
+HUB = "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+def _audit_result(tmp_path: Path):
+    """A scan with scripted models whose names are as long as real ones."""
+    bench = load_benchmark("demo")
+    gold = {s.question: s.answer_text for s in bench.samples if s.meta.get("label") == "text-answerable"}
+
+    def llm(prompt):
+        text = prompt.messages[-1]["content"]
+        return next((a for q, a in gold.items() if q in text), "")
+
+    models = [ScriptedLM(LONG, llm), ScriptedLM(HUB, llm), ScriptedLM("tiny-idefics3-lm", lambda p: ""),
+              ScriptedLM("ocr+smollm2", llm, supports_images=True)]
+    res = scan(bench, models=models, base_llms={"ocr+smollm2": "tiny-idefics3-lm"}, out=tmp_path / "r", n_boot=50,
+               progress=False, report=False)
+    return res
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory):
+    return _audit_result(tmp_path_factory.mktemp("scan"))
+
+
+@pytest.mark.parametrize("width", [80, 100, 140])
+def test_metrics_table_fits_the_width_with_every_name_in_full(scanned, width):
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    print_metrics(console, scanned.audit)
+    text = console.export_text()
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width, text
+    # every model name on one line, never cut with an ellipsis
+    for name in (LONG, HUB, "tiny-idefics3-lm", "ocr+smollm2", "average (LVLMs)"):
+        assert any(name in line for line in lines), (name, text)
+    assert "…" not in text
+    assert "MG = S_v - S_wv" in text.replace("\n", " ")  # the legend of the abbreviations
+
+
+def test_wide_terminal_keeps_the_one_line_layout(scanned):
+    wide = metrics_table(scanned.audit, width=400)
+    assert [c.header for c in wide.columns][:3] == ["model", "kind", "base LLM"]
+    narrow = metrics_table(scanned.audit, width=80)
+    assert [c.header for c in narrow.columns][0] == "model" and "kind" not in [c.header for c in narrow.columns]
+
+
+def test_scan_cli_rerun_in_the_default_folder_says_no_model_call(tmp_path, monkeypatch):
+    """`scan` twice with no --out: the same reports/<bench>/ folder, the second run makes no model call."""
+    monkeypatch.chdir(tmp_path)
+    bench_file = tmp_path / "mini.jsonl"
+    load_benchmark("demo").subset([s.id for s in load_benchmark("demo").samples[:6]]).write(bench_file)
+    assert default_out("mini") == Path("reports") / "mini"
+    res1 = scan(str(bench_file), models=[ScriptedLM("a", lambda p: "")], n_boot=0, progress=False, report=False)
+    assert res1.out_dir == Path("reports") / "mini"
+    assert "new answers" in res1.calls_message()
+    res2 = scan(str(bench_file), models=[ScriptedLM("a", lambda p: "")], n_boot=0, progress=False, report=False)
+    assert res2.out_dir == res1.out_dir
+    assert res2.calls_message() == "all 6 answers already stored: no model call made"
+
+
+def test_set_aside_keeps_the_previous_pdf_by_timestamp(tmp_path):
+    pdf = tmp_path / "audit.pdf"
+    assert set_aside(pdf) is None
+    pdf.write_bytes(b"%PDF-1 old")
+    kept = set_aside(pdf)
+    assert kept is not None and not pdf.exists() and kept.read_bytes() == b"%PDF-1 old"
+    assert re.fullmatch(r"audit-\d{8}-\d{6}\.pdf", kept.name)
+    pdf.write_bytes(b"%PDF-1 newer")
+    again = set_aside(pdf)
+    assert again != kept and again.exists() and kept.exists()
+
+
+def test_version_and_global_options():
+    runner = CliRunner()
+    res = runner.invoke(main, ["--version"])
+    assert res.exit_code == 0 and re.match(r"leakaudit, version \d", res.output)
+    res = runner.invoke(main, ["--quiet", "--log-level", "info", "benchmarks"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["--log-level", "loud", "benchmarks"])
+    assert res.exit_code == 2 and "loud" in res.output
+
+
+def test_third_party_warnings_silenced_unless_debug():
+    from leakaudit.cli.console import configure_output
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        configure_output(False, "warning")
+        warnings.warn("`past_key_values` is deprecated", FutureWarning)
+        warnings.warn_explicit("Glyph 26085 missing from font(s) DejaVu Sans.", UserWarning, "matplotlib/backends/backend_agg.py", 1,
+                               module="matplotlib.backends.backend_agg")
+    assert not caught
+    assert logging.getLogger("transformers").getEffectiveLevel() >= logging.ERROR
+    assert logging.getLogger("leakaudit").getEffectiveLevel() == logging.WARNING
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        configure_output(False, "debug")
+        warnings.warn("`past_key_values` is deprecated", FutureWarning)
+    assert caught
+    configure_output(False, "warning")
+
+
+def test_no_color_gives_plain_text(monkeypatch):
+    from leakaudit.cli.console import make_console
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    console = make_console()
+    assert console.no_color and console.color_system is None
+    console.print("[red]error[/red]")  # no escape codes under NO_COLOR
+    colour_code = re.compile(r"\x1b\[[0-9;]*m")
+    buf = io.StringIO()
+    Console(file=buf, force_terminal=True, no_color=console.no_color, color_system=console.color_system).print("[red]error[/red] x")
+    assert not colour_code.search(buf.getvalue())
+    monkeypatch.delenv("NO_COLOR")
+    assert make_console().color_system is None or not make_console().no_color
+
+
+def test_ocr_blind_answers_are_copied_from_its_llm(tmp_path):
+    """ocr+smollm2 blind (drop) = smollm2-135m text with the same prompt: copied, not asked again."""
+    from leakaudit.reuse import copy_equivalent_answers, equivalent_source
+    from leakaudit.runner import build_items, run
+    from leakaudit.store import AnswerStore
+    from leakaudit.zoo import load_zoo
+
+    zoo = load_zoo()
+    assert equivalent_source(zoo["ocr+smollm2"], "blind", "drop") == ("smollm2-135m", "text")
+    assert equivalent_source(zoo["ocr+smollm2"], "blind", "grey") is None
+    assert equivalent_source(zoo["tiny-llava"], "blind", "drop") is None
+    bench = load_benchmark("demo").subset([s.id for s in load_benchmark("demo").samples[:5]])
+    llm = ScriptedLM("smollm2-135m", lambda p: "")
+    run(bench, [llm], condition="text", run_dir=tmp_path, scoring="cloze", progress=False)
+    run(bench, [ScriptedLM("smollm2-135m", lambda p: "")], condition="text", run_dir=tmp_path, scoring="letter", progress=False)
+    items = build_items(bench.samples, "blind", shots=0, fewshot=[], scoring="cloze", blind="drop", circular=False)
+    keys = [it.key("ocr+smollm2", "blind", "drop", 0) for it in items]
+    assert copy_equivalent_answers(tmp_path, "ocr+smollm2", "blind", "drop", ("smollm2-135m", "text"), keys) == 5
+    # letter prompts differ between text and blind (MMStar's letter line): none of those is copied
+    letter_items = build_items(bench.samples, "blind", shots=0, fewshot=[], scoring="letter", blind="drop", circular=False)
+    assert copy_equivalent_answers(tmp_path, "ocr+smollm2", "blind", "drop", ("smollm2-135m", "text"),
+                                   [it.key("ocr+smollm2", "blind", "drop", 0) for it in letter_items]) == 0
+    reader = ScriptedLM("ocr+smollm2", lambda p: "", supports_images=True)
+    summary = run(bench, [reader], condition="blind", run_dir=tmp_path, scoring="cloze", progress=False)
+    assert reader.calls == 0 and summary.all_cached
+    with AnswerStore(tmp_path) as store:
+        df = store.answers(model="ocr+smollm2", condition="blind")
+    assert len(df) == 5 and set(df["source"]) == {"copy:smollm2-135m/text"}
+
+
+def test_tiny_group_runs_each_set_of_weights_once():
+    from leakaudit.zoo import load_zoo
+
+    zoo = load_zoo()
+    names = [s.name for s in zoo.group("tiny")]
+    assert "smollm2-135m" in names and "smollm2-135m-llamacpp" not in names
+    assert "smollm2-135m-llamacpp" in [s.name for s in zoo.group("tiny-full")]
+
+
+def test_fast_gguf_reading_gives_the_same_fields_and_tensors(smollm2_path):
+    import gguf
+    import numpy as np
+
+    from leakaudit.backends.gguf_fast import fast_gguf_reading
+
+    slow = gguf.GGUFReader(str(smollm2_path))
+    original_map = gguf.get_tensor_name_map
+    with fast_gguf_reading():
+        fast = gguf.GGUFReader(str(smollm2_path))
+        assert not isinstance(fast.data, np.memmap)
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2)
+    assert gguf.get_tensor_name_map is original_map and isinstance(gguf.GGUFReader(str(smollm2_path)).data, np.memmap)
+    assert list(slow.fields) == list(fast.fields)
+    assert slow.fields["tokenizer.ggml.tokens"].contents() == fast.fields["tokenizer.ggml.tokens"].contents()
+    assert [t.name for t in slow.tensors] == [t.name for t in fast.tensors]
+    for a, b in zip(slow.tensors, fast.tensors):
+        assert a.tensor_type == b.tensor_type and np.array_equal(a.data, b.data)
