@@ -33,9 +33,11 @@ DEFAULT_ZOO = Path(__file__).parent / "model_zoo.yaml"
 
 KINDS = ("llm", "lvlm")
 #: backends a zoo entry may name; the loaded registry may add third-party ones
-KNOWN_BACKENDS = ("hf", "llamacpp", "openai", "ocr", "lmeval", "scripted")
+KNOWN_BACKENDS = ("hf", "llamacpp", "openai", "ocr", "lmeval", "scripted", "vllm")
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 QUANTIZATIONS = (None, "4bit", "8bit")
+#: formats only the vllm backend loads (pre-quantized checkpoints, GGUF as is)
+VLLM_ONLY_QUANTIZATIONS = ("awq", "gptq", "fp8", "gguf")
 PROMPT_STYLES = ("chat", "plain")
 BLIND_MODES = ("drop", "grey", "noise")
 #: builders of offline random VLMs (``leakaudit.backends.tiny_vlm``)
@@ -163,8 +165,10 @@ def _spec_from_entry(name: str, raw: Any, source: str, backends: set[str]) -> Mo
         raise _err(source, name, "size", f"{spec.size!r} is not a positive number of billions of parameters (or null)")
     if spec.dtype not in DTYPES:
         raise _err(source, name, "dtype", f"{spec.dtype!r} is not one of {', '.join(DTYPES)}")
-    if spec.quantization not in QUANTIZATIONS:
-        raise _err(source, name, "quantization", f"{spec.quantization!r} is not one of 4bit, 8bit (or null)")
+    if spec.quantization in VLLM_ONLY_QUANTIZATIONS and spec.backend != "vllm":
+        raise _err(source, name, "quantization", f"{spec.quantization!r} checkpoints run on the vllm backend; the {spec.backend} backend takes 4bit or 8bit")
+    if spec.quantization not in QUANTIZATIONS + VLLM_ONLY_QUANTIZATIONS:
+        raise _err(source, name, "quantization", f"{spec.quantization!r} is not one of 4bit, 8bit, {', '.join(VLLM_ONLY_QUANTIZATIONS)} (or null)")
     if spec.prompt_style not in PROMPT_STYLES:
         raise _err(source, name, "prompt_style", f"{spec.prompt_style!r} is not one of {', '.join(PROMPT_STYLES)}")
     if spec.blind_mode not in BLIND_MODES:
@@ -185,8 +189,8 @@ def _spec_from_entry(name: str, raw: Any, source: str, backends: set[str]) -> Mo
     if spec.builder is not None and spec.builder not in BUILDERS:
         raise _err(source, name, "builder", f"unknown builder {spec.builder!r}; known: {', '.join(BUILDERS)}")
     # what each backend needs to find the weights
-    if spec.backend == "hf" and not (spec.hf_id or spec.gguf or spec.builder):
-        raise _err(source, name, "hf_id", "the hf backend needs hf_id (hub id or local folder), gguf, or builder")
+    if spec.backend in ("hf", "vllm") and not (spec.hf_id or spec.gguf or spec.builder):
+        raise _err(source, name, "hf_id", f"the {spec.backend} backend needs hf_id (hub id or local folder), gguf, or builder")
     if spec.backend == "llamacpp" and not spec.gguf:
         raise _err(source, name, "gguf", "the llamacpp backend needs a gguf file")
     if spec.backend == "openai" and not spec.api_model:

@@ -7,7 +7,7 @@ from .base import LM, Prompt, backend_registry, register_backend
 
 #: modules that register a backend on import; optional dependencies are imported lazily
 #: inside each backend's constructor so that listing backends never needs them.
-_BUILTIN = ("transformers_backend", "llamacpp", "openai_api", "lmeval_backend", "ocr_composite")
+_BUILTIN = ("transformers_backend", "llamacpp", "openai_api", "lmeval_backend", "ocr_composite", "vllm_backend")
 
 
 def _load_builtin_backends() -> None:
