@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ..errors import LeakauditError
+from .engine_opts import engine_options
 
 
 # -- shared rendering ------------------------------------------------------------------
@@ -201,6 +202,7 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 @click.option("--n-boot", type=click.IntRange(0), default=1000, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip the PDF.")
 @click.option("--no-progress", is_flag=True)
+@engine_options("scan")
 def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_dir, shots, scoring, circular, k, n, drop_blind,
              min_confidence, balance, n_boot, no_report, no_progress) -> None:
     """Audit BENCH end to end: run the missing answers, compute MG/ML, label and filter questions, write a report folder."""
@@ -276,6 +278,7 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
               help="A text-only hit counts as evidence only with at least this softmax share of the option scores (default 0.5; 0: every hit, as MMStar).")
 @click.option("--limit", type=click.IntRange(1), default=None)
+@engine_options("gate")
 def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo_path, out_dir, run_dir, shots, scoring, circular, k, n,
              min_confidence, limit) -> None:
     """CI gate for a benchmark SUBMISSION: exit 0 pass, 1 a threshold failed, 2 bad input or setup."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import LeakauditError
+from .engine_opts import engine_options
 
 
 @click.command("models")
@@ -63,6 +64,7 @@ def _model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:
 @click.option("--max-new-tokens", type=click.IntRange(1), default=32, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the few-shot choice.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@engine_options("run")
 def run(bench, models_opt, group, condition, shots, scoring, blind, circular, run_dir, limit, bench_path, split, zoo_path,
         batch_size, max_new_tokens, seed, no_progress) -> None:
     """Ask models a benchmark's questions and store every answer in RUN_DIR (resumable)."""
