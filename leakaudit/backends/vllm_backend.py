@@ -256,6 +256,13 @@ class VLLMBackend(LM):
             torch.cuda.empty_cache()
 
     # -- requests -----------------------------------------------------------------------
+    @staticmethod
+    def _sampling(**kwargs: Any) -> Any:
+        """``vllm.SamplingParams`` (a seam: the contract tests replay them on transformers)."""
+        from vllm import SamplingParams
+
+        return SamplingParams(**kwargs)
+
     def _request(self, prompt: Prompt, extra_ids: list[int] | None = None) -> tuple[dict[str, Any], int]:
         """The vLLM prompt (token ids, plus images for an LVLM) and its number of context tokens."""
         text = self.render(prompt)
@@ -279,10 +286,8 @@ class VLLMBackend(LM):
 
     # -- LM interface -------------------------------------------------------------------
     def letter_logprobs(self, prompts: list[Prompt], letters: list[list[str]]) -> list[list[float]]:
-        from vllm import SamplingParams
-
         wanted = sorted({tid for ls in letters for letter in ls for tid in self.letter_token_ids(letter)})
-        params = SamplingParams(max_tokens=1, temperature=0.0, logprobs=len(wanted), logprob_token_ids=wanted)
+        params = self._sampling(max_tokens=1, temperature=0.0, logprobs=len(wanted), logprob_token_ids=wanted)
         outs = self._generate([self._request(p)[0] for p in prompts], params)
         result = []
         for out, ls in zip(outs, letters):
@@ -295,9 +300,7 @@ class VLLMBackend(LM):
         return result
 
     def loglikelihood(self, prompts: list[Prompt], continuations: list[list[str]]) -> list[list[tuple[float, int]]]:
-        from vllm import SamplingParams
-
-        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=1)
+        params = self._sampling(max_tokens=1, temperature=0.0, prompt_logprobs=1)
         requests: list[dict[str, Any]] = []
         spans: list[tuple[int, int]] = []  # (first continuation position, n tokens)
         shape: list[int] = []
@@ -336,9 +339,7 @@ class VLLMBackend(LM):
         return result
 
     def generate(self, prompts: list[Prompt], max_new_tokens: int = 64) -> list[str]:
-        from vllm import SamplingParams
-
-        params = SamplingParams(max_tokens=max_new_tokens, temperature=0.0)
+        params = self._sampling(max_tokens=max_new_tokens, temperature=0.0)
         outs = self._generate([self._request(p)[0] for p in prompts], params)
         texts = []
         for out in outs:
