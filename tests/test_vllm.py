@@ -11,6 +11,7 @@ and the chosen letters on at least 95% of the questions.
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
@@ -22,6 +23,9 @@ try:
     VLLM_ERROR = None
 except Exception as exc:  # noqa: BLE001 - a broken install (torchvision mismatch) is a skip reason too
     VLLM_ERROR = f"{type(exc).__name__}: {exc}"
+
+if VLLM_ERROR is not None and os.environ.get("LEAKAUDIT_REQUIRE_VLLM") == "1":  # CI's vLLM environment: never skip
+    raise RuntimeError(f"LEAKAUDIT_REQUIRE_VLLM=1 but vLLM does not import: {VLLM_ERROR}")
 
 pytestmark = [
     pytest.mark.skipif(VLLM_ERROR is not None, reason=f"vLLM is not importable here ({VLLM_ERROR}); "
