@@ -11,6 +11,8 @@ entries raise ``ConfigError`` naming the file, the entry and the field.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import importlib.util
 import os
@@ -42,6 +44,34 @@ PROMPT_STYLES = ("chat", "plain")
 BLIND_MODES = ("drop", "grey", "noise")
 #: builders of offline random VLMs (``leakaudit.backends.tiny_vlm``)
 BUILDERS = {"tiny_llava": "build_tiny_llava", "tiny_idefics3": "build_tiny_idefics3"}
+
+
+_MODEL_ARGS: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("leakaudit_model_args", default={})
+
+
+@contextlib.contextmanager
+def model_args(args: dict[str, Any]):
+    """Backend keyword arguments (``--model-args``) added to every model loaded in the block."""
+    token = _MODEL_ARGS.set(dict(args))
+    try:
+        yield
+    finally:
+        _MODEL_ARGS.reset(token)
+
+
+def current_model_args() -> dict[str, Any]:
+    return dict(_MODEL_ARGS.get())
+
+
+def parse_model_args(text: str | None) -> dict[str, Any]:
+    """``key=value,key=value`` (values read as YAML scalars: 0.3, true, 2048) -> dict; bad items named."""
+    out: dict[str, Any] = {}
+    for item in [p.strip() for p in (text or "").split(",") if p.strip()]:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--model-args: {item!r} is not key=value")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
 
 
 def cache_root() -> Path:
@@ -275,6 +305,7 @@ class Zoo:
     def load(self, name: str, **overrides: Any) -> "LM":
         """The loaded model (cached per process, per set of overrides) behind the ``LM`` interface."""
         spec = self[name]
+        overrides = {**current_model_args(), **overrides}
         key = (spec.name, tuple(sorted((k, repr(v)) for k, v in overrides.items())))
         with self._lock:
             if key not in self._loaded:

@@ -64,6 +64,27 @@ def test_run_plan_loads_nothing_and_counts_stored(tmp_path, monkeypatch):
     assert "18.3" in out and "download" in out
 
 
+def test_model_args_reach_the_backend(tmp_path, monkeypatch):
+    import leakaudit.zoo as zoo_mod
+    from leakaudit.zoo import parse_model_args
+
+    assert parse_model_args("gpu_memory_utilization=0.3,max_model_len=2048,enforce_eager=true,x=a") == {
+        "gpu_memory_utilization": 0.3, "max_model_len": 2048, "enforce_eager": True, "x": "a"}
+    with pytest.raises(LeakauditError, match="not key=value"):
+        parse_model_args("tensor_parallel_size")
+    seen = {}
+
+    def construct(self, spec, overrides):
+        seen.update(overrides)
+        raise LeakauditError("stop here")
+
+    monkeypatch.setattr(zoo_mod.Zoo, "_construct", construct)
+    res = CliRunner().invoke(main, ["run", "demo", "--models", "smollm2-135m-vllm", "--condition", "text", "--limit", "1",
+                                    "--run-dir", str(tmp_path), "--model-args", "max_model_len=2048,tensor_parallel_size=2"])
+    assert res.exit_code == 2 and "stop here" in res.output
+    assert seen == {"max_model_len": 2048, "tensor_parallel_size": 2}
+
+
 def test_plan_numbers():
     from leakaudit.plan import gpu_memory_gb, seconds_for
 

@@ -50,6 +50,8 @@ def engine_options(command: str) -> Callable:
     """Decorate the click callback of ``run`` / ``scan`` / ``gate`` (apply below ``@click.command``)."""
 
     def deco(fn: Callable) -> Callable:
+        @click.option("--model-args", default=None, help="Backend keyword arguments for every model loaded, key=value[,key=value] "
+                      "(vllm: tensor_parallel_size=2,gpu_memory_utilization=0.8,max_model_len=4096).")
         @click.option("--plan", "plan_only", is_flag=True, help="Print models, sizes, GPU memory, time and what is stored, then stop (loads nothing).")
         @click.option("--gpus-per-worker", type=click.FloatRange(0), default=0.0, show_default=True, help="GPUs each Ray worker holds (--engine ray).")
         @click.option("--workers", type=click.IntRange(1), default=None, help="Ray workers (default: as many as the cluster's CPUs/GPUs allow).")
@@ -57,17 +59,23 @@ def engine_options(command: str) -> Callable:
         @click.option("--engine", "engine_name", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                       help="local: this process; ray: Ray actors, one model each, work split by (model, shard); this process writes the store.")
         @functools.wraps(fn)
-        def wrapper(*args: Any, engine_name: str, address: str | None, workers: int | None, gpus_per_worker: float, plan_only: bool, **kw: Any):
+        def wrapper(*args: Any, engine_name: str, address: str | None, workers: int | None, gpus_per_worker: float, plan_only: bool,
+                    model_args: str | None, **kw: Any):
+            from ..zoo import model_args as with_model_args
+            from ..zoo import parse_model_args
+
+            overrides = parse_model_args(model_args)
             if plan_only:
                 _print_plan(command, kw)
                 return None
             from ..engines import make_engine, use_engine
 
             engine = make_engine(engine_name, address=address, workers=workers, gpus_per_worker=gpus_per_worker)
-            if engine is None:
-                return fn(*args, **kw)
-            with use_engine(engine):
-                return fn(*args, **kw)
+            with with_model_args(overrides):
+                if engine is None:
+                    return fn(*args, **kw)
+                with use_engine(engine):
+                    return fn(*args, **kw)
 
         return wrapper
 

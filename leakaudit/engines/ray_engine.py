@@ -72,23 +72,25 @@ class _Worker:
         from ..zoo import Zoo
 
         self.zoo = Zoo(specs, groups, source=source)
-        self.model: str | None = None
+        self.model: tuple[str, str] | None = None  # (zoo name, overrides) of the loaded backend
         self.lm = None
 
-    def _lm(self, model: str):
-        if self.model != model:
+    def _lm(self, model: str, overrides: dict):
+        wanted = (model, repr(sorted(overrides.items())))
+        if self.model != wanted:
             if self.lm is not None:
-                self.zoo.unload(self.model)
+                self.zoo.unload(self.model[0])
             self.lm, self.model = None, None
-            self.lm = self.zoo.load(model)
-            self.model = model
+            self.lm = self.zoo.load(model, **overrides)
+            self.model = wanted
         return self.lm
 
-    def answer(self, model: str, condition: str, items: list, batch_size: int, max_new_tokens: int) -> tuple[list[dict], float, dict]:
+    def answer(self, model: str, condition: str, items: list, batch_size: int, max_new_tokens: int,
+               overrides: dict | None = None) -> tuple[list[dict], float, dict]:
         """Answer a shard (items carry their images); returns results, seconds, backend info."""
         from ..runner import _answer_batch, _check_modality
 
-        lm = self._lm(model)
+        lm = self._lm(model, overrides or {})
         _check_modality(model, condition, supports_images=lm.supports_images)
         t0 = time.perf_counter()
         results: list[dict] = []
@@ -216,8 +218,11 @@ class RayEngine:
         """
         from tqdm.auto import tqdm
 
+        from ..zoo import current_model_args
+
         ray = self._init()
         self._ensure_actors(ray, zoo)
+        overrides = current_model_args()  # --model-args reach the workers' zoo.load
         queue = self._shards(work, batch_size, len(self._slots))
         out: dict[str, dict[str, Any]] = {w.name: {"new": 0, "seconds": 0.0, "info": None} for w in work}
         inflight: dict[Any, tuple[int, _Shard, float]] = {}
@@ -231,7 +236,7 @@ class RayEngine:
                     if shard is None:
                         break
                     items = [prepare(it) for _, it in shard.items]
-                    ref = slot.actor.answer.remote(shard.model, condition, items, batch_size, max_new_tokens)
+                    ref = slot.actor.answer.remote(shard.model, condition, items, batch_size, max_new_tokens, overrides)
                     slot.busy, slot.model = True, shard.model
                     inflight[ref] = (i, shard, time.perf_counter())
                     self.stats["shards"] += 1
