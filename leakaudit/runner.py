@@ -295,6 +295,7 @@ def run(
     seed: int = 0,
     command: str | None = None,
     engine: Any = None,
+    keep_loaded: bool = False,
 ) -> RunSummary:
     """Ask every model every sample under one condition; answers go to ``run_dir``'s store.
 
@@ -305,6 +306,8 @@ def run(
     come from the whole benchmark (``select_fewshot``), so ``limit`` never changes them.
     ``engine`` (default: the one set by ``leakaudit.engines.use_engine``, else this process)
     says where the pending questions are answered; this process always writes the store.
+    ``keep_loaded`` leaves zoo models loaded for the caller's next run (``scan`` asks an LVLM
+    with and without images on one loaded engine) instead of freeing them at the end.
     """
     check_settings(condition=condition, scoring=scoring, blind=blind)
     if shots < 0:
@@ -353,7 +356,7 @@ def run(
                                      batch_size=batch_size, max_new_tokens=max_new_tokens, progress=progress, name=name)
                 finally:
                     model_infos.append(lm.info())  # after the work: backends report their counters too
-                    if not isinstance(model, LM):
+                    if not isinstance(model, LM) and not keep_loaded:
                         _release(zoo_obj, name, lm)
             else:
                 model_infos.append({"name": name, "loaded": False, "reason": "all answers already stored"})

@@ -147,12 +147,18 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
     jobs: list[tuple[str | LM, str, int, str]] = [(m, "text", shots, "drop") for m in plan.inspectors + plan.base_llms]
     jobs += [(m, "vision", 0, "drop") for m in plan.lvlms]
     jobs += [(m, "blind", 0, plan.blind_modes.get(plan.name(m), "drop")) for m in plan.lvlms]
-    for model, condition, n_shots, blind in jobs:
+    # every condition of a model while it is loaded (a vLLM engine takes a minute to start)
+    first = {}
+    for model, *_ in jobs:
+        first.setdefault(plan.name(model), len(first))
+    jobs.sort(key=lambda job: first[plan.name(job[0])])
+    last = {plan.name(job[0]): i for i, job in enumerate(jobs)}
+    for i, (model, condition, n_shots, blind) in enumerate(jobs):
         name = plan.name(model)
         if name in failed:
             continue
         try:
-            summaries.append(run(bench, [model], condition=condition, shots=n_shots, blind=blind, **common))
+            summaries.append(run(bench, [model], condition=condition, shots=n_shots, blind=blind, keep_loaded=last[name] > i, **common))
         except KeyboardInterrupt:
             raise
         except LeakauditError as exc:
@@ -167,6 +173,9 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
             failed.add(name)
             plan.skipped.append(f"{name}: {condition} run failed: {type(exc).__name__}: {exc}")
             log.warning("%s: %s run failed: %s: %s", name, condition, type(exc).__name__, exc)
+        finally:
+            if (name in failed or last[name] == i) and isinstance(model, str) and hasattr(zoo, "unload"):
+                zoo.unload(name)  # kept loaded across its conditions; freed after its last one
     return summaries
 
 
