@@ -116,8 +116,9 @@ def test_distributed_engine_needs_zoo_names(tmp_path):
 # -- slow: a local Ray cluster with two CPU workers --------------------------------------------
 @pytest.fixture(scope="module")
 def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {k: v for k, v in os.environ.items() if k.startswith(("LEAKAUDIT_", "HF_", "TRANSFORMERS_"))}})
+    from leakaudit.engines.ray_engine import init_ray
+
+    init_ray(num_cpus=2)
     yield
     ray.shutdown()
 

@@ -39,6 +39,23 @@ def _ray():
     return ray
 
 
+def init_ray(address: str | None = None, attempts: int = 3, **kwargs: Any) -> None:
+    """``ray.init`` with the workers' environment; a local start is retried (Ray gives a new
+    node 30 s to register, which a machine busier than its cores can miss)."""
+    ray = _ray()
+    env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
+    kwargs = {"runtime_env": {"env_vars": env}, "log_to_driver": False, "include_dashboard": False, **kwargs}
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(address=address, **kwargs)
+            return
+        except Exception as exc:  # noqa: BLE001 - connection errors are long; say what was tried
+            ray.shutdown()
+            if address is not None or attempt == attempts or "timed out during startup" not in str(exc):
+                raise LeakauditError(f"could not start or reach a Ray cluster (address={address or 'local'}): {exc}") from exc
+            log.warning("Ray did not start in time (attempt %d of %d); retrying", attempt, attempts)
+
+
 @dataclass
 class ModelWork:
     """The pending questions of one model: (store key, item) pairs, in run order."""
@@ -130,12 +147,7 @@ class RayEngine:
     def _init(self):
         ray = _ray()
         if not ray.is_initialized():
-            env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
-            kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env}, "log_to_driver": False, **self.init_kwargs}
-            try:
-                ray.init(address=self.address, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - connection errors are long; say what was tried
-                raise LeakauditError(f"could not start or reach a Ray cluster (address={self.address or 'local'}): {exc}") from exc
+            init_ray(self.address, **self.init_kwargs)
         if self._actor_cls is None:
             self._actor_cls = ray.remote(_Worker)
         return ray
@@ -274,4 +286,4 @@ class RayEngine:
         return {"engine": "ray", "address": self.address, "workers": len(self._slots), "gpus_per_worker": self.gpus_per_worker, **self.stats}
 
 
-__all__ = ["ModelWork", "RayEngine"]
+__all__ = ["ModelWork", "RayEngine", "init_ray"]
