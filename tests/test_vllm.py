@@ -83,7 +83,7 @@ def test_letter_logprobs_match_transformers(vllm_lm, hf_lm, demo_prompts):
     a = vllm_lm.letter_logprobs(prompts, letters)
     b = hf_lm.letter_logprobs(prompts, letters)
     diffs = [abs(x - y) for ra, rb in zip(a, b) for x, y in zip(ra, rb)]
-    print(f"letter log-probs, vLLM vs transformers: max |diff| {max(diffs):.4f} nats, mean {sum(diffs) / len(diffs):.4f} over {len(diffs)}")
+    print(f"letter log-probs, vLLM vs transformers: max |diff| {max(diffs):.2e} nats, mean {sum(diffs) / len(diffs):.2e} over {len(diffs)}")
     assert all(math.isfinite(x) and x <= 0 for row in a for x in row)
     assert max(diffs) < MAX_NATS
 

@@ -43,6 +43,10 @@ def init_ray(address: str | None = None, attempts: int = 3, **kwargs: Any) -> No
     """``ray.init`` with the workers' environment; a local start is retried (Ray gives a new
     node 30 s to register, which a machine busier than its cores can miss)."""
     ray = _ray()
+    if address is None:
+        # Ray nices its workers to 15 by default: on a machine shared with other jobs they then
+        # barely run, and here the workers are the ones doing the work
+        os.environ.setdefault("RAY_worker_niceness", "0")
     env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
     kwargs = {"runtime_env": {"env_vars": env}, "log_to_driver": False, "include_dashboard": False, **kwargs}
     for attempt in range(1, attempts + 1):
