@@ -110,6 +110,8 @@ class VLLMBackend(LM):
         self.trust_remote_code = trust_remote_code
         self._variant_ids: dict[str, list[int]] = {}
         self.stats = {"requests": 0, "prompt_tokens": 0}
+        if dtype != "auto" and dtype not in VLLM_DTYPES:
+            raise ConfigError(f"model {name!r}, field 'dtype': {dtype!r} is not one of auto, {', '.join(VLLM_DTYPES)}")
         if quantization is not None and quantization not in VLLM_QUANTIZATIONS:
             raise ConfigError(f"model {name!r}, field 'quantization': {quantization!r} is not one of {', '.join(VLLM_QUANTIZATIONS)}")
         self.gguf_file = Path(gguf_file) if gguf_file else None
@@ -124,7 +126,8 @@ class VLLMBackend(LM):
             "model": str(self.gguf_file) if quantization == "gguf" else self.source,
             "tokenizer": self.source if quantization != "gguf" else str(source or self.gguf_file.parent),
             "revision": revision,
-            "dtype": VLLM_DTYPES.get(dtype, "auto" if on_cuda else "float32") if dtype != "auto" or not on_cuda else "auto",
+            # auto: vLLM's choice on a GPU; fp32 on CPU, as the transformers backend (exact, comparable)
+            "dtype": ("auto" if on_cuda else "float32") if dtype == "auto" else VLLM_DTYPES.get(dtype),
             "tensor_parallel_size": int(tensor_parallel_size),
             "gpu_memory_utilization": float(gpu_memory_utilization if gpu_memory_utilization is not None
                                             else (0.9 if on_cuda else CPU_MEMORY_FRACTION)),
@@ -132,8 +135,6 @@ class VLLMBackend(LM):
             "trust_remote_code": trust_remote_code,
             "seed": seed,
         }
-        if dtype == "auto" and not on_cuda:
-            self.engine_options["dtype"] = "float32"  # as the transformers backend on CPU: exact, comparable
         if max_model_len is not None or not on_cuda:
             self.engine_options["max_model_len"] = int(max_model_len or CPU_MAX_MODEL_LEN)
         if quantization is not None:
