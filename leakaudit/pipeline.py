@@ -177,14 +177,21 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
     jobs: list[tuple[str | LM, str, int, str]] = [(m, "text", shots, "drop") for m in plan.inspectors + plan.base_llms]
     jobs += [(m, "vision", 0, "drop") for m in plan.lvlms]
     jobs += [(m, "blind", 0, plan.blind_modes.get(plan.name(m), "drop")) for m in plan.lvlms]
-    for model, condition, n_shots, blind in jobs:
+    # every condition of a model while it is loaded (a vLLM engine takes a minute to start);
+    # the order of first appearance keeps the text-only LLMs first (their answers can be reused)
+    first: dict[str, int] = {}
+    for model, *_ in jobs:
+        first.setdefault(plan.name(model), len(first))
+    jobs.sort(key=lambda job: first[plan.name(job[0])])
+    last = {plan.name(job[0]): i for i, job in enumerate(jobs)}
+    for i, (model, condition, n_shots, blind) in enumerate(jobs):
         name = plan.name(model)
         if name in failed:
             continue
         try:
             _reuse_equivalent(bench, model, condition, n_shots, blind, zoo=zoo, run_dir=run_dir, scoring=scoring,
                               circular=circular, limit=limit)
-            summaries.append(run(bench, [model], condition=condition, shots=n_shots, blind=blind, **common))
+            summaries.append(run(bench, [model], condition=condition, shots=n_shots, blind=blind, keep_loaded=last[name] > i, **common))
         except KeyboardInterrupt:
             raise
         except LeakauditError as exc:

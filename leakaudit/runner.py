@@ -282,6 +282,8 @@ def run(
     seed: int = 0,
     command: str | None = None,
     long_prompts: str | None = None,
+    engine: Any = None,
+    keep_loaded: bool = False,
 ) -> RunSummary:
     """Ask every model every sample under one condition; answers go to ``run_dir``'s store.
 
@@ -293,6 +295,10 @@ def run(
     A prompt over a model's budget (``leakaudit.prompt_limits``) is truncated or skipped
     (``long_prompts``: truncate | skip; default ``$LEAKAUDIT_LONG_PROMPTS`` or truncate), and
     the run record lists each such question with its reason.
+    ``engine`` (default: the one set by ``leakaudit.engines.use_engine``, else this process)
+    says where the pending questions are answered; this process always writes the store.
+    ``keep_loaded`` leaves zoo models loaded for the caller's next run (``scan`` asks an LVLM
+    with and without images on one loaded engine) instead of freeing them at the end.
     """
     from .prompt_limits import resolve_mode
 
@@ -319,8 +325,17 @@ def run(
     long_notes: dict[str, list[dict[str, Any]]] = {}
     status = "complete"
     store = AnswerStore(run_dir)
+    if engine is None:
+        from .engines import current_engine
+
+        engine = current_engine()
     try:
         store.add_samples(samples)
+        if engine is not None and not getattr(engine, "local", True):
+            rows, model_infos[:] = _run_on_engine(engine, models, items, store, zoo_obj, condition=condition, blind=blind,
+                                                  blind_mode=blind_mode, shots=shots, batch_size=batch_size,
+                                                  max_new_tokens=max_new_tokens, progress=progress, circular=circular)
+            models = []  # answered: the local loop below has nothing to do
         for model in models:
             name = _model_name(model)
             existing = store.existing_keys(model=name, condition=condition, blind_mode=blind_mode, shots=int(shots))
@@ -342,7 +357,7 @@ def run(
                                      batch_size=batch_size, max_new_tokens=max_new_tokens, progress=progress, name=name)
                 finally:
                     model_infos.append(lm.info())  # after the work: backends report their counters too
-                    if not isinstance(model, LM):
+                    if not isinstance(model, LM) and not keep_loaded:
                         _release(zoo_obj, name, lm)
             else:
                 model_infos.append({"name": name, "loaded": False, "reason": "all answers already stored"})
@@ -421,6 +436,57 @@ def _record_run_safely(store: AnswerStore, status: str, info: dict[str, Any]) ->
             raise
 
 
+def _with_images(it: _Item, condition: str, blind: str) -> _Item:
+    """The item as asked: its prompt with the condition's images (none, the real ones, grey, noise)."""
+    images = condition_images(it.sample, condition, blind)
+    return _Item(sample=it.sample, original=it.original, rotation=it.rotation, scoring=it.scoring,
+                 prompt=Prompt(messages=it.prompt.messages, images=images, prefix_len=it.prompt.prefix_len,
+                               answer_prefix=it.prompt.answer_prefix))
+
+
+def _run_on_engine(engine: Any, models: list[str | LM], items: list[_Item], store: AnswerStore, zoo_obj: Any, *,
+                   condition: str, blind: str, blind_mode: str, shots: int, batch_size: int, max_new_tokens: int,
+                   progress: bool, circular: bool) -> tuple[list[RunRow], list[dict[str, Any]]]:
+    """Every model's pending items at once on a remote engine; answers stored here as they stream back."""
+    from .engines.ray_engine import ModelWork
+
+    if any(isinstance(m, LM) for m in models):
+        raise LeakauditError("a distributed engine loads models on its workers: name zoo models, not LM objects")
+    work, keyed_by, cached_by = [], {}, {}
+    for name in models:
+        existing = store.existing_keys(model=name, condition=condition, blind_mode=blind_mode, shots=int(shots))
+        keyed: dict[AnswerKey, _Item] = {}
+        for it in items:
+            keyed.setdefault(it.key(name, condition, blind_mode, shots), it)
+        pending = [(k, it) for k, it in keyed.items() if k not in existing]
+        keyed_by[name], cached_by[name] = keyed, len(keyed) - len(pending)
+        if pending:
+            work.append(ModelWork(name, pending))
+
+    def sink(name: str, chunk: list, results: list[dict[str, Any]], per_item: float) -> int:
+        return _store_results(store, name, chunk, results, condition=condition, blind_mode=blind_mode, shots=shots, per_item=per_item)
+
+    done = engine.execute(work, zoo=zoo_obj, condition=condition, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                          prepare=lambda it: _with_images(it, condition, blind), sink=sink, progress=progress) if work else {}
+    rows, infos = [], []
+    for name in models:
+        d = done.get(name)
+        infos.append(d["info"] if d and d.get("info") else {"name": name, "loaded": False, "reason": "all answers already stored"})
+        acc = _accuracy(store, list(keyed_by[name]), name, condition, blind_mode, shots, circular)
+        rows.append(RunRow(model=name, condition=condition, n=len(keyed_by[name]), new=d["new"] if d else 0, cached=cached_by[name],
+                           accuracy=acc, seconds=d["seconds"] if d else 0.0))
+    return rows, infos
+
+
+def _store_results(store: AnswerStore, name: str, chunk: list[tuple[AnswerKey, _Item]], results: list[dict[str, Any]], *,
+                   condition: str, blind_mode: str, shots: int, per_item: float) -> int:
+    """Write one batch of answers (the store ignores keys it already has); returns how many were new."""
+    new = 0
+    for (key, it), res in zip(chunk, results):
+        new += store.add(Answer(sample_id=it.original.id, seconds=per_item, **key._asdict(), **res))
+    return new
+
+
 def _run_model(lm: LM, pending: list[tuple[AnswerKey, _Item]], store: AnswerStore, *, condition: str, blind: str, blind_mode: str,
                shots: int, batch_size: int, max_new_tokens: int, progress: bool, name: str) -> int:
     """Answer ``pending`` items with ``lm`` batch by batch, storing each batch at once."""
@@ -430,17 +496,11 @@ def _run_model(lm: LM, pending: list[tuple[AnswerKey, _Item]], store: AnswerStor
     with tqdm(total=len(pending), desc=name, unit="q", disable=not progress, file=sys.stderr) as bar:
         for start in range(0, len(pending), batch_size):
             chunk = pending[start:start + batch_size]
-            batch = []
-            for _, it in chunk:
-                images = condition_images(it.sample, condition, blind)
-                batch.append(_Item(sample=it.sample, original=it.original, rotation=it.rotation, scoring=it.scoring,
-                                   prompt=Prompt(messages=it.prompt.messages, images=images, prefix_len=it.prompt.prefix_len,
-                                                 answer_prefix=it.prompt.answer_prefix)))
+            batch = [_with_images(it, condition, blind) for _, it in chunk]
             t0 = time.perf_counter()
             results = _answer_batch(lm, batch, max_new_tokens=max_new_tokens)
             per_item = (time.perf_counter() - t0) / len(batch)
-            for (key, it), res in zip(chunk, results):
-                new += store.add(Answer(sample_id=it.original.id, seconds=per_item, **key._asdict(), **res))
+            new += _store_results(store, name, chunk, results, condition=condition, blind_mode=blind_mode, shots=shots, per_item=per_item)
             bar.update(len(chunk))
     return new
 

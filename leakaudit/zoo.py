@@ -11,6 +11,8 @@ entries raise ``ConfigError`` naming the file, the entry and the field.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import importlib.util
 import logging
@@ -37,6 +39,8 @@ DEFAULT_ZOO = Path(__file__).parent / "model_zoo.yaml"
 
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 QUANTIZATIONS = (None, "4bit", "8bit")
+#: formats only the vllm backend loads (pre-quantized checkpoints, GGUF as is)
+VLLM_ONLY_QUANTIZATIONS = ("awq", "gptq", "fp8", "gguf")
 PROMPT_STYLES = ("chat", "plain")
 #: set (to 1) by ``leakaudit --allow-remote-code``: models whose repositories ship Python code may run it
 ALLOW_REMOTE_CODE_ENV = "LEAKAUDIT_ALLOW_REMOTE_CODE"
@@ -82,6 +86,34 @@ def check_api_key_env(name: str, env: Any, allowed: list[str] | tuple[str, ...] 
 
 #: builders of offline random VLMs (``leakaudit.backends.tiny_vlm``)
 BUILDERS = {"tiny_llava": "build_tiny_llava", "tiny_idefics3": "build_tiny_idefics3"}
+
+
+_MODEL_ARGS: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("leakaudit_model_args", default={})
+
+
+@contextlib.contextmanager
+def model_args(args: dict[str, Any]):
+    """Backend keyword arguments (``--model-args``) added to every model loaded in the block."""
+    token = _MODEL_ARGS.set(dict(args))
+    try:
+        yield
+    finally:
+        _MODEL_ARGS.reset(token)
+
+
+def current_model_args() -> dict[str, Any]:
+    return dict(_MODEL_ARGS.get())
+
+
+def parse_model_args(text: str | None) -> dict[str, Any]:
+    """``key=value,key=value`` (values read as YAML scalars: 0.3, true, 2048) -> dict; bad items named."""
+    out: dict[str, Any] = {}
+    for item in [p.strip() for p in (text or "").split(",") if p.strip()]:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--model-args: {item!r} is not key=value")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
 
 
 def cache_root() -> Path:
@@ -239,8 +271,10 @@ def _spec_from_entry(name: str, raw: Any, source: str, backends: set[str], allow
         raise _err(source, name, "size", f"{spec.size!r} is not a positive number of billions of parameters (or null)")
     if spec.dtype not in DTYPES:
         raise _err(source, name, "dtype", f"{spec.dtype!r} is not one of {', '.join(DTYPES)}")
-    if spec.quantization not in QUANTIZATIONS:
-        raise _err(source, name, "quantization", f"{spec.quantization!r} is not one of 4bit, 8bit (or null)")
+    if spec.quantization in VLLM_ONLY_QUANTIZATIONS and spec.backend != "vllm":
+        raise _err(source, name, "quantization", f"{spec.quantization!r} checkpoints run on the vllm backend; the {spec.backend} backend takes 4bit or 8bit")
+    if spec.quantization not in QUANTIZATIONS + VLLM_ONLY_QUANTIZATIONS:
+        raise _err(source, name, "quantization", f"{spec.quantization!r} is not one of 4bit, 8bit, {', '.join(VLLM_ONLY_QUANTIZATIONS)} (or null)")
     if spec.prompt_style not in PROMPT_STYLES:
         raise _err(source, name, "prompt_style", f"{spec.prompt_style!r} is not one of {', '.join(PROMPT_STYLES)}")
     if spec.blind_mode not in BLIND_MODES:
@@ -274,8 +308,8 @@ def _spec_from_entry(name: str, raw: Any, source: str, backends: set[str], allow
     if spec.builder is not None and spec.builder not in BUILDERS:
         raise _err(source, name, "builder", f"unknown builder {spec.builder!r}; known: {', '.join(BUILDERS)}")
     # what each backend needs to find the weights
-    if spec.backend == "hf" and not (spec.hf_id or spec.gguf or spec.builder):
-        raise _err(source, name, "hf_id", "the hf backend needs hf_id (hub id or local folder), gguf, or builder")
+    if spec.backend in ("hf", "vllm") and not (spec.hf_id or spec.gguf or spec.builder):
+        raise _err(source, name, "hf_id", f"the {spec.backend} backend needs hf_id (hub id or local folder), gguf, or builder")
     if spec.backend == "llamacpp" and not spec.gguf:
         raise _err(source, name, "gguf", "the llamacpp backend needs a gguf file")
     if spec.backend == "openai" and not spec.api_model:
@@ -359,6 +393,7 @@ class Zoo:
     def load(self, name: str, **overrides: Any) -> "LM":
         """The loaded model (cached per process, per set of overrides) behind the ``LM`` interface."""
         spec = self[name]
+        overrides = {**current_model_args(), **overrides}
         key = (spec.name, tuple(sorted((k, repr(v)) for k, v in overrides.items())))
         with self._lock:
             if key not in self._loaded:

@@ -104,7 +104,7 @@ def test_env_var_selects_the_zoo_file(tmp_path, monkeypatch, raw):
 @pytest.mark.parametrize(
     "entry, field, edit",
     [
-        ("Yi-6B", "backend", lambda e: e.update(backend="vllm")),
+        ("Yi-6B", "backend", lambda e: e.update(backend="tensorrt-llm")),
         ("Yi-6B", "hf_id", lambda e: e.pop("hf_id")),
         ("LLaVA-1.5-7B", "base_llm", lambda e: e.pop("base_llm")),
         ("LLaVA-1.5-7B", "base_llm", lambda e: e.update(base_llm="Vicuna-9B")),

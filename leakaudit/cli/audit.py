@@ -14,6 +14,7 @@ from ..errors import LeakauditError
 from ..types import BLIND_MODES, CONDITIONS, IMPORT_FORMATS, SCORINGS
 from .console import quiet
 from .model_options import model_options, resolve, save_config
+from .engine_opts import engine_options
 
 
 # -- shared rendering ------------------------------------------------------------------
@@ -342,6 +343,7 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 @click.option("--models", "models_opt", default=None,
               help="Comma-separated models instead of a zoo group: zoo names, hub ids (org/name), local folders or .gguf files.")
 @model_options()
+@engine_options("scan")
 def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_dir, shots, scoring, circular, k, n, drop_blind,
              min_confidence, balance, n_boot, no_report, no_progress, as_json, no_images, models_opt, config, kind, backend, device,
              dtype, model_args, batch_size) -> None:
@@ -457,6 +459,8 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
 @click.option("--models", "models_opt", default=None,
               help="Comma-separated models instead of the zoo group: zoo names, hub ids (org/name), local folders or .gguf files.")
 @model_options()
+@click.option("--limit", type=click.IntRange(1), default=None)
+@engine_options("gate")
 def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo_path, out_dir, run_dir, shots, scoring, circular, k, n,
              min_confidence, limit, as_json, no_images, models_opt, config, kind, backend, device, dtype, model_args, batch_size) -> None:
     """CI gate for a benchmark SUBMISSION: exit 0 pass, 1 a threshold failed, 2 bad input or setup."""

@@ -12,6 +12,7 @@ from ..errors import LeakauditError
 from ..types import BLIND_MODES, CONDITIONS, SCORINGS
 from .console import make_console, quiet
 from .model_options import model_options, resolve, save_config
+from .engine_opts import engine_options
 
 
 @click.command("models")
@@ -70,6 +71,7 @@ def _model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:
 @click.option("--long-prompts", type=click.Choice(["truncate", "skip"]), default=None,
               help="A prompt over the model's max_prompt_tokens: cut the question, or skip it (listed in the run record) [default: truncate].")
 @model_options(batch_size=False)
+@engine_options("run")
 def run(bench, models_opt, group, condition, shots, scoring, blind, circular, run_dir, limit, bench_path, split, zoo_path,
         batch_size, max_new_tokens, seed, no_progress, no_images, long_prompts, config, kind, backend, device, dtype, model_args) -> None:
     """Ask models a benchmark's questions and store every answer in RUN_DIR (resumable).
