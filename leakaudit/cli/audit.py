@@ -11,10 +11,11 @@ from typing import Any
 import click
 
 from ..errors import LeakauditError
-from ..types import BLIND_MODES, CONDITIONS, IMPORT_FORMATS, SCORINGS
+from ..types import CONDITIONS, IMPORT_FORMATS
 from .console import quiet
-from .model_options import model_options, resolve, save_config
-from .engine_opts import engine_options
+from .model_options import resolve, save_config
+from .options import (base_llm_option, blind_option, comma_list, engine_options, json_option, model_options, models_option,
+                      out_option, scoring_option, shots_option, zoo_options)
 
 
 # -- shared rendering ------------------------------------------------------------------
@@ -203,9 +204,10 @@ def echo_overrides(lines: list[str]) -> None:
         click.echo(line, err=True)
 
 
-def _base_llm_map(pairs: tuple[str, ...]) -> dict[str, str]:
+def _base_llm_map(pairs: str | tuple[str, ...] | None) -> dict[str, str]:
     out = {}
-    for p in pairs:
+    items = [pairs] if isinstance(pairs, str) else list(pairs or ())
+    for p in [x for item in items for x in (comma_list(item) or [])]:
         if "=" not in p:
             raise LeakauditError(f"--base-llm expects LVLM=LLM, got {p!r}")
         lvlm, llm = p.split("=", 1)
@@ -214,40 +216,57 @@ def _base_llm_map(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _names(csv: str | None) -> list[str] | None:
-    return [x.strip() for x in csv.split(",") if x.strip()] if csv else None
+    return comma_list(csv)
+
+
+def _zoo_panel(zoo_group: str | None, zoo_path: str | None, inspectors: list[str] | None) -> tuple[list[str] | None, list[str] | None]:
+    """(inspectors, lvlms) of ``--zoo NAME`` for commands that read stored answers: the group's LLMs and LVLMs.
+
+    ``--inspectors`` still wins for the LLMs; no ``--zoo``: (inspectors, None), the recorded panel.
+    """
+    if not zoo_group:
+        return inspectors, None
+    from ..pipeline import load_zoo
+
+    specs = load_zoo(zoo_path).group(zoo_group)
+    llms = [s.name for s in specs if s.kind == "llm"]
+    lvlms = [s.name for s in specs if s.kind == "lvlm"]
+    return (inspectors if inspectors is not None else (llms or None)), (lvlms or None)
 
 
 # -- audit -------------------------------------------------------------------------------
 @click.command("audit")
 @click.option("--run-dir", type=click.Path(), required=True, help="Folder of the answer store (answers.sqlite).")
-@click.option("--benchmark", default=None, help="Only this benchmark's answers (default: all in the store).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (metrics rows in percent, null where not run).")
-@click.option("--text-shots", type=click.IntRange(0, 8), default=0, show_default=True,
-              help="Shot setting of S_t: 0 as in MMStar's tables, 2 as its filter (MMStar issue #6). Default: the run's recorded setting.")
+@click.option("--benchmark", default=None, help="Only this benchmark's answers (default: all in the store; an option, not an argument, since it filters).")
+@json_option("Print one JSON object (metrics rows in percent, null where not run).")
+@shots_option(help="Shot setting of S_t: 0 as in MMStar's tables, 2 as its filter (MMStar issue #6). Default: the run's recorded setting.",
+              show_default=True)
 @click.option("--circular/--no-circular", default=False, help="Credit a question only if every rotation of its options is right.")
 @click.option("--k", type=click.IntRange(0), default=None, help="Text-answerable above k LLM hits (with --n: above floor(N*k/n)). Default: MMStar's 2 of 8.")
 @click.option("--n", type=click.IntRange(1), default=None, help="Ratio denominator for --k.")
 @click.option("--n-boot", type=click.IntRange(0), default=1000, show_default=True, help="Bootstrap resamples for the 95% intervals (0: none).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--zoo", "zoo_path", type=click.Path(dir_okay=False), default=None, help="Zoo YAML (gives each LVLM's base LLM).")
-@click.option("--base-llm", "base_llm", multiple=True, help="LVLM=LLM: base LLM of a model the zoo does not know (repeatable).")
-@click.option("--scoring", type=click.Choice(SCORINGS), default=None, help="Only answers of this scoring mode.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Also write summary.json, metrics.csv, samples.csv/parquet here.")
+@zoo_options(group_help="Zoo group or model name: its LLMs are the inspectors, its LVLMs the audited vision models (default: the recorded panel).")
+@base_llm_option()
+@scoring_option(help="Only answers of this scoring mode.")
+@out_option("out_dir", help="Also write summary.json, metrics.csv, samples.csv/parquet here.")
 @click.option("--by-category", is_flag=True, help="Table per capability too.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
               help="A text-only hit counts as evidence only with at least this softmax share of the option scores "
                    "(default: the run's recorded setting, else 0.5; 0: every hit, as MMStar).")
 @click.option("--inspectors", default=None, help="Comma-separated LLMs whose text-only hits count as evidence "
               "(default: the run's recorded panel, else every LLM with real weights in the store, one per set of weights).")
-def audit_cmd(run_dir, benchmark, as_json, text_shots, circular, k, n, n_boot, seed, zoo_path, base_llm, scoring, out_dir, by_category,
+def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, zoo_group, zoo_path, base_llm, scoring, out_dir, by_category,
               min_confidence, inspectors) -> None:
     """MMStar's S_v, S_wv, S_t, MG and ML per model, benchmark and capability, from RUN_DIR's answers."""
     from ..pipeline import audit_run
     from ..settings import resolve
 
-    settings, lines = resolve(run_dir, **given(shots=("text_shots", text_shots), circular=("circular", circular), k=("k", k), n=("n", n),
+    panel, lvlms = _zoo_panel(zoo_group, zoo_path, _names(inspectors))
+    settings, lines = resolve(run_dir, **given(shots=("shots", shots), circular=("circular", circular), k=("k", k), n=("n", n),
                                                n_boot=("n_boot", n_boot), seed=("seed", seed), min_confidence=("min_confidence", min_confidence),
-                                               inspectors=("inspectors", _names(inspectors)),
+                                               inspectors=("zoo_group" if zoo_group and not inspectors else "inspectors", panel),
+                                               lvlms=("zoo_group", lvlms),
                                                base_llms=("base_llm", _base_llm_map(base_llm) or None)))
     echo_overrides(lines)
     result = audit_run(run_dir, settings, benchmark=benchmark, zoo=zoo_path, scoring=scoring, overrides=lines, require_inspectors=True)
@@ -279,17 +298,18 @@ def audit_cmd(run_dir, benchmark, as_json, text_shots, circular, k, n, n_boot, s
 @click.option("--n", type=click.IntRange(1), default=None, help="Ratio denominator for --k.")
 @click.option("--drop-blind", is_flag=True, help="Also drop questions a vision model answers without the image.")
 @click.option("--balance", is_flag=True, help="Equal number of questions per capability (deterministic).")
-@click.option("--text-shots", type=click.IntRange(0, 8), default=0, show_default=True, help="Prefer text-only answers of this shot setting (default: the run's recorded one).")
+@shots_option(help="Prefer text-only answers of this shot setting (default: the run's recorded one).", show_default=True)
 @click.option("--circular/--no-circular", default=False, help="Count a text-only hit only if every rotation was right.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
               help="A text-only hit counts as evidence only with at least this softmax share of the option scores "
                    "(default: the run's recorded setting, else 0.5; 0: every hit, as MMStar).")
-@click.option("--zoo", "zoo_path", type=click.Path(dir_okay=False), default=None)
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder for the kept questions and removed.csv.")
+@zoo_options(group_help="Zoo group or model name: its LLMs are the inspectors, its LVLMs the vision models (default: the recorded panel).")
+@out_option("out_dir", required=True, help="Folder for the kept questions and removed.csv.")
 @click.option("--inspectors", default=None, help="Comma-separated LLMs whose text-only hits count as evidence (default: every LLM with live text-only answers; imported runs count only when named here).")
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
-def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_shots, circular, min_confidence, zoo_path, out_dir,
-            inspectors, no_images) -> None:
+@json_option("Print one JSON object: kept and input counts, the kept file, removal reasons with counts.")
+def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, shots, circular, min_confidence, zoo_group, zoo_path, out_dir,
+            inspectors, no_images, as_json) -> None:
     """Write BENCH without its text-answerable questions (MMStar's filter), in its own format, plus removed.csv."""
     from .console import make_console
 
@@ -300,8 +320,11 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
     from ..pipeline import audit_run
     from ..settings import resolve
 
-    settings, lines = resolve(run_dir, **given(shots=("text_shots", text_shots), circular=("circular", circular), k=("k", k), n=("n", n),
-                                               min_confidence=("min_confidence", min_confidence), inspectors=("inspectors", _names(inspectors)),
+    panel, lvlms = _zoo_panel(zoo_group, zoo_path, _names(inspectors))
+    settings, lines = resolve(run_dir, **given(shots=("shots", shots), circular=("circular", circular), k=("k", k), n=("n", n),
+                                               min_confidence=("min_confidence", min_confidence),
+                                               inspectors=("zoo_group" if zoo_group and not inspectors else "inspectors", panel),
+                                               lvlms=("zoo_group", lvlms),
                                                remove_signals=("drop_blind", ["blind-hits"] if drop_blind else None),
                                                balance=("balance", balance or None)))
     echo_overrides(lines)
@@ -309,6 +332,11 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
     result = audit_run(run_dir, replace(settings, n_boot=0), benchmark=bench_obj, zoo=zoo_path, overrides=lines, require_inspectors=True)
     fres = filter_benchmark(bench_obj, result, settings=settings)
     data_file = fres.write(out_dir)
+    if as_json:
+        click.echo(json.dumps({"benchmark": bench_obj.name, "n_input": len(bench_obj), "n_kept": len(fres.kept), "kept_file": str(data_file),
+                               "removed_csv": str(Path(out_dir) / "removed.csv"), "removed": dict(fres.reason_counts()),
+                               "overridden": lines}, ensure_ascii=False, allow_nan=False))
+        return
     console = make_console()
     console.print(f"kept {len(fres.kept)} of {len(bench_obj)} questions -> {data_file}", markup=False, highlight=False)
     for reason, count in fres.reason_counts().items():
@@ -319,15 +347,14 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 # -- scan --------------------------------------------------------------------------------
 @click.command("scan")
 @click.argument("bench")
-@click.option("--zoo", "zoo_group", default=None, help="Zoo group or model (default: tiny for demo, else MMStar's 8 LLM inspectors + 16 LVLMs).")
-@click.option("--zoo-file", "zoo_path", type=click.Path(dir_okay=False), default=None, help="Zoo YAML (default: $LEAKAUDIT_ZOO or the bundled one).")
+@zoo_options(group_help="Zoo group or model (default: tiny for demo, else MMStar's 8 LLM inspectors + 16 LVLMs).")
 @click.option("--path", "bench_path", type=click.Path(exists=True), default=None, help="Local copy of the benchmark (file or folder).")
 @click.option("--split", default=None)
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions.")
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Report folder (default reports/<bench>/: a rerun reuses its stored answers; an earlier audit.pdf is kept as audit-<time>.pdf).")
+@out_option("out_dir", help="Report folder (default reports/<bench>/: a rerun reuses its stored answers; an earlier audit.pdf is kept as audit-<time>.pdf).")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Answer store to use (default OUT/run).")
-@click.option("--shots", type=click.IntRange(0, 8), default=None, help="Few-shot demonstrations for the text-only LLMs (default 0; MMStar's filter used 2).")
-@click.option("--scoring", type=click.Choice(SCORINGS), default=None, help="Answer scoring (default cloze: no letter bias).")
+@shots_option(None, help="Few-shot demonstrations for the text-only LLMs (default 0; MMStar's filter used 2).")
+@scoring_option(help="Answer scoring (default cloze: no letter bias).")
 @click.option("--circular/--no-circular", default=None, help="Ask every rotation of the options; a question counts only if all are right.")
 @click.option("--k", type=click.IntRange(0), default=None, help="Filter/label threshold: more than k text-only hits is text-answerable (with --n: floor(N*k/n)).")
 @click.option("--n", type=click.IntRange(1), default=None, help="Ratio denominator for --k.")
@@ -338,10 +365,9 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, text_s
 @click.option("--n-boot", type=click.IntRange(0), default=1000, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip the PDF.")
 @click.option("--no-progress", is_flag=True)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (metrics, averages, summary, where the files went).")
+@json_option("Print one JSON object (metrics, averages, summary, where the files went).")
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (only the text-only LLMs run; vision models are skipped with the reason).")
-@click.option("--models", "models_opt", default=None,
-              help="Comma-separated models instead of a zoo group: zoo names, hub ids (org/name), local folders or .gguf files.")
+@models_option(help="Comma-separated models instead of a zoo group: zoo names, hub ids (org/name), local folders or .gguf files.")
 @model_options()
 @engine_options("scan")
 def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_dir, shots, scoring, circular, k, n, drop_blind,
@@ -397,7 +423,7 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
 @click.option("--split", default=None, help="Split of a question file that holds several (ScienceQA's problems.json).")
 @click.option("--run-dir", type=click.Path(file_okay=False), required=True, help="Answer store to import into.")
 @click.option("--shots", type=click.IntRange(0, 8), default=0, show_default=True, help="Few-shot setting the predictions were made with.")
-@click.option("--blind-mode", type=click.Choice(BLIND_MODES), default="drop", show_default=True)
+@blind_option(help="What the blind run showed instead of the image (for --condition blind).")
 @click.option("--id-column", default=None, help="Column (lm-eval: doc field) holding the question id (default: the format's, e.g. index, pid, id).")
 @click.option("--prediction-column", default=None, help="Column holding the answer (default: the format's, e.g. prediction, response).")
 @click.option("--verdict-column", default="auto", show_default=True,
@@ -406,8 +432,9 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
 @click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
               help="A row whose id or question text matches no question stops the import (raise) or is skipped and listed (skip).")
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
-def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shots, blind_mode, id_column, prediction_column,
-            verdict_column, on_error, no_images) -> None:
+@json_option("Print the import summary as one JSON object (counts, accuracy, skipped rows, accuracy by category).")
+def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shots, blind, id_column, prediction_column,
+            verdict_column, on_error, no_images, as_json) -> None:
     """Store published predictions (VLMEvalKit, lm-eval, MathVista, MMMU-Pro, ScienceQA) as answers, for the audit."""
     from .console import make_console
     from rich.table import Table
@@ -417,11 +444,23 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
     from ..settings import AuditSettings, record
 
     summary = import_predictions(file, format=fmt, model=model, condition=condition, benchmark=bench, path=bench_path,
-                                 split=split, run_dir=run_dir, shots=shots, blind_mode=blind_mode, id_column=id_column,
+                                 split=split, run_dir=run_dir, shots=shots, blind_mode=blind, id_column=id_column,
                                  prediction_column=prediction_column, verdict_column=verdict_column, on_error=on_error,
                                  no_images=no_images)
     if AuditSettings.load(run_dir) is None:  # the first writer records how the answers were made; a scan's panel stays
         record(run_dir, shots=shots)
+    if as_json:
+        acc = summary.accuracy
+        click.echo(json.dumps({
+            "file": str(summary.file), "format": summary.format, "model": summary.model, "condition": summary.condition,
+            "benchmark": summary.benchmark, "run_dir": str(summary.run_dir), "n_rows": summary.n_rows, "n_matched": summary.n_matched,
+            "n_stored": summary.n_stored, "n_existing": summary.n_existing, "n_empty": summary.n_empty, "n_refused": summary.n_refused,
+            "accuracy": None if acc != acc else acc, "verdict_column": summary.verdict_column,
+            "unmatched_ids": list(summary.unmatched_ids), "mismatched_ids": list(summary.mismatched_ids), "notes": list(summary.notes),
+            "by_category": [{"category": str(r.category), "n": int(r.n), "accuracy": float(r.accuracy)}
+                            for r in summary.by_category.itertuples(index=False)],
+        }, ensure_ascii=False, allow_nan=False))
+        return
     console = make_console()
     for line in summary.lines():
         console.print(line, markup=False, highlight=False)
@@ -442,24 +481,21 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
 @click.option("--min-mg", type=float, default=None,
               help="Smallest allowed multi-modal gain (points) of EACH vision model with real weights (random-weight test models never count).")
 @click.option("--max-leaked", type=click.FloatRange(0, 1), default=None, help="Largest allowed share of leaked questions.")
-@click.option("--zoo", "zoo_group", default="tiny", show_default=True, help="Zoo group (or model) that audits the submission.")
-@click.option("--zoo-file", "zoo_path", type=click.Path(dir_okay=False), default=None, help="Zoo YAML.")
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder for verdict.json, junit.xml, summary.md.")
+@zoo_options("tiny", group_help="Zoo group (or model) that audits the submission.", show_default=True)
+@out_option("out_dir", required=True, help="Folder for verdict.json, junit.xml, summary.md.")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Answer store (default OUT/run; reuse it to skip re-runs).")
-@click.option("--shots", type=click.IntRange(0, 8), default=None)
-@click.option("--scoring", type=click.Choice(SCORINGS), default=None)
+@shots_option(None, help="Few-shot demonstrations for the text-only LLMs (default: recorded, else 0).")
+@scoring_option(help="Answer scoring (default: recorded, else cloze).")
 @click.option("--circular/--no-circular", default=None)
 @click.option("--k", type=click.IntRange(0), default=None)
 @click.option("--n", type=click.IntRange(1), default=None)
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
               help="A text-only hit counts as evidence only with at least this softmax share of the option scores (default 0.5; 0: every hit, as MMStar).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions (the verdict says N of M).")
-@click.option("--json", "as_json", is_flag=True, help="Print verdict.json to stdout instead of the lines.")
+@json_option("Print verdict.json to stdout instead of the lines.")
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (only the text-only LLMs run; vision models are skipped with the reason).")
-@click.option("--models", "models_opt", default=None,
-              help="Comma-separated models instead of the zoo group: zoo names, hub ids (org/name), local folders or .gguf files.")
+@models_option(help="Comma-separated models instead of the zoo group: zoo names, hub ids (org/name), local folders or .gguf files.")
 @model_options()
-@click.option("--limit", type=click.IntRange(1), default=None)
 @engine_options("gate")
 def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo_path, out_dir, run_dir, shots, scoring, circular, k, n,
              min_confidence, limit, as_json, no_images, models_opt, config, kind, backend, device, dtype, model_args, batch_size) -> None:

@@ -14,6 +14,9 @@ from ..errors import ON_ERRORS
 from ..inspect import inspect_benchmark
 
 
+from .options import json_option, out_option  # noqa: E402 - the shared flags
+
+
 @click.command("benchmarks")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of a table.")
 def benchmarks(as_json: bool) -> None:
@@ -59,10 +62,11 @@ def _table(title: str, counts: dict, total: int) -> Table:
 @click.command("inspect")
 @click.argument("bench")
 @click.option("--path", type=click.Path(exists=True, path_type=Path), help="Local copy (file or folder) of an adapter's benchmark instead of the hub.")
-@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
+@json_option("Print exactly one JSON object on stdout.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Read only the first N samples.")
 @click.option("--on-error", type=click.Choice(ON_ERRORS), default="raise", show_default=True, help="Stop at the first bad row, or skip bad rows and list them.")
-@click.option("--skipped-out", type=click.Path(path_type=Path), default=None, help="Where --on-error skip writes the skipped rows [default: skipped_rows.csv].")
+@out_option("skipped_out", file=True, path_type=Path, aliases=("--skipped-out",),
+            help="Where --on-error skip writes the skipped rows [default: skipped_rows.csv].")
 @click.option("--split", default=None, help="Split to read from a file that holds several (ScienceQA's problems.json; default: the adapter's).")
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
 def inspect(bench: str, path: Path | None, as_json: bool, limit: int | None, on_error: str, skipped_out: Path | None, split: str | None,

@@ -23,7 +23,7 @@ def _print_plan(command: str, kw: dict[str, Any]) -> None:
         from .models import _model_names
 
         zoo = load_zoo(kw["zoo_path"])
-        names = [zoo[m].name for m in _model_names(kw["models_opt"], kw["group"], zoo)]
+        names = [zoo[m].name for m in _model_names(kw["models_opt"], kw["zoo_group"], zoo)]
         shots = kw["shots"]
         bench = load_benchmark(kw["bench"], path=kw["bench_path"], split=kw["split"], limit=None if shots else kw["limit"])
         jobs = run_jobs(names, kw["condition"], shots, kw["blind"])

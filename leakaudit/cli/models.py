@@ -9,20 +9,20 @@ from pathlib import Path
 import click
 
 from ..errors import LeakauditError
-from ..types import BLIND_MODES, CONDITIONS, SCORINGS
+from ..types import CONDITIONS
 from .console import make_console, quiet
-from .model_options import model_options, resolve, save_config
-from .engine_opts import engine_options
+from .model_options import resolve, save_config
+from .options import blind_option, engine_options, json_option, model_options, models_option, out_option, scoring_option, shots_option, zoo_options
 
 
 @click.command("models")
-@click.option("--zoo", "zoo_path", type=click.Path(dir_okay=False), default=None, help="Zoo YAML (default: $LEAKAUDIT_ZOO or the bundled model_zoo.yaml).")
-@click.option("--group", default=None, help="Only this group (e.g. tiny).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
-def models(zoo_path: str | None, group: str | None, as_json: bool) -> None:
+@zoo_options(group_help="Only this zoo group or model (e.g. tiny).")
+@json_option("Print JSON records instead of a table.")
+def models(zoo_group: str | None, zoo_path: str | None, as_json: bool) -> None:
     """List the model zoo: name, kind, backend, hub id, size, base LLM and groups."""
     from ..zoo import load_zoo, zoo_frame, zoo_table
 
+    group = zoo_group
     zoo = load_zoo(zoo_path)
     if as_json:
         frame = zoo_frame(zoo)
@@ -43,26 +43,39 @@ def _model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:
     if group:
         names += [s.name for s in zoo.group(group)]
     if not names:
-        raise LeakauditError("say which models to run: --models a,b or --group NAME (see `leakaudit models`)")
+        raise LeakauditError("say which models to run: --models a,b or --zoo GROUP (see `leakaudit models`)")
     return list(dict.fromkeys(names))  # keep order, drop repeats
+
+
+def _summary_json(summary) -> dict:
+    """The RunSummary as JSON: the settings of the run, totals and one object per model (accuracy null when none)."""
+    import math
+
+    rows = []
+    for r in summary.rows:
+        row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.__dict__.items()}
+        rows.append(row)
+    return {"benchmark": summary.benchmark, "run_dir": str(summary.run_dir), "condition": summary.condition,
+            "blind_mode": summary.blind_mode, "shots": summary.shots, "scoring": summary.scoring, "circular": summary.circular,
+            "new": summary.new, "total": summary.total, "all_cached": summary.all_cached, "fewshot_ids": list(summary.fewshot_ids),
+            "rows": rows}
 
 
 @click.command("run")
 @click.argument("bench")
-@click.option("--models", "models_opt", default=None, help="Comma-separated zoo names, hub ids (org/name), local model folders or .gguf files.")
-@click.option("--group", default=None, help="A zoo group (e.g. tiny).")
+@models_option(help="Comma-separated zoo names, hub ids (org/name), local model folders or .gguf files.")
+@zoo_options(group_help="A zoo group (e.g. tiny) or zoo model name; its models run (with --models: both).")
 @click.option("--condition", type=click.Choice(CONDITIONS), required=True,
               help="text: no image (LLMs); vision: with images; blind: a vision model without the image.")
-@click.option("--shots", type=click.IntRange(0, 8), default=0, show_default=True, help="Few-shot demonstrations (MMStar's LLM filter used 2).")
-@click.option("--scoring", type=click.Choice(SCORINGS), default="letter", show_default=True,
+@shots_option(help="Few-shot demonstrations (MMStar's LLM filter used 2).", show_default=True)
+@scoring_option("letter", show_default=True,
               help="letter: argmax of option-letter log-probs; cloze: length-normalised option-text likelihood; generate: free text + extraction.")
-@click.option("--blind", type=click.Choice(BLIND_MODES), default="drop", show_default=True, help="What a blind run shows instead of the image.")
+@blind_option()
 @click.option("--circular", is_flag=True, help="Ask once per rotation of the options (MMBench circular evaluation).")
 @click.option("--run-dir", type=click.Path(file_okay=False), required=True, help="Folder of the answer store (answers.sqlite).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N samples.")
 @click.option("--path", "bench_path", type=click.Path(exists=True), default=None, help="Local copy of the benchmark (file or folder).")
 @click.option("--split", default=None, help="Benchmark split (default: the adapter's).")
-@click.option("--zoo", "zoo_path", type=click.Path(dir_okay=False), default=None, help="Zoo YAML.")
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--max-new-tokens", type=click.IntRange(1), default=32, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the few-shot choice.")
@@ -70,10 +83,11 @@ def _model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
 @click.option("--long-prompts", type=click.Choice(["truncate", "skip"]), default=None,
               help="A prompt over the model's max_prompt_tokens: cut the question, or skip it (listed in the run record) [default: truncate].")
+@json_option("Print the run summary (models, answers new and stored, accuracy, skipped prompts) as one JSON object.")
 @model_options(batch_size=False)
 @engine_options("run")
-def run(bench, models_opt, group, condition, shots, scoring, blind, circular, run_dir, limit, bench_path, split, zoo_path,
-        batch_size, max_new_tokens, seed, no_progress, no_images, long_prompts, config, kind, backend, device, dtype, model_args) -> None:
+def run(bench, models_opt, zoo_group, zoo_path, condition, shots, scoring, blind, circular, run_dir, limit, bench_path, split,
+        batch_size, max_new_tokens, seed, no_progress, no_images, long_prompts, as_json, config, kind, backend, device, dtype, model_args) -> None:
     """Ask models a benchmark's questions and store every answer in RUN_DIR (resumable).
 
     --models takes zoo names, hub ids (org/name), local model folders and .gguf files.
@@ -84,7 +98,7 @@ def run(bench, models_opt, group, condition, shots, scoring, blind, circular, ru
     from ..zoo import load_zoo
 
     zoo = load_zoo(zoo_path)
-    names = _model_names(models_opt, group, zoo)
+    names = _model_names(models_opt, zoo_group, zoo)
     explicit_batch = click.get_current_context().get_parameter_source("batch_size") not in (
         click.core.ParameterSource.DEFAULT, None)
     zoo, names = resolve(zoo, None, names_list=names, kind=kind, backend=backend, device=device, dtype=dtype,
@@ -94,7 +108,7 @@ def run(bench, models_opt, group, condition, shots, scoring, blind, circular, ru
     bench_obj = load_benchmark(bench, path=bench_path, split=split, limit=None if shots else limit, no_images=no_images)
     summary = run_models(
         bench_obj, names, condition=condition, run_dir=run_dir, shots=shots, scoring=scoring, blind=blind,
-        circular=circular, limit=limit, zoo=zoo, progress=not no_progress and not quiet(), batch_size=batch_size,
+        circular=circular, limit=limit, zoo=zoo, progress=not no_progress and not quiet() and not as_json, batch_size=batch_size,
         max_new_tokens=max_new_tokens, seed=seed, command=shlex.join(["leakaudit", *sys.argv[1:]]), long_prompts=long_prompts,
     )
     from ..settings import AuditSettings, record
@@ -102,7 +116,9 @@ def run(bench, models_opt, group, condition, shots, scoring, blind, circular, ru
     if AuditSettings.load(run_dir) is None:  # the first writer records how the answers were made; a scan's panel stays
         record(run_dir, shots=shots, scoring=scoring, circular=circular)
     save_config(run_dir)
-    if quiet():
+    if as_json:
+        click.echo(json.dumps(_summary_json(summary), ensure_ascii=False, allow_nan=False))
+    elif quiet():
         click.echo(summary.cached_message() or f"{summary.new} new answers, {summary.total - summary.new} already stored")
     else:
         summary.print(make_console())
@@ -110,7 +126,7 @@ def run(bench, models_opt, group, condition, shots, scoring, blind, circular, ru
 
 @click.command("export")
 @click.option("--run-dir", type=click.Path(file_okay=False, exists=True), required=True)
-@click.option("-o", "--out", "out", type=click.Path(dir_okay=False), required=True, help="answers.parquet (or .csv)")
+@out_option(file=True, required=True, help="answers.parquet (or .csv)")
 def export(run_dir: str, out: str) -> None:
     """Write every stored answer to a parquet (or CSV) file pandas opens."""
     from ..store import STORE_FILE, AnswerStore
