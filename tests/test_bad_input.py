@@ -239,7 +239,7 @@ def test_on_error_skip_keeps_good_rows_and_lists_bad_ones(tmp_path):
     assert [(s.row, s.field) for s in bench.skipped] == [(1, "answer"), (3, "image"), (4, "question")]
 
     out = tmp_path / "skipped.csv"
-    result = CliRunner().invoke(main, ["inspect", str(f), "--on-error", "skip", "--skipped-out", str(out), "--json"])
+    result = CliRunner().invoke(main, ["inspect", str(f), "--on-error", "skip", "-o", str(out), "--json"])
     assert result.exit_code == 0, result.output
     stats = json.loads(result.stdout)
     assert stats["n_samples"] == 2 and stats["n_skipped"] == 3

@@ -94,11 +94,11 @@ def test_settings_round_trip_and_override_lines(tmp_path):
 def test_audit_cli_reads_recorded_settings_and_says_what_a_flag_overrides(store, zoo_file):
     _, run, _ = store
     AuditSettings(inspectors=["llm-b"], min_confidence=None).save(run)
-    out = CliRunner().invoke(main, ["audit", "--run-dir", str(run), "--json", "--n-boot", "0", "--zoo", str(zoo_file)])
+    out = CliRunner().invoke(main, ["audit", "--run-dir", str(run), "--json", "--n-boot", "0", "--zoo-file", str(zoo_file)])
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
     assert doc["summary"]["settings"]["inspectors"] == ["llm-b"] and doc["summary"]["share_text_answerable"] == pytest.approx(0.1)
-    out = CliRunner().invoke(main, ["audit", "--run-dir", str(run), "--json", "--n-boot", "0", "--zoo", str(zoo_file),
+    out = CliRunner().invoke(main, ["audit", "--run-dir", str(run), "--json", "--n-boot", "0", "--zoo-file", str(zoo_file),
                                     "--inspectors", "llm-a,llm-b"])
     assert out.exit_code == 0, out.output
     assert "overriding recorded setting inspectors=llm-b -> llm-a,llm-b" in out.stderr
@@ -155,7 +155,7 @@ def test_filter_refuses_a_store_without_inspector_answers(tmp_path, bench_file, 
     bench = load_benchmark(str(bench_file))
     run = make_store(tmp_path / "run", bench, text={}, vision={"vlm": set(IDS)}, blind={"vlm": {"s0"}})
     out = tmp_path / "kept"
-    res = CliRunner().invoke(main, ["filter", str(bench_file), "--run-dir", str(run), "-o", str(out), "--zoo", str(zoo_file)])
+    res = CliRunner().invoke(main, ["filter", str(bench_file), "--run-dir", str(run), "-o", str(out), "--zoo-file", str(zoo_file)])
     assert res.exit_code == 2, res.output
     assert "no inspector LLM" in res.output and "leakaudit run" in res.output
     assert not out.exists()
@@ -174,7 +174,7 @@ def test_filter_refuses_an_empty_kept_set(store):
 @pytest.mark.parametrize("flags, message", [(["--k", "9", "--n", "2"], "k=9 >= n=2"), (["--k", "2"], "k=2 >= the 2 inspector")])
 def test_rules_that_can_never_flag_exit_2(store, zoo_file, flags, message):
     _, run, _ = store
-    res = CliRunner().invoke(main, ["audit", "--run-dir", str(run), "--n-boot", "0", "--zoo", str(zoo_file), *flags])
+    res = CliRunner().invoke(main, ["audit", "--run-dir", str(run), "--n-boot", "0", "--zoo-file", str(zoo_file), *flags])
     assert res.exit_code == 2 and message in res.output, res.output
 
 
@@ -189,7 +189,7 @@ def test_negative_k_is_refused(store, zoo_file):
 def test_audit_cli_refuses_without_inspectors(tmp_path, bench_file, zoo_file):
     bench = load_benchmark(str(bench_file))
     run = make_store(tmp_path / "run", bench, text={"rnd-lm": set(IDS)}, vision={"vlm": set(IDS)}, blind={"vlm": set()})
-    res = CliRunner().invoke(main, ["audit", "--run-dir", str(run), "--zoo", str(zoo_file), "--n-boot", "0"])
+    res = CliRunner().invoke(main, ["audit", "--run-dir", str(run), "--zoo-file", str(zoo_file), "--n-boot", "0"])
     assert res.exit_code == 2 and "no inspector LLM" in res.output       # the random LM is no inspector
 
 

@@ -68,7 +68,7 @@ def test_inspect_cli_no_images_and_nothing_left_exits_2(mathvista_file, tmp_path
     stats = json.loads(ok.output)
     assert stats["n_samples"] == 4 and stats["n_without_image"] == 0
     bad = CliRunner().invoke(main, ["inspect", "mathvista", "--path", str(mathvista_file), "--on-error", "skip",
-                                    "--skipped-out", str(tmp_path / "skipped.csv")])
+                                    "--out", str(tmp_path / "skipped.csv")])
     assert bad.exit_code == 2 and "nothing is left" in bad.output
 
 

@@ -268,17 +268,17 @@ def test_cli_models_run_errors_and_export(tmp_path):
         "groups:\n  pair: [api-llm, api-vlm]\n"
     )
     cli = CliRunner()
-    listed = cli.invoke(main, ["models", "--zoo", str(zoo_file), "--group", "pair", "--json"])
+    listed = cli.invoke(main, ["models", "--zoo-file", str(zoo_file), "--zoo", "pair", "--json"])
     assert listed.exit_code == 0, listed.output
     records = {r["name"]: r for r in json.loads(listed.output)}
     assert records["api-vlm"]["kind"] == "lvlm" and records["api-vlm"]["base_llm"] == "api-llm"
     assert records["api-llm"]["size_b"] == 7 and records["api-llm"]["groups"] == "pair"
 
-    refused = cli.invoke(main, ["run", "demo", "--models", "api-llm", "--condition", "vision", "--run-dir", str(tmp_path / "r"), "--zoo", str(zoo_file)])
+    refused = cli.invoke(main, ["run", "demo", "--models", "api-llm", "--condition", "vision", "--run-dir", str(tmp_path / "r"), "--zoo-file", str(zoo_file)])
     assert refused.exit_code == 2 and "text-only" in refused.output
-    unknown = cli.invoke(main, ["run", "demo", "--models", "nope", "--condition", "text", "--run-dir", str(tmp_path / "r"), "--zoo", str(zoo_file)])
+    unknown = cli.invoke(main, ["run", "demo", "--models", "nope", "--condition", "text", "--run-dir", str(tmp_path / "r"), "--zoo-file", str(zoo_file)])
     assert unknown.exit_code == 2 and "unknown model 'nope'" in unknown.output
-    nothing = cli.invoke(main, ["run", "demo", "--condition", "text", "--run-dir", str(tmp_path / "r"), "--zoo", str(zoo_file)])
+    nothing = cli.invoke(main, ["run", "demo", "--condition", "text", "--run-dir", str(tmp_path / "r"), "--zoo-file", str(zoo_file)])
     assert nothing.exit_code == 2 and "--models" in nothing.output
 
     run(_bench(3), [ScriptedLM("a", _oracle_letter)], condition="text", run_dir=tmp_path / "r", progress=False)

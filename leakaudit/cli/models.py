@@ -127,7 +127,8 @@ def run(bench, models_opt, zoo_group, zoo_path, condition, shots, scoring, blind
 @click.command("export")
 @click.option("--run-dir", type=click.Path(file_okay=False, exists=True), required=True)
 @out_option(file=True, required=True, help="answers.parquet (or .csv)")
-def export(run_dir: str, out: str) -> None:
+@json_option("Print {\"n_answers\": N, \"file\": PATH} instead of the line.")
+def export(run_dir: str, out: str, as_json: bool) -> None:
     """Write every stored answer to a parquet (or CSV) file pandas opens."""
     from ..store import STORE_FILE, AnswerStore
 
@@ -136,6 +137,9 @@ def export(run_dir: str, out: str) -> None:
     with AnswerStore(run_dir, read_only=True) as store:
         n = store.count()
         path = store.export(out)
+    if as_json:
+        click.echo(json.dumps({"n_answers": n, "file": str(path)}))
+        return
     click.echo(f"wrote {n} answers to {path}")
 
 

@@ -46,7 +46,9 @@ class AliasedOption(click.Option):
             self.opts = saved
 
 
-def _option(*decls: str, hidden: tuple[str, ...] = (), **kwargs: Any) -> Callable:
+def _option(*decls: str, hidden: tuple[str, ...] | bool = (), **kwargs: Any) -> Callable:
+    if hidden is True:
+        return click.option(*decls, hidden=True, **kwargs)
     if hidden:
         return click.option(*decls, cls=AliasedOption, hidden_aliases=hidden, **kwargs)
     return click.option(*decls, **kwargs)
@@ -79,13 +81,16 @@ def zoo_options(default_group: str | None = None, *, group_help: str | None = No
     ``--zoo-file`` with a deprecation note on stderr. ``--group`` is a hidden alias of ``--zoo``.
     """
     def deco(fn: Callable) -> Callable:
-        @_option("--zoo", "--group", "zoo_group", hidden=("--group",), default=default_group, show_default=show_default,
+        @_option("--zoo", "zoo_group", default=default_group, show_default=show_default,
                  metavar="NAME", help=group_help or "Zoo group or zoo model name (see `leakaudit models`).")
         @_option("--zoo-file", "zoo_path", type=click.Path(dir_okay=False), default=None,
                  help="Zoo YAML (default: $LEAKAUDIT_ZOO or the bundled model_zoo.yaml).")
+        @_option("--group", "group_alias", default=None, hidden=True, help="Deprecated spelling of --zoo NAME.")
         @functools.wraps(fn)
-        def wrapper(*args: Any, zoo_group: str | None, zoo_path: str | None, **kw: Any):
+        def wrapper(*args: Any, zoo_group: str | None, zoo_path: str | None, group_alias: str | None, **kw: Any):
             zoo_group, zoo_path = split_zoo(zoo_group, zoo_path)
+            if group_alias:
+                zoo_group = group_alias
             return fn(*args, zoo_group=zoo_group, zoo_path=zoo_path, **kw)
 
         return wrapper

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from .options import json_option
+
 
 @click.group("store")
 def store() -> None:
@@ -34,11 +36,15 @@ def check(run_dir: str, as_json: bool) -> None:
 
 @store.command("repair")
 @click.argument("run_dir", type=click.Path(exists=True))
-def repair(run_dir: str) -> None:
+@json_option("Print the repair report (answers kept and lost, cells cleared, the files) as one JSON object.")
+def repair(run_dir: str, as_json: bool) -> None:
     """Copy every readable answer of RUN_DIR's store into a new file; the old one is kept, renamed."""
     from ..store_tools import repair_store
 
     r = repair_store(run_dir)
+    if as_json:
+        click.echo(json.dumps(r, ensure_ascii=False, default=str))
+        return
     for note in r["notes"]:
         click.echo(f"note: {note}", err=True)
     click.echo(f"salvaged {r['kept'].get('answers', 0)} answers ({r['lost'].get('answers', 0)} unreadable, "

@@ -313,7 +313,7 @@ def _store_cases() -> list[tuple[Case, Callable[[Path], None]]]:
     add("store-truncated-repair", "ok", truncate, [["store", "repair", "{dir}/run"], audit], check=check_damaged_kept())
     add("store-garbage-audit", "error", garbage, [audit], ["answers.sqlite", "not a readable answer store"])
     add("store-garbage-report", "error", garbage, [["report", "{dir}/run", "-o", "{out}/r.pdf", "--no-images"]], ["answers.sqlite"])
-    add("store-garbage-run", "error", garbage, [["run", "{dir}/sub.jsonl", "--models", "scripted-a", "--zoo", "{zoo}", "--condition", "text",
+    add("store-garbage-run", "error", garbage, [["run", "{dir}/sub.jsonl", "--models", "scripted-a", "--zoo-file", "{zoo}", "--condition", "text",
                                                   "--run-dir", "{dir}/run", "--no-progress"]], ["answers.sqlite"])
     add("store-garbage-check", "error", garbage, [["store", "check", "{dir}/run"]], ["DAMAGED"])
     add("store-bad-json-cell-audit", "error", bad_json, [audit], ["answers.sqlite", "option_scores", "rowid"])
@@ -348,17 +348,17 @@ def _cli_cases() -> list[tuple[Case, Callable[[Path], None]]]:
     add("gate-remote-code-unpinned", "error", [["gate", "{dir}/sub.jsonl", "--zoo", "r", "--zoo-file", "{dir}/zoo.yaml", "--out", "{out}"]],
         ["allow-remote-code"], files={"zoo.yaml": "models:\n  r: {kind: llm, backend: hf, hf_id: some/model, trust_remote_code: true}\n"})
     add("gate-missing-submission", "error", [gate[:1] + ["{dir}/nope.jsonl"] + gate[2:] + ["--out", "{out}"]], ["nope.jsonl"])
-    add("export-txt-suffix", "error", [["run", "{dir}/sub.jsonl", "--models", "scripted-a", "--zoo", "{zoo}", "--condition", "text",
+    add("export-txt-suffix", "error", [["run", "{dir}/sub.jsonl", "--models", "scripted-a", "--zoo-file", "{zoo}", "--condition", "text",
                                          "--run-dir", "{dir}/run", "--no-progress"], ["export", "--run-dir", "{dir}/run", "-o", "{out}/x.txt"]], [".txt"])
-    add("export-jsonl-suffix", "ok", [["run", "{dir}/sub.jsonl", "--models", "scripted-a", "--zoo", "{zoo}", "--condition", "text",
+    add("export-jsonl-suffix", "ok", [["run", "{dir}/sub.jsonl", "--models", "scripted-a", "--zoo-file", "{zoo}", "--condition", "text",
                                         "--run-dir", "{dir}/run", "--no-progress"], ["export", "--run-dir", "{dir}/run", "-o", "{out}/x.jsonl"]],
         check=check_file_lines("x.jsonl", 4))
-    add("run-unknown-model", "error", [["run", "{dir}/sub.jsonl", "--models", "nope", "--zoo", "{zoo}", "--condition", "text", "--run-dir", "{out}/run"]], ["nope"])
-    add("run-text-model-vision", "error", [["run", "{dir}/sub.jsonl", "--models", "scripted-a", "--zoo", "{zoo}", "--condition", "vision",
+    add("run-unknown-model", "error", [["run", "{dir}/sub.jsonl", "--models", "nope", "--zoo-file", "{zoo}", "--condition", "text", "--run-dir", "{out}/run"]], ["nope"])
+    add("run-text-model-vision", "error", [["run", "{dir}/sub.jsonl", "--models", "scripted-a", "--zoo-file", "{zoo}", "--condition", "vision",
                                             "--run-dir", "{out}/run"]], ["text-only"])
     add("audit-no-store", "error", [["audit", "--run-dir", "{dir}/nothing"]], ["nothing"])
     add("store-check-no-store", "error", [["store", "check", "{dir}"]], ["answers.sqlite"])
-    add("judge-bad-json-line", "error", [["judge", "pointwise", "--model", "scripted-a", "--zoo", "{zoo}", "--input", "{dir}/j.jsonl"]],
+    add("judge-bad-json-line", "error", [["judge", "pointwise", "--model", "scripted-a", "--zoo-file", "{zoo}", "--input", "{dir}/j.jsonl"]],
         ["j.jsonl", "row 1", "line 3"], files={"j.jsonl": '{"question": "q", "response": "r"}\n\n{bad\n'})
     add("inspect-unknown-benchmark", "error", [["inspect", "not-a-benchmark-or-file"]], ["not-a-benchmark-or-file"])
     return out
