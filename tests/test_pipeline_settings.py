@@ -280,3 +280,18 @@ def test_gate_limit_says_n_of_m(tmp_path):
     assert v.coverage == "4 of 10 questions (--limit 4)" and v.exit_code == 0
     assert json.loads((tmp_path / "out" / "verdict.json").read_text())["coverage"] == "4 of 10 questions (--limit 4)"
     assert "4 of 10 questions" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_audit_zoo_group_picks_the_panel(store, zoo_file):
+    """``--zoo NAME`` on a command that reads stored answers: the group's LLMs are the inspectors."""
+    import yaml
+
+    _, run, _ = store
+    AuditSettings(inspectors=["llm-a", "llm-b"], min_confidence=None).save(run)
+    doc = yaml.safe_load(zoo_file.read_text())
+    doc["groups"] = {"only-b": ["llm-b"]}
+    zoo_file.write_text(yaml.safe_dump(doc))
+    out = CliRunner().invoke(main, ["audit", "--run-dir", str(run), "--json", "--n-boot", "0", "--zoo-file", str(zoo_file), "--zoo", "only-b"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["summary"]["settings"]["inspectors"] == ["llm-b"]
+    assert "overriding recorded setting inspectors=llm-a,llm-b -> llm-b" in out.stderr
