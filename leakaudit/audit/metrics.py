@@ -255,7 +255,7 @@ def compute_metrics(
             continue
         have = text_shot_sets.get(llm)
         if have:
-            missing_t[llm] = f"{llm} has text-only answers only at shots={have}, not {text_shots}; S_t and ML are null (choose --text-shots {have[0]})"
+            missing_t[llm] = f"{llm} has text-only answers only at shots={have}, not {text_shots}; S_t and ML are null (choose --shots {have[0]})"
         else:
             missing_t[llm] = f"base LLM {llm} was never run text-only; S_t and ML are null"
     for llm in sorted(missing_t):
