@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 import click
 
+from ..types import KINDS
+
 BACKEND_CHOICES = ("hf", "llamacpp", "openai", "lmeval")
 DTYPE_CHOICES = ("auto", "bf16", "fp16", "fp32")
 
@@ -49,7 +51,7 @@ def model_options(*, batch_size: bool = True) -> Callable:
                          callback=_load_config, expose_value=True,
                          help="YAML file of settings keyed by option name (models, shots, scoring, thresholds...); the command line wins. "
                               "Written back to the output folder as config.yaml."),
-            click.option("--kind", type=click.Choice(["llm", "lvlm"]), default=None,
+            click.option("--kind", type=click.Choice(KINDS), default=None,
                          help="Kind of a model given by hub id, folder or .gguf when its config cannot tell (default: from config.json)."),
             click.option("--backend", type=click.Choice(BACKEND_CHOICES), default=None,
                          help="Backend for models given by hub id, folder or .gguf (default hf; llamacpp for .gguf when installed)."),
