@@ -80,7 +80,7 @@ def test_gate_refuses_thresholds_that_cannot_fail(tmp_path):
     from leakaudit.gate import gate
 
     v = gate(write_sub(tmp_path / "s.jsonl"), out=tmp_path / "o", models=[ScriptedLM("x", lambda p: "A"), ScriptedLM("y", lambda p: "A")], k=3, n=3)
-    assert v.exit_code == 2 and "--k 3 is not below --n 3" in v.error["message"]
+    assert v.exit_code == 2 and "k=3 >= n=3" in v.error["message"]
 
 
 def test_cli_unexpected_error_is_one_line_exit_2(monkeypatch, tmp_path):
