@@ -132,6 +132,10 @@ class AuditResult:
         write_table(samples, out / SAMPLES_PARQUET, LIST_COLUMNS)
         if not self.answers.empty:
             write_table(self.answers, out / ANSWERS_PARQUET)
+        if len(samples) and "sample_id" in samples:
+            from ..signals.extra import evidence_matrix
+
+            write_table(evidence_matrix(self.samples), out / "evidence_matrix.parquet")
         return out
 
     @classmethod
@@ -342,7 +346,7 @@ def audit(
             frame = sure_hits(frame[frame["model"].isin(lvlm_voters)], min_confidence)
         by_condition[cond] = frame
     evidence = compute_evidence(by_condition, samples, roles, settings, answers=answers,
-                                benchmark=benchmark if not isinstance(benchmark, str) else None, notes=notes)
+                                benchmark=benchmark if not isinstance(benchmark, str) else None, notes=notes, zoo=zoo_obj)
     used = sorted(set(text_ev["model"])) if len(text_ev) else []
     if not used:
         notes.append("no inspector LLM answered text-only: nothing can be judged text-answerable; "

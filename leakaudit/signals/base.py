@@ -57,6 +57,8 @@ class EvidenceContext:
     answers: pd.DataFrame | None = None
     benchmark: Any = None
     notes: list[str] = field(default_factory=list)
+    #: the model zoo, for signals that ask a model again (``leakaudit.signals.extra``)
+    zoo: Any = None
 
     def frame(self, condition: str) -> pd.DataFrame:
         df = self.correct.get(condition)
