@@ -52,7 +52,7 @@ def test_evidence_demo_uses_truth_signals(tmp_path):
     from leakaudit.settings import AuditSettings
     from leakaudit.signals import summarize
 
-    bench = load_benchmark(str(generate_demo(tmp_path / "ev", extended=True) / "demo.jsonl"))
+    bench = load_benchmark("demo", path=generate_demo(tmp_path / "ev", extended=True))
     samples = pd.DataFrame([{"benchmark": s.benchmark, "sample_hash": s.content_hash, "sample_id": s.id, "category": s.category,
                              "l2_category": s.l2_category, "n_options": len(s.options), "answer": s.answer, "label": s.meta.get("label")}
                             for s in bench.samples])
@@ -66,17 +66,21 @@ def test_evidence_demo_uses_truth_signals(tmp_path):
 def test_gate_probe_threshold_zero_fails(tmp_path):
     from test_gate import models, write_submission
 
-    sub = write_submission(tmp_path / "sub.jsonl")
-    out = CliRunner().invoke(main, ["gate", str(sub), "-o", str(tmp_path / "out"), "--models", "x", "--signal-threshold", "probe=0"])
-    # the CLI resolves zoo models; drive the API instead for scripted ones
-    from leakaudit.gate import gate
+    from leakaudit.gate import EXIT_FAIL, gate
 
-    v = gate(sub, out=tmp_path / "out2", models=models(set()), signal_thresholds={"probe": 0.0})
+    sub = write_submission(tmp_path / "sub.jsonl")
+    v = gate(sub, out=tmp_path / "out", models=models(set()), signal_thresholds={"probe": 0.0})
     checks = {c.name: c for c in v.checks}
-    assert "probe" in checks and checks["probe"].threshold == 0.0
     share = v.audit.summary["signals"]["probe"]["share"]
-    assert checks["probe"].passed == (share <= 0.0)
-    samples = pd.read_parquet(tmp_path / "out2" / "samples.parquet") if (tmp_path / "out2" / "samples.parquet").exists() \
-        else pd.read_csv(tmp_path / "out2" / "samples.csv")
-    assert "probe_score" in samples.columns
-    assert out.exit_code in (0, 1, 2)
+    assert share > 0 and checks["probe"].value == share and not checks["probe"].passed
+    assert checks["text-answerable share"].passed and v.exit_code == EXIT_FAIL
+    assert "probe_score" in pd.read_csv(tmp_path / "out" / "samples.csv").columns
+    # without the threshold the probe changes no verdict
+    assert gate(sub, out=tmp_path / "out2", models=models(set())).exit_code == 0
+
+
+def test_signal_options_refuse_bad_values(tmp_path):
+    bad = CliRunner().invoke(main, ["gate", "x.jsonl", "-o", str(tmp_path), "--signal-threshold", "probe"])
+    assert bad.exit_code == 2 and "NAME=VALUE" in bad.output
+    bad = CliRunner().invoke(main, ["scan", "demo", "--signals", "no-such-signal"])
+    assert bad.exit_code == 2 and "unknown signal" in bad.output

@@ -32,8 +32,7 @@ def _truth_of(ctx: EvidenceContext, key: str | None) -> list[Any]:
         return [None] * len(ctx.samples)
     by_hash = {}
     for s in ctx.benchmark.samples:
-        meta = s.meta if isinstance(getattr(s, "meta", None), dict) else {}
-        t = meta.get("truth_signals") or (meta.get("row") or {}).get("truth_signals") if isinstance(meta.get("row", {}), dict) else None
+        t = s.meta.get("truth_signals") if isinstance(getattr(s, "meta", None), dict) else None
         by_hash[s.content_hash] = t.get(key) if isinstance(t, dict) else None
     return [by_hash.get(h) for h in ctx.samples["sample_hash"]]
 
@@ -142,6 +141,13 @@ class Probe(EvidenceSignal):
 
     def available(self, ctx: EvidenceContext) -> bool:
         return ctx.benchmark is not None and sum(1 for s in ctx.benchmark.samples if s.is_multiple_choice) >= 4
+
+    def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
+        try:
+            return super().compute(ctx)
+        except (LeakauditError, ValueError) as exc:  # a probe that cannot learn never stops the audit
+            ctx.notes.append(f"signal probe: not computed ({exc})")
+            return self.empty(len(ctx.samples))
 
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
         from ..evidence_tests.probe import probe
