@@ -43,6 +43,9 @@ def test_scan_demo_has_probe_columns_matrix_and_precision_recall(tmp_path):
     m = pd.read_parquet(tmp_path / "S" / "evidence_matrix.parquet")
     assert len(m) == len(samples) and {"probe", "probe_flag", "text-hits", "combined_score"} <= set(m.columns)
     assert m["combined_score"].between(0, 1).all()
+    from test_outputs_doc import documented
+
+    assert not set(m.columns) - documented("`evidence_matrix.parquet`"), sorted(set(m.columns) - documented("`evidence_matrix.parquet`"))
 
 
 def test_evidence_demo_uses_truth_signals(tmp_path):
