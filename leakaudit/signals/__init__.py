@@ -57,7 +57,7 @@ def compute_columns(ctx: EvidenceContext, signals: list[Signal] | None = None) -
             cols = cols[list(sig.columns)]
         else:
             cols = sig.empty(len(ctx.samples))
-            if sig.columns:
+            if sig.columns and sig.needs:
                 ctx.notes.append(f"signal {sig.name}: no answers for {', '.join(sig.needs)}, not computed")
         parts.append(cols.reset_index(drop=True))
     return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=range(len(ctx.samples)))

@@ -65,6 +65,10 @@ class EvidenceSignal(Signal):
     def available(self, ctx: EvidenceContext) -> bool:
         return ctx.benchmark is not None and self.requested(ctx.settings)
 
+    def bench(self, ctx: EvidenceContext) -> Any:
+        """The audited questions only (``--limit`` and a store's subset are respected: model runs cost time)."""
+        return ctx.benchmark.subset(set(ctx.samples["sample_id"]))
+
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
         """The evidence test's frame (``sample_id``, ``sample_hash``, score and flag columns)."""
         raise NotImplementedError
@@ -82,7 +86,11 @@ class EvidenceSignal(Signal):
     test_name: str = ""
 
     def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
-        frame = self.run(ctx)
+        try:
+            frame = self.run(ctx)
+        except (LeakauditError, ValueError) as exc:  # no model for it, a probe with nothing to learn: the audit goes on
+            ctx.notes.append(f"signal {self.name}: not computed ({exc})")
+            return self.empty(len(ctx.samples))
         score, flag = self.score_flag(frame)
         hashes = ctx.samples["sample_hash"]
         s = [score.get(h, np.nan) for h in hashes]
@@ -142,13 +150,6 @@ class Probe(EvidenceSignal):
     def available(self, ctx: EvidenceContext) -> bool:
         return ctx.benchmark is not None and sum(1 for s in ctx.benchmark.samples if s.is_multiple_choice) >= 4
 
-    def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
-        try:
-            return super().compute(ctx)
-        except (LeakauditError, ValueError) as exc:  # a probe that cannot learn never stops the audit
-            ctx.notes.append(f"signal probe: not computed ({exc})")
-            return self.empty(len(ctx.samples))
-
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
         from ..evidence_tests.probe import probe
 
@@ -191,7 +192,7 @@ class OptionOrder(EvidenceSignal):
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
         from ..evidence_tests.order import order_signal
 
-        return order_signal(ctx.benchmark, self.model(ctx), seed=ctx.settings.seed)
+        return order_signal(self.bench(ctx), self.model(ctx), seed=ctx.settings.seed)
 
 
 class SlotGuess(EvidenceSignal):
@@ -205,7 +206,7 @@ class SlotGuess(EvidenceSignal):
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
         from ..evidence_tests.slot import slot_signal
 
-        return slot_signal(ctx.benchmark, self.model(ctx), seed=ctx.settings.seed)
+        return slot_signal(self.bench(ctx), self.model(ctx), seed=ctx.settings.seed)
 
 
 class MinK(EvidenceSignal):
@@ -219,7 +220,7 @@ class MinK(EvidenceSignal):
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
         from ..evidence_tests.mink import mink_signal
 
-        return mink_signal(ctx.benchmark, self.model(ctx), seed=ctx.settings.seed)[0]
+        return mink_signal(self.bench(ctx), self.model(ctx), seed=ctx.settings.seed)[0]
 
 
 class _Ablation(EvidenceSignal):
@@ -231,7 +232,7 @@ class _Ablation(EvidenceSignal):
         kw: dict[str, Any] = {"scoring": "letter", "seed": ctx.settings.seed}
         if self.condition == "caption-only":
             kw["captioner"] = ablation.colour_caption
-        return ablation.ablation_signal(ctx.benchmark, self.model(ctx), self.condition, **kw)
+        return ablation.ablation_signal(self.bench(ctx), self.model(ctx), self.condition, **kw)
 
 
 class WrongImage(_Ablation):
@@ -270,7 +271,7 @@ class OpenForm(EvidenceSignal):
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
         from ..evidence_tests.open_form import open_form_signal
 
-        return open_form_signal(ctx.benchmark, self.model(ctx), scoring="letter")
+        return open_form_signal(self.bench(ctx), self.model(ctx), scoring="letter")
 
 
 EXTRA = (Probe, OptionOrder, SlotGuess, MinK, WrongImage, OcrOnly, CaptionOnly, OpenForm)
