@@ -200,6 +200,8 @@ def _gate_unguarded(
     limit: int | None = None,
     progress: bool = False,
     no_images: bool = False,
+    extra_signals: Sequence[str] | None = None,
+    signal_thresholds: dict[str, float] | None = None,
 ) -> GateVerdict:
     """Audit ``submission`` and check it against the thresholds; never raises for bad input.
 
@@ -223,7 +225,8 @@ def _gate_unguarded(
         run_path = Path(run_dir) if run_dir is not None else out_dir / "run"
         settings, overrides = resolve(run_path, shots=shots, scoring=scoring, circular=circular, k=k, n=n, min_confidence=min_confidence,
                                       max_text_answerable=max_text_answerable, min_mg=min_mg, max_leaked=max_leaked,
-                                      base_llms=dict(base_llms) if base_llms else None)
+                                      base_llms=dict(base_llms) if base_llms else None,
+                                      extra_signals=list(extra_signals) if extra_signals else None, signal_thresholds=signal_thresholds)
         settings = replace(settings, n_boot=min(settings.n_boot, 200))  # a CI verdict needs no tight intervals
         if no_images and min_mg is not None:
             raise LeakauditError("--min-mg needs vision runs, which --no-images does not make (the images are never opened)")

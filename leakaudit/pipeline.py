@@ -255,7 +255,7 @@ def audit_run(run_dir: str | Path, settings: AuditSettings, *, benchmark: Any = 
     result = audit(run_dir, benchmark=benchmark, zoo=zoo, text_shots=settings.shots, k=settings.k, n=settings.n,
                    circular=settings.circular, n_boot=settings.n_boot, seed=settings.seed, base_llms=settings.base_llms or None,
                    scoring=scoring, blind_mode=settings.blind_mode, prefer_scoring=settings.scoring, inspectors=settings.inspectors,
-                   min_confidence=settings.min_confidence or None)
+                   min_confidence=settings.min_confidence or None, extra_signals=settings.extra_signals)
     result.summary["settings"]["recorded"] = settings.to_dict()
     result.summary["settings"]["overridden"] = list(overrides)
     if require_inspectors:

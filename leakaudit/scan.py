@@ -101,6 +101,8 @@ def scan(
     progress: bool = True,
     report: bool = True,
     command: str | None = None,
+    extra_signals: Sequence[str] | None = None,
+    signal_thresholds: dict[str, float] | None = None,
 ) -> ScanResult:
     """Run, audit, filter and report one benchmark; returns where everything was written.
 
@@ -120,7 +122,8 @@ def scan(
     run_path = Path(run_dir) if run_dir is not None else out_dir / "run"
     settings, overrides = resolve(run_path, shots=shots, scoring=scoring, circular=circular, k=k, n=n, min_confidence=min_confidence,
                                   remove_signals=(["blind-hits"] if drop_blind else None), balance=balance, n_boot=n_boot,
-                                  base_llms=dict(base_llms) if base_llms else None)
+                                  base_llms=dict(base_llms) if base_llms else None,
+                                  extra_signals=list(extra_signals) if extra_signals else None, signal_thresholds=signal_thresholds)
     for line in overrides:
         log.warning(line)
     out_dir.mkdir(parents=True, exist_ok=True)

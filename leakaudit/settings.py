@@ -57,6 +57,8 @@ class AuditSettings:
     max_leaked: float | None = None
     #: thresholds of other (third-party) signals, by signal name
     signal_thresholds: dict[str, float] = field(default_factory=dict)
+    #: model-based signals to compute (``--signals``; ``leakaudit signals`` lists them); the probe always runs
+    extra_signals: list[str] = field(default_factory=list)
     n_boot: int = 1000
     seed: int = 0
 

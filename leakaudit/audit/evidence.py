@@ -60,6 +60,7 @@ def compute_evidence(
     answers: pd.DataFrame | None = None,
     benchmark: Any = None,
     notes: list[str] | None = None,
+    zoo: Any = None,
 ) -> pd.DataFrame:
     """One row per question: base columns, every registered signal's columns, label and decision.
 
@@ -69,7 +70,7 @@ def compute_evidence(
     :class:`~leakaudit.settings.AuditSettings` (k, n, circular, the signals the filter removes).
     """
     ctx = sig.EvidenceContext(samples=samples.reset_index(drop=True), correct=correct, roles=roles, settings=settings,
-                              answers=answers, benchmark=benchmark, notes=notes if notes is not None else [])
+                              answers=answers, benchmark=benchmark, notes=notes if notes is not None else [], zoo=zoo)
     signals = sig.registered()
     vision = ctx.by_sample("vision")
     base = []

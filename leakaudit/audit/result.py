@@ -132,6 +132,10 @@ class AuditResult:
         write_table(samples, out / SAMPLES_PARQUET, LIST_COLUMNS)
         if not self.answers.empty:
             write_table(self.answers, out / ANSWERS_PARQUET)
+        if len(samples) and "sample_id" in samples:
+            from ..signals.extra import evidence_matrix
+
+            write_table(evidence_matrix(self.samples), out / "evidence_matrix.parquet")
         return out
 
     @classmethod
@@ -226,6 +230,7 @@ def audit(
     blind_mode: str | None = None,
     prefer_scoring: str | None = None,
     inspectors: Sequence[str] | None = None,
+    extra_signals: Sequence[str] = (),
     min_confidence: float | None = None,
 ) -> AuditResult:
     """Audit the answers stored in ``run_dir``.
@@ -237,6 +242,7 @@ def audit(
     set the text-answerable threshold (see :func:`leakaudit.audit.evidence.max_text_hits`).
     ``scoring``/``blind_mode`` restrict to answers of one scoring mode / blind mode;
     ``prefer_scoring`` only prefers one where a question was answered under several.
+    ``extra_signals``: model-based signals to compute too (``leakaudit.signals.extra``; each asks a model again).
     ``inspectors``: the text-only LLMs whose hits count as evidence (MMStar's 8 inspectors);
     default every LLM with live text-only answers (imported ones only when named, so a
     folder of imported 0-shot, 2-shot and random-guess outputs is not a panel). Other LLMs
@@ -275,7 +281,8 @@ def audit(
             raise LeakauditError(f"base LLM {r.base_llm!r} of {r.name!r} is itself an LVLM in the zoo")
     settings = AuditSettings(inspectors=list(inspectors) if inspectors is not None else None, k=k, n=n,
                              min_confidence=min_confidence, shots=text_shots, scoring=prefer_scoring or scoring or "cloze",
-                             circular=circular, blind_mode=blind_mode, n_boot=n_boot, seed=seed).validate()
+                             circular=circular, blind_mode=blind_mode, n_boot=n_boot, seed=seed,
+                             extra_signals=list(extra_signals)).validate()
 
     n_options = {(b, h): (int(x) if not pd.isna(x) else 1) for b, h, x in zip(samples["benchmark"], samples["sample_hash"], samples["n_options"])}
     correct = question_correctness(answers, n_options, circular=circular, prefer_scoring=prefer_scoring)
@@ -342,7 +349,7 @@ def audit(
             frame = sure_hits(frame[frame["model"].isin(lvlm_voters)], min_confidence)
         by_condition[cond] = frame
     evidence = compute_evidence(by_condition, samples, roles, settings, answers=answers,
-                                benchmark=benchmark if not isinstance(benchmark, str) else None, notes=notes)
+                                benchmark=benchmark if not isinstance(benchmark, str) else None, notes=notes, zoo=zoo_obj)
     used = sorted(set(text_ev["model"])) if len(text_ev) else []
     if not used:
         notes.append("no inspector LLM answered text-only: nothing can be judged text-answerable; "

@@ -14,6 +14,7 @@ from ..errors import LeakauditError
 from ..types import CONDITIONS, IMPORT_FORMATS
 from .console import quiet
 from .model_options import resolve, save_config
+from .signal_opts import signal_options
 from .options import (base_llm_option, blind_option, comma_list, engine_options, json_option, model_options, models_option,
                       out_option, scoring_option, shots_option, zoo_options)
 
@@ -370,9 +371,10 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, shots,
 @models_option(help="Comma-separated models instead of a zoo group: zoo names, hub ids (org/name), local folders or .gguf files.")
 @model_options()
 @engine_options("scan")
+@signal_options()
 def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_dir, shots, scoring, circular, k, n, drop_blind,
              min_confidence, balance, n_boot, no_report, no_progress, as_json, no_images, models_opt, config, kind, backend, device,
-             dtype, model_args, batch_size) -> None:
+             dtype, model_args, batch_size, extra_signals=None, signal_thresholds=None) -> None:
     """Audit BENCH end to end: run the missing answers, compute MG/ML, label and filter questions, write a report folder."""
     from .console import make_console
 
@@ -389,7 +391,7 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
         bench, zoo_group=zoo_group, zoo=zoo_obj, models=models, path=bench_path, split=split, limit=limit, out=out_dir, run_dir=run_dir,
         shots=shots, scoring=scoring, circular=circular, k=k, n=n, drop_blind=drop_blind or None, balance=balance or None,
         min_confidence=min_confidence, n_boot=given(n_boot=("n_boot", n_boot))["n_boot"], progress=not no_progress and not quiet(),
-        report=not no_report,
+        report=not no_report, extra_signals=extra_signals, signal_thresholds=signal_thresholds,
     )
     if as_json:  # override lines went to the log (stderr) while the scan ran
         doc = res.audit.to_json()
@@ -497,8 +499,10 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
 @models_option(help="Comma-separated models instead of the zoo group: zoo names, hub ids (org/name), local folders or .gguf files.")
 @model_options()
 @engine_options("gate")
+@signal_options()
 def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo_path, out_dir, run_dir, shots, scoring, circular, k, n,
-             min_confidence, limit, as_json, no_images, models_opt, config, kind, backend, device, dtype, model_args, batch_size) -> None:
+             min_confidence, limit, as_json, no_images, models_opt, config, kind, backend, device, dtype, model_args, batch_size,
+             extra_signals=None, signal_thresholds=None) -> None:
     """CI gate for a benchmark SUBMISSION: exit 0 pass, 1 a threshold failed, 2 bad input or setup."""
     from ..gate import gate
     from ..zoo import load_zoo
@@ -510,7 +514,8 @@ def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo
     mta = given(m=("max_text_answerable", max_text_answerable))["m"]
     verdict = gate(submission, out=out_dir, max_text_answerable=mta, min_mg=min_mg, max_leaked=max_leaked,
                    zoo_group=zoo_group, resolve_models=resolve_models, run_dir=run_dir, shots=shots,
-                   scoring=scoring, circular=circular, k=k, n=n, min_confidence=min_confidence, limit=limit, no_images=no_images)
+                   scoring=scoring, circular=circular, k=k, n=n, min_confidence=min_confidence, limit=limit, no_images=no_images,
+                   extra_signals=extra_signals, signal_thresholds=signal_thresholds)
     if as_json:
         click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, allow_nan=False))
         sys.exit(verdict.exit_code)

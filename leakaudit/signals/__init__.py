@@ -57,14 +57,19 @@ def compute_columns(ctx: EvidenceContext, signals: list[Signal] | None = None) -
             cols = cols[list(sig.columns)]
         else:
             cols = sig.empty(len(ctx.samples))
-            if sig.columns:
+            if sig.columns and sig.needs:
                 ctx.notes.append(f"signal {sig.name}: no answers for {', '.join(sig.needs)}, not computed")
         parts.append(cols.reset_index(drop=True))
     return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=range(len(ctx.samples)))
 
 
+def _needed(sig: Signal) -> list[str]:
+    """The columns that must hold values for the signal to count as computed (ground-truth ones may be empty)."""
+    return [c for c in sig.columns if not c.endswith("_truth")]
+
+
 def _fires(sig: Signal, evidence: pd.DataFrame, settings: "AuditSettings") -> pd.Series:
-    if any(c not in evidence or evidence[c].isna().all() for c in sig.columns):
+    if any(c not in evidence or evidence[c].isna().all() for c in _needed(sig)):
         return pd.Series(False, index=evidence.index)
     return sig.fires(evidence, settings).reindex(evidence.index).fillna(False).astype(bool)
 
@@ -125,11 +130,45 @@ def summarize(evidence: pd.DataFrame, settings: "AuditSettings", signals: list[S
     signals = registered() if signals is None else signals
     out = {}
     for sig in signals:
-        computed = all(c in evidence and not evidence[c].isna().all() for c in sig.columns) if sig.columns else True
+        computed = all(c in evidence and not evidence[c].isna().all() for c in _needed(sig)) if sig.columns else True
         share = sig.share(evidence, settings) if computed and len(evidence) else None
-        out[sig.name] = {"description": sig.description, "label": sig.label, "removal_reason": sig.removal_reason,
-                         "share": None if share is None or share != share else share}
+        info = {"description": sig.description, "label": sig.label, "removal_reason": sig.removal_reason,
+                "share": None if share is None or share != share else share}
+        if computed and len(evidence) and sig.columns:
+            if hasattr(sig, "summary"):
+                info.update(sig.summary(evidence, settings))
+            info.update(truth_agreement(sig, evidence, settings))
+        out[sig.name] = info
     return out
+
+
+def truth_agreement(sig: Signal, evidence: pd.DataFrame, settings: "AuditSettings") -> dict[str, Any]:
+    """Precision / recall of a signal's flag against ground truth, where the benchmark has it.
+
+    Truth: the signal's own ``<prefix>_truth`` column (the evidence demo's ``truth_signals``)
+    where it has labels, else ``truth_label`` (positive: ``text-answerable``, negative:
+    ``vision-dependent``). Empty when neither labels any audited question.
+    """
+    from sklearn.metrics import precision_score, recall_score
+
+    fired = _fires(sig, evidence, settings)
+    own = next((c for c in sig.columns if c.endswith("_truth")), None)
+    if own and own in evidence and evidence[own].notna().any():
+        y, source = evidence[own], "truth_signals"
+        keep = y.notna()
+    elif "truth_label" in evidence:
+        t = evidence["truth_label"]
+        keep = t.isin(["text-answerable", "vision-dependent"])
+        y, source = t == "text-answerable", "label"
+    else:
+        return {}
+    keep &= evidence["label"] != UNKNOWN if "label" in evidence else keep
+    if not keep.any():
+        return {}
+    yt = y[keep].astype(bool).to_numpy()
+    yp = fired[keep].to_numpy()
+    return {"truth": source, "n_labelled": int(keep.sum()),
+            "precision": float(precision_score(yt, yp, zero_division=0)), "recall": float(recall_score(yt, yp, zero_division=0))}
 
 
 def report_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
@@ -143,4 +182,4 @@ def report_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 __all__ = ["report_rows", "Check", "EvidenceContext", "REASON_BALANCE", "REASON_UNAUDITED", "Signal", "UNKNOWN", "VISION_DEPENDENT", "audited_mask",
-           "compute_columns", "decide", "get", "label_questions", "registered", "removing", "summarize"]
+           "compute_columns", "decide", "truth_agreement", "get", "label_questions", "registered", "removing", "summarize"]

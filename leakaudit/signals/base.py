@@ -57,6 +57,8 @@ class EvidenceContext:
     answers: pd.DataFrame | None = None
     benchmark: Any = None
     notes: list[str] = field(default_factory=list)
+    #: the model zoo, for signals that ask a model again (``leakaudit.signals.extra``)
+    zoo: Any = None
 
     def frame(self, condition: str) -> pd.DataFrame:
         df = self.correct.get(condition)
@@ -143,8 +145,10 @@ class Signal:
         """(label, value) rows the report and terminal show for this signal."""
         info = (summary.get("signals") or {}).get(self.name, {})
         share = info.get("share")
-        return [(self.name, "not computed (no answers for " + ", ".join(self.needs) + ")" if share is None
-                 else f"{share:.1%} of audited questions")]
+        text = f"{share:.1%} of audited questions" if share is not None else "not computed (no answers for " + ", ".join(self.needs) + ")"
+        if share is not None and info.get("precision") is not None:
+            text += f" (precision {info['precision']:.2f}, recall {info['recall']:.2f} vs {info.get('truth', 'labels')})"
+        return [(self.name, text)]
 
     def info(self) -> dict[str, Any]:
         """What ``leakaudit signals --json`` prints."""
