@@ -20,9 +20,9 @@ def _names(ctx: click.Context, param: click.Parameter, value: str | None) -> lis
     return names
 
 
-def _thresholds(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, float] | None:
+def _thresholds(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, float] | None:
     out: dict[str, float] = {}
-    for item in value:
+    for item in [v for v in (value or "").split(",") if v.strip()]:
         name, sep, num = item.partition("=")
         try:
             out[name.strip()] = float(num)
@@ -36,8 +36,8 @@ def _thresholds(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
 def signal_options() -> Callable[[Any], Any]:
     """Add ``--signals NAME,...`` (model-based signals to compute) and ``--signal-threshold NAME=SHARE`` (gate checks)."""
     def deco(f: Any) -> Any:
-        f = click.option("--signal-threshold", "signal_thresholds", multiple=True, callback=_thresholds,
-                         help="Gate check: largest allowed share of questions a signal flags, e.g. probe=0.2 (repeatable).")(f)
+        f = click.option("--signal-threshold", "signal_thresholds", default=None, callback=_thresholds,
+                         help="Gate checks: largest allowed share of questions a signal flags, NAME=SHARE[,NAME=SHARE], e.g. probe=0.2.")(f)
         return click.option("--signals", "extra_signals", default=None, callback=_names,
                             help="Model-based signals to compute too, comma-separated (see `leakaudit signals`); the probe always runs.")(f)
     return deco
