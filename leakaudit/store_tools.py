@@ -18,22 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LeakauditError
-from .store import _SCHEMA, STORE_FILE
+from .audit.result import resolve_store
+from .store import _SCHEMA
 
 _TABLES = ("answers", "samples", "runs")
 #: JSON columns checked per table
 #: consecutive missing rowids after which a salvage scan without a readable max(rowid) stops
 MAX_PROBE_GAP = 20_000
 _JSON_COLUMNS = {"answers": ("option_scores",), "samples": ("meta",), "runs": ("info",)}
-
-
-def store_file(run_dir: str | Path) -> Path:
-    """The store file of a run folder (or the file itself)."""
-    p = Path(run_dir)
-    f = p if p.suffix == ".sqlite" else p / STORE_FILE
-    if not f.is_file():
-        raise LeakauditError(f"no answer store at {f}")
-    return f
 
 
 def _connect_ro(path: Path) -> sqlite3.Connection:
@@ -138,7 +130,7 @@ def _read_rows(conn: sqlite3.Connection, table: str) -> tuple[list[str], list[tu
 
 def check_store(run_dir: str | Path) -> dict[str, Any]:
     """What is wrong with a store, without changing it: ``{"file", "ok", "problems", "counts"}``."""
-    path = store_file(run_dir)
+    path = resolve_store(run_dir)
     problems: list[str] = []
     counts: dict[str, int] = {}
     padded = None
@@ -184,7 +176,7 @@ def repair_store(run_dir: str | Path) -> dict[str, Any]:
     Bad JSON cells are set to NULL (the answer itself is kept; for ``option_scores`` only
     its confidence is lost). Returns counts of rows kept, lost and cells cleared.
     """
-    path = store_file(run_dir)
+    path = resolve_store(run_dir)
     tmp = path.with_name(f".{path.name}.repair-{os.getpid()}")
     for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         p.unlink(missing_ok=True)
@@ -246,4 +238,4 @@ def repair_store(run_dir: str | Path) -> dict[str, Any]:
     return {"file": str(path), "old_file": str(backup), "kept": kept, "lost": lost, "json_cells_cleared": cleared, "notes": notes}
 
 
-__all__ = ["check_store", "repair_store", "store_file"]
+__all__ = ["check_store", "repair_store"]

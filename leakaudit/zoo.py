@@ -11,8 +11,6 @@ entries raise ``ConfigError`` naming the file, the entry and the field.
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import importlib
 import importlib.util
 import logging
@@ -86,23 +84,6 @@ def check_api_key_env(name: str, env: Any, allowed: list[str] | tuple[str, ...] 
 
 #: builders of offline random VLMs (``leakaudit.backends.tiny_vlm``)
 BUILDERS = {"tiny_llava": "build_tiny_llava", "tiny_idefics3": "build_tiny_idefics3"}
-
-
-_MODEL_ARGS: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("leakaudit_model_args", default={})
-
-
-@contextlib.contextmanager
-def model_args(args: dict[str, Any]):
-    """Backend keyword arguments (``--model-args``) added to every model loaded in the block."""
-    token = _MODEL_ARGS.set(dict(args))
-    try:
-        yield
-    finally:
-        _MODEL_ARGS.reset(token)
-
-
-def current_model_args() -> dict[str, Any]:
-    return dict(_MODEL_ARGS.get())
 
 
 def parse_model_args(text: str | None) -> dict[str, Any]:
@@ -393,7 +374,6 @@ class Zoo:
     def load(self, name: str, **overrides: Any) -> "LM":
         """The loaded model (cached per process, per set of overrides) behind the ``LM`` interface."""
         spec = self[name]
-        overrides = {**current_model_args(), **overrides}
         key = (spec.name, tuple(sorted((k, repr(v)) for k, v in overrides.items())))
         with self._lock:
             if key not in self._loaded:

@@ -234,11 +234,8 @@ class RayEngine:
         """
         from tqdm.auto import tqdm
 
-        from ..zoo import current_model_args
-
         ray = self._init()
         self._ensure_actors(ray, zoo)
-        overrides = current_model_args()  # --model-args reach the workers' zoo.load
         queue = self._shards(work, batch_size, len(self._slots))
         out: dict[str, dict[str, Any]] = {w.name: {"new": 0, "seconds": 0.0, "info": None} for w in work}
         inflight: dict[Any, tuple[int, _Shard, float]] = {}
@@ -252,7 +249,7 @@ class RayEngine:
                     if shard is None:
                         break
                     items = [prepare(it) for _, it in shard.items]
-                    ref = slot.actor.answer.remote(shard.model, condition, items, batch_size, max_new_tokens, overrides)
+                    ref = slot.actor.answer.remote(shard.model, condition, items, batch_size, max_new_tokens)
                     slot.busy, slot.model = True, shard.model
                     inflight[ref] = (i, shard, time.perf_counter())
                     self.stats["shards"] += 1
