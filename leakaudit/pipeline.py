@@ -8,6 +8,7 @@ recorded beside them, and the audit and filter read them back, so ``leakaudit au
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,6 +19,7 @@ from .backends.base import LM
 from .benchmark import Benchmark
 from .errors import LeakauditError
 from .filter import FilterResult, filter_benchmark
+from .prepare import BackgroundConversions, specs_in_order
 from .settings import AuditSettings
 
 log = logging.getLogger(__name__)
@@ -171,7 +173,7 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
     """
     from .runner import run
 
-    summaries = []
+    summaries: list = []
     failed: set[str] = set()
     common = dict(run_dir=run_dir, scoring=scoring, circular=circular, limit=limit, zoo=zoo, progress=progress, command=command)
     jobs: list[tuple[str | LM, str, int, str]] = [(m, "text", shots, "drop") for m in plan.inspectors + plan.base_llms]
@@ -184,29 +186,68 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
         first.setdefault(plan.name(model), len(first))
     jobs.sort(key=lambda job: first[plan.name(job[0])])
     last = {plan.name(job[0]): i for i, job in enumerate(jobs)}
-    for i, (model, condition, n_shots, blind) in enumerate(jobs):
-        name = plan.name(model)
-        if name in failed:
-            continue
-        try:
-            _reuse_equivalent(bench, model, condition, n_shots, blind, zoo=zoo, run_dir=run_dir, scoring=scoring,
-                              circular=circular, limit=limit)
-            summaries.append(run(bench, [model], condition=condition, shots=n_shots, blind=blind, keep_loaded=last[name] > i, **common))
-        except KeyboardInterrupt:
-            raise
-        except LeakauditError as exc:
-            if on_model_error == "raise":
+    # a fresh machine's one-off work on the core the single-threaded GGUF conversion leaves
+    # idle: later models convert in a background process, the OCR composites read their images
+    conversions = BackgroundConversions(specs_in_order([job[0] for job in jobs], zoo)).start()
+    prefetch = _prefetch_ocr(bench, plan, zoo=zoo, run_dir=run_dir, scoring=scoring, circular=circular, limit=limit)
+    try:
+        for i, (model, condition, n_shots, blind) in enumerate(jobs):
+            name = plan.name(model)
+            if name in failed:
+                continue
+            try:
+                _reuse_equivalent(bench, model, condition, n_shots, blind, zoo=zoo, run_dir=run_dir, scoring=scoring,
+                                  circular=circular, limit=limit)
+                summaries.append(run(bench, [model], condition=condition, shots=n_shots, blind=blind, keep_loaded=last[name] > i, **common))
+            except KeyboardInterrupt:
                 raise
-            failed.add(name)
-            plan.skipped.append(f"{name}: {condition} run failed: {exc}")
-            log.warning("%s: %s run failed: %s", name, condition, exc)
-        except Exception as exc:  # noqa: BLE001 - a backend bug in one model must not sink the others
-            if on_model_error == "raise":
-                raise LeakauditError(f"model {name!r} failed in the {condition} run: {type(exc).__name__}: {exc}") from exc
-            failed.add(name)
-            plan.skipped.append(f"{name}: {condition} run failed: {type(exc).__name__}: {exc}")
-            log.warning("%s: %s run failed: %s: %s", name, condition, type(exc).__name__, exc)
+            except LeakauditError as exc:
+                if on_model_error == "raise":
+                    raise
+                failed.add(name)
+                plan.skipped.append(f"{name}: {condition} run failed: {exc}")
+                log.warning("%s: %s run failed: %s", name, condition, exc)
+            except Exception as exc:  # noqa: BLE001 - a backend bug in one model must not sink the others
+                if on_model_error == "raise":
+                    raise LeakauditError(f"model {name!r} failed in the {condition} run: {type(exc).__name__}: {exc}") from exc
+                failed.add(name)
+                plan.skipped.append(f"{name}: {condition} run failed: {type(exc).__name__}: {exc}")
+                log.warning("%s: %s run failed: %s: %s", name, condition, type(exc).__name__, exc)
+    finally:
+        if prefetch is not None:
+            prefetch.stop()
+        conversions.stop(cancel=sys.exc_info()[0] is not None)  # a failed run needs no more weights
     return summaries
+
+
+def _prefetch_ocr(bench: Benchmark, plan: ModelPlan, *, zoo: Any, run_dir: Path, scoring: str, circular: bool,
+                  limit: int | None) -> Any:
+    """Start reading the images of the OCR composites' unanswered vision questions in the
+    background (see ``OCRPrefetch``); None when there is nothing to read."""
+    from .runner import build_items
+    from .store import STORE_FILE, AnswerStore
+
+    names = [m for m in plan.lvlms if isinstance(m, str) and zoo is not None and m in zoo and zoo[m].backend == "ocr"]
+    if not names:
+        return None
+    try:
+        from .backends.ocr_composite import OCRPrefetch
+    except ImportError:  # the composite itself reports the missing dependency
+        return None
+    samples = [s for s in list(bench.samples)[: limit if limit is not None else None] if s.images]
+    items = build_items(samples, "vision", shots=0, fewshot=[], scoring=scoring, blind="drop", circular=circular)
+    stored: set = set()
+    if (Path(run_dir) / STORE_FILE).is_file():
+        with AnswerStore(run_dir) as store:
+            for name in names:
+                stored |= store.existing_keys(model=name, condition="vision")
+    todo: dict[str, Any] = {}
+    for item in items:
+        if any(item.key(name, "vision", "", 0) not in stored for name in names):
+            todo.setdefault(item.original.content_hash, item.original)
+    if not todo:
+        return None
+    return OCRPrefetch([ref for s in todo.values() for ref in s.images]).start()
 
 
 def _reuse_equivalent(bench: Benchmark, model: str | LM, condition: str, shots: int, blind: str, *, zoo: Any, run_dir: Path,

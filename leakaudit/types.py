@@ -17,6 +17,10 @@ Kind = Literal["llm", "lvlm"]
 
 #: ``text``: an LLM without the image; ``vision``: an LVLM with it; ``blind``: the same LVLM without it
 CONDITIONS: tuple[str, ...] = get_args(Condition)
+#: image ablations, stored beside the conditions: another question's image (an LVLM), RapidOCR's
+#: text or a caption in place of the image (a text-only LLM); asked by the signals of these names
+Ablation = Literal["wrong-image", "ocr-only", "caption-only"]
+ABLATIONS: tuple[str, ...] = get_args(Ablation)
 #: ``letter``: option-letter log-probs; ``cloze``: option-text log-likelihood; ``generate``: free text
 SCORINGS: tuple[str, ...] = get_args(Scoring)
 #: what a blind run shows instead of the image (MMStar drops it; a few models need a grey one)
@@ -82,6 +86,7 @@ __all__ = [
     "AnswerKey",
     "BLIND_MODES",
     "BlindMode",
+    "ABLATIONS",
     "CONDITIONS",
     "Condition",
     "IMPORT_FORMATS",

@@ -11,6 +11,7 @@ entries raise ``ConfigError`` naming the file, the entry and the field.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
@@ -19,7 +20,7 @@ import re
 import threading
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import yaml
 
@@ -103,6 +104,30 @@ def cache_root() -> Path:
     base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "leakaudit"
     base.mkdir(parents=True, exist_ok=True)
     return base
+
+
+@contextlib.contextmanager
+def cache_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock named after ``path`` (``.NAME.lock`` beside it) across processes.
+
+    Two processes preparing the same cache entry (a background conversion and the run that
+    needs it, Ray workers on one machine) then do it once: the second waits and finds it
+    made. Where ``fcntl`` does not exist (Windows) it is a no-op; the entries are still
+    written to a temporary name and renamed, so the worst case is duplicate work.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -213,13 +238,14 @@ class ModelSpec:
                 ) from exc
             path = cache_root() / "gguf" / g["file"]
             if not path.is_file():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-                try:
-                    module.assemble(output_path=tmp, overwrite=True)
-                except FileNotFoundError as exc:  # a -partN package is missing
-                    raise MissingDependencyError(f"model {self.name!r}: {exc}" + (f"; install with: {hint}" if hint else "")) from exc
-                os.replace(tmp, path)
+                with cache_lock(path):
+                    if not path.is_file():  # not assembled while this process waited
+                        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+                        try:
+                            module.assemble(output_path=tmp, overwrite=True)
+                        except FileNotFoundError as exc:  # a -partN package is missing
+                            raise MissingDependencyError(f"model {self.name!r}: {exc}" + (f"; install with: {hint}" if hint else "")) from exc
+                        os.replace(tmp, path)
         if not path.is_file():
             raise ConfigError(f"model {self.name!r}, field 'gguf': file not found: {path}")
         return path

@@ -158,3 +158,35 @@ def test_evidence_matrix_combined_and_agreement():
     agr = combined.agreement(m, {"probe": truth, "combined": truth}).set_index("signal")
     assert agr.loc["probe", "n"] == 3 and agr.loc["probe", "roc_auc"] == 1.0
     assert agr.loc["probe", "precision"] == 1.0 and agr.loc["probe", "recall"] == 1.0
+
+
+def test_ablation_answers_are_stored_and_a_rerun_asks_nothing(tmp_path):
+    bench = _bench(images=True)
+    lm = ScriptedLM("v", knower, supports_images=True)
+    first = ablation.ablation_signal(bench, lm, "wrong-image", seed=3, run_dir=tmp_path)
+    asked = lm.calls
+    assert asked == len(QUESTIONS)
+    again = ablation.ablation_signal(bench, lm, "wrong-image", seed=3, run_dir=tmp_path)
+    assert lm.calls == asked  # read from the store
+    assert again["ablation_correct"].tolist() == first["ablation_correct"].tolist()
+    # another pairing of images is another question to the model: asked, stored beside
+    ablation.ablation_signal(bench, lm, "wrong-image", seed=4, run_dir=tmp_path)
+    assert lm.calls > asked
+
+    from leakaudit.store import AnswerStore
+
+    with AnswerStore(tmp_path, read_only=True) as store:
+        rows = store.answers(condition="wrong-image")
+    assert len(rows) >= 2 * len(QUESTIONS) - 1 and set(rows["model"]) == {"v"}
+
+
+def test_the_audit_metrics_ignore_stored_ablation_answers(tmp_path, demo):
+    from leakaudit.audit import audit
+    from leakaudit.runner import run
+
+    small = demo.subset({s.id for s in demo.samples[:8]})
+    run(small, [ScriptedLM("llm-a", "A")], condition="text", run_dir=tmp_path, progress=False)
+    before = audit(tmp_path, inspectors=["llm-a"]).metrics
+    ablation.ablation_signal(small, ScriptedLM("llm-a", "B"), "ocr-only", run_dir=tmp_path)
+    after = audit(tmp_path, inspectors=["llm-a"]).metrics
+    pd.testing.assert_frame_equal(before, after)

@@ -181,14 +181,91 @@ def test_fast_gguf_reading_gives_the_same_fields_and_tensors(smollm2_path):
     from leakaudit.backends.gguf_fast import fast_gguf_reading
 
     slow = gguf.GGUFReader(str(smollm2_path))
-    original_map = gguf.get_tensor_name_map
+    original_map, original_reader = gguf.get_tensor_name_map, gguf.GGUFReader
     with fast_gguf_reading():
         fast = gguf.GGUFReader(str(smollm2_path))
         assert not isinstance(fast.data, np.memmap)
         assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2)
+        # transformers opens the file three times (config, tokenizer, weights): parsed once
+        assert gguf.GGUFReader(str(smollm2_path)) is fast
+    assert gguf.GGUFReader is original_reader
     assert gguf.get_tensor_name_map is original_map and isinstance(gguf.GGUFReader(str(smollm2_path)).data, np.memmap)
     assert list(slow.fields) == list(fast.fields)
     assert slow.fields["tokenizer.ggml.tokens"].contents() == fast.fields["tokenizer.ggml.tokens"].contents()
     assert [t.name for t in slow.tensors] == [t.name for t in fast.tensors]
     for a, b in zip(slow.tensors, fast.tensors):
         assert a.tensor_type == b.tensor_type and np.array_equal(a.data, b.data)
+
+
+def test_cache_lock_is_exclusive_across_processes(tmp_path):
+    import subprocess
+    import sys
+
+    from leakaudit.zoo import cache_lock
+
+    target = tmp_path / "entry"
+    probe = ("import fcntl, sys; f = open(sys.argv[1], 'a+')\n"
+             "try:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); print('free')\n"
+             "except BlockingIOError:\n    print('held')")
+    lock_file = str(tmp_path / ".entry.lock")
+    with cache_lock(target):
+        held = subprocess.run([sys.executable, "-c", probe, lock_file], capture_output=True, text=True).stdout.strip()
+    free = subprocess.run([sys.executable, "-c", probe, lock_file], capture_output=True, text=True).stdout.strip()
+    assert (held, free) == ("held", "free")
+
+
+def test_background_conversions_plan_only_what_is_missing(monkeypatch, tmp_path):
+    from leakaudit import prepare
+    from leakaudit.zoo import load_zoo
+
+    zoo = load_zoo()
+    specs = prepare.specs_in_order(["ocr+smollm2", "gemma3-270m", "tiny-llava"], zoo)
+    # the wrapped LLM comes before its composite; unknown names and LM objects are skipped
+    assert [s.name for s in specs] == ["smollm2-135m", "ocr+smollm2", "gemma3-270m", "tiny-llava"]
+    monkeypatch.setattr(prepare, "needs_conversion", lambda spec: spec.name in {"smollm2-135m", "gemma3-270m"})
+    bg = prepare.BackgroundConversions(specs)
+    assert [s.name for s in bg.specs] == ["gemma3-270m"]  # the first one converts in its own turn
+    monkeypatch.setattr(prepare, "needs_conversion", lambda spec: spec.name == "smollm2-135m")
+    idle = prepare.BackgroundConversions(specs).start()
+    assert idle.specs == [] and idle._proc is None
+    idle.stop()
+
+
+def test_needs_conversion_reads_the_cache(monkeypatch, tmp_path, smollm2_path):
+    from leakaudit import prepare
+    from leakaudit.backends.transformers_backend import converted_dir
+    from leakaudit.zoo import load_zoo
+
+    monkeypatch.setenv("LEAKAUDIT_CACHE", str(tmp_path))
+    spec = load_zoo()["smollm2-135m"]
+    assert prepare.needs_conversion(spec)
+    done = converted_dir(spec.resolve_gguf())
+    done.mkdir(parents=True)
+    (done / "config.json").write_text("{}")
+    assert not prepare.needs_conversion(spec)
+    assert not prepare.needs_conversion(load_zoo()["tiny-llava"])  # built, not converted
+
+
+def test_ocr_prefetch_reads_only_unanswered_images(tmp_path, demo):
+    pytest.importorskip("rapidocr_onnxruntime")
+    from leakaudit.backends import ocr_composite
+    from leakaudit.pipeline import ModelPlan, _prefetch_ocr
+    from leakaudit.runner import run
+    from leakaudit.zoo import load_zoo
+
+    zoo = load_zoo()
+    small = demo.subset({s.id for s in demo.samples[:3]})
+    plan = ModelPlan(inspectors=[], base_llms=[], lvlms=["ocr+smollm2"])
+    pre = _prefetch_ocr(small, plan, zoo=zoo, run_dir=tmp_path, scoring="cloze", circular=False, limit=None)
+    assert pre is not None
+    pre.stop()
+    assert pre.done <= 3
+    OCR = ocr_composite.OCRPrefetch([ref for s in small.samples for ref in s.images]).start()
+    OCR._thread.join()
+    assert OCR.done == 3
+    # once the composite's vision answers are stored, nothing is left to read
+    from leakaudit.backends.scripted import ScriptedLM
+
+    run(small, [ScriptedLM("ocr+smollm2", "A", supports_images=True)], condition="vision", scoring="cloze", run_dir=tmp_path,
+        progress=False)
+    assert _prefetch_ocr(small, plan, zoo=zoo, run_dir=tmp_path, scoring="cloze", circular=False, limit=None) is None

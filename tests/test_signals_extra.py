@@ -43,6 +43,10 @@ def test_scan_demo_has_probe_columns_matrix_and_precision_recall(tmp_path):
     m = pd.read_parquet(tmp_path / "S" / "evidence_matrix.parquet")
     assert len(m) == len(samples) and {"probe", "probe_flag", "text-hits", "combined_score"} <= set(m.columns)
     assert m["combined_score"].between(0, 1).all()
+    # graded scores against the labels: AUC and AP in the summary, the curves as a figure
+    th = sig["text-hits"]
+    assert 0.5 < th["roc_auc"] <= 1 and 0 < th["average_precision"] <= 1
+    assert (tmp_path / "S" / "figures" / "signal_curves.png").is_file()
     from test_outputs_doc import documented
 
     assert not set(m.columns) - documented("`evidence_matrix.parquet`"), sorted(set(m.columns) - documented("`evidence_matrix.parquet`"))
@@ -87,3 +91,22 @@ def test_signal_options_refuse_bad_values(tmp_path):
     assert bad.exit_code == 2 and "NAME=VALUE" in bad.output
     bad = CliRunner().invoke(main, ["scan", "demo", "--signals", "no-such-signal"])
     assert bad.exit_code == 2 and "unknown signal" in bad.output
+
+
+def test_score_curves_follow_the_scores():
+    from leakaudit.report.figures import signal_curves_figure
+    from leakaudit.signals import get, score_curve, score_curves
+
+    truth = ["text-answerable"] * 3 + ["vision-dependent"] * 3
+    ev = pd.DataFrame({"benchmark": "b", "sample_id": list("abcdef"), "label": ["text-answerable"] * 2 + ["vision-dependent"] * 4,
+                       "truth_label": truth, "text_hits": [3, 2, 1, 1, 0, 0], "text_n": [3] * 6, "text_models": [[]] * 6,
+                       "text_threshold": [1] * 6, "p_value": [0.5] * 6, "blind_hits": [0, 1, 0, 1, 0, 1], "blind_n": [2] * 6,
+                       "blind_models": [[]] * 6})
+    c = score_curve(get("text-hits"), ev)
+    assert c["n"] == 6 and c["positives"] == 3 and c["roc_auc"] > 0.9 and c["average_precision"] > 0.9
+    assert score_curve(get("blind-hits"), ev)["roc_auc"] < 0.7  # noise: no better than chance
+    assert score_curve(get("leaked"), ev) is None  # a flag only
+    assert [x["signal"] for x in score_curves(ev)] == ["text-hits", "blind-hits", "combined"]
+    one_class = ev.assign(truth_label="vision-dependent")
+    assert score_curve(get("text-hits"), one_class) is None and signal_curves_figure(one_class) is None
+    assert signal_curves_figure(ev) is not None

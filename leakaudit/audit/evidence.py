@@ -61,6 +61,7 @@ def compute_evidence(
     benchmark: Any = None,
     notes: list[str] | None = None,
     zoo: Any = None,
+    run_dir: Any = None,
 ) -> pd.DataFrame:
     """One row per question: base columns, every registered signal's columns, label and decision.
 
@@ -70,7 +71,8 @@ def compute_evidence(
     :class:`~leakaudit.settings.AuditSettings` (k, n, circular, the signals the filter removes).
     """
     ctx = sig.EvidenceContext(samples=samples.reset_index(drop=True), correct=correct, roles=roles, settings=settings,
-                              answers=answers, benchmark=benchmark, notes=notes if notes is not None else [], zoo=zoo)
+                              answers=answers, benchmark=benchmark, notes=notes if notes is not None else [], zoo=zoo,
+                              run_dir=run_dir)
     signals = sig.registered()
     vision = ctx.by_sample("vision")
     base = []

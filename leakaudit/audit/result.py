@@ -22,6 +22,7 @@ from ..settings import AuditSettings
 from ..signals import summarize as summarize_signals
 from ..outputs import SCHEMA_VERSION, as_list, label_all_rows, lists_from_files, unlabel_all_rows, write_table
 from ..store import STORE_FILE, AnswerStore
+from ..types import ABLATIONS
 from ..zoo import resolve_zoo
 from .panel import build_panel, strength
 from .evidence import (
@@ -255,6 +256,8 @@ def audit(
     store_path = resolve_store(run_dir)
     with AnswerStore(store_path, read_only=True) as store:
         answers = store.answers()
+        # image-ablation answers (wrong-image, ocr-only, caption-only) feed their signals only
+        answers = answers[~answers["condition"].isin(ABLATIONS)] if len(answers) else answers
         bench_name = benchmark if isinstance(benchmark, str) or benchmark is None else benchmark.name
         if bench_name is not None:
             answers = answers[answers["benchmark"] == bench_name]
@@ -349,7 +352,8 @@ def audit(
             frame = sure_hits(frame[frame["model"].isin(lvlm_voters)], min_confidence)
         by_condition[cond] = frame
     evidence = compute_evidence(by_condition, samples, roles, settings, answers=answers,
-                                benchmark=benchmark if not isinstance(benchmark, str) else None, notes=notes, zoo=zoo_obj)
+                                benchmark=benchmark if not isinstance(benchmark, str) else None, notes=notes, zoo=zoo_obj,
+                                run_dir=store_path.parent)
     used = sorted(set(text_ev["model"])) if len(text_ev) else []
     if not used:
         notes.append("no inspector LLM answered text-only: nothing can be judged text-answerable; "

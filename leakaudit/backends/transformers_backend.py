@@ -70,40 +70,54 @@ def _torch():
 
 
 # -- weights on disk ---------------------------------------------------------------------
-def dequantized_gguf_dir(gguf_path: str | Path, cache_dir: str | Path | None = None) -> Path:
-    """A safetensors copy of a GGUF model, made once (transformers dequantizes GGUF on load).
-
-    Loading GGUF through transformers dequantizes every tensor (~13 s for 135M params);
-    the saved copy reloads in ~1 s, and bitsandbytes can quantize it (not the GGUF).
-    """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+def converted_dir(gguf_path: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """Where :func:`dequantized_gguf_dir` keeps the copy of ``gguf_path`` (keyed by path, size and mtime)."""
     from ..zoo import cache_root
 
     gguf_path = Path(gguf_path).resolve()
     stat = gguf_path.stat()
     key = hashlib.sha256(f"{gguf_path}|{stat.st_size}|{int(stat.st_mtime)}".encode()).hexdigest()[:12]
-    target = Path(cache_dir or cache_root() / GGUF_CACHE_DIR) / f"{gguf_path.stem}-{key}"
+    return Path(cache_dir or cache_root() / GGUF_CACHE_DIR) / f"{gguf_path.stem}-{key}"
+
+
+def dequantized_gguf_dir(gguf_path: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """A safetensors copy of a GGUF model, made once (transformers dequantizes GGUF on load).
+
+    Loading GGUF through transformers dequantizes every tensor (~13 s for 135M params);
+    the saved copy reloads in ~1 s, and bitsandbytes can quantize it (not the GGUF).
+    Under the cache lock: a second process (a background conversion, a Ray worker) that
+    wants the same copy waits for it instead of converting again.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..zoo import cache_lock
+
+    gguf_path = Path(gguf_path).resolve()
+    target = converted_dir(gguf_path, cache_dir)
     if (target / "config.json").is_file():
         return target
-    log.info("dequantizing %s into %s (once)", gguf_path.name, target)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    from .gguf_fast import fast_gguf_reading
+    with cache_lock(target):
+        if (target / "config.json").is_file():  # converted while this process waited
+            return target
+        log.info("dequantizing %s into %s (once)", gguf_path.name, target)
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):  # left by a killed conversion
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        from .gguf_fast import fast_gguf_reading
 
-    with fast_gguf_reading():  # the same tensors, about half the CPU time (see gguf_fast)
-        tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=_torch().float32)
-    # the weights are plain fp32 now: drop the GGUF "quantizer" so they save as safetensors
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    try:
-        os.replace(tmp, target)
-    except OSError:  # another process finished first
-        shutil.rmtree(tmp, ignore_errors=True)
+        with fast_gguf_reading():  # the same tensors, less Python (see gguf_fast)
+            tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=_torch().float32)
+        # the weights are plain fp32 now: drop the GGUF "quantizer" so they save as safetensors
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process finished first
+            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -235,6 +235,22 @@ def _zoo_panel(zoo_group: str | None, zoo_path: str | None, inspectors: list[str
     return (inspectors if inspectors is not None else (llms or None)), (lvlms or None)
 
 
+def audited_benchmark(run_dir: str, name: str | None, path: str | None) -> Any:
+    """The benchmark a store's answers belong to, loaded (``name``, else the store's only one)."""
+    from ..audit.result import resolve_store
+    from ..benchmark import load_benchmark
+    from ..store import AnswerStore
+
+    if name is None:
+        with AnswerStore(resolve_store(run_dir), read_only=True) as store:
+            names = sorted(set(store.samples()["benchmark"])) if store.count() else []
+        if len(names) != 1:
+            raise LeakauditError(f"{run_dir}: the store holds {len(names)} benchmarks ({', '.join(names) or 'none'}); "
+                                 "name the one to load with --benchmark")
+        name = names[0]
+    return load_benchmark(name, path=path)
+
+
 # -- audit -------------------------------------------------------------------------------
 @click.command("audit")
 @click.option("--run-dir", type=click.Path(), required=True, help="Folder of the answer store (answers.sqlite).")
@@ -257,9 +273,16 @@ def _zoo_panel(zoo_group: str | None, zoo_path: str | None, inspectors: list[str
                    "(default: the run's recorded setting, else 0.5; 0: every hit, as MMStar).")
 @click.option("--inspectors", default=None, help="Comma-separated LLMs whose text-only hits count as evidence "
               "(default: the run's recorded panel, else every LLM with real weights in the store, one per set of weights).")
+@click.option("--path", "bench_path", type=click.Path(exists=True), default=None,
+              help="Local copy of the benchmark: it is loaded, so the probe and the --signals run on its questions.")
+@signal_options()
 def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, zoo_group, zoo_path, base_llm, scoring, out_dir, by_category,
-              min_confidence, inspectors) -> None:
-    """MMStar's S_v, S_wv, S_t, MG and ML per model, benchmark and capability, from RUN_DIR's answers."""
+              min_confidence, inspectors, bench_path, extra_signals, signal_thresholds) -> None:
+    """MMStar's S_v, S_wv, S_t, MG and ML per model, benchmark and capability, from RUN_DIR's answers.
+
+    The probe and the model-based signals (--signals) need the questions themselves: give
+    --path, or --signals alone to load the benchmark the store holds by its name.
+    """
     from ..pipeline import audit_run
     from ..settings import resolve
 
@@ -268,9 +291,12 @@ def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, 
                                                n_boot=("n_boot", n_boot), seed=("seed", seed), min_confidence=("min_confidence", min_confidence),
                                                inspectors=("zoo_group" if zoo_group and not inspectors else "inspectors", panel),
                                                lvlms=("zoo_group", lvlms),
-                                               base_llms=("base_llm", _base_llm_map(base_llm) or None)))
+                                               base_llms=("base_llm", _base_llm_map(base_llm) or None),
+                                               extra_signals=("extra_signals", extra_signals),
+                                               signal_thresholds=("signal_thresholds", signal_thresholds)))
     echo_overrides(lines)
-    result = audit_run(run_dir, settings, benchmark=benchmark, zoo=zoo_path, scoring=scoring, overrides=lines, require_inspectors=True)
+    bench = audited_benchmark(run_dir, benchmark, bench_path) if (extra_signals or bench_path) else benchmark
+    result = audit_run(run_dir, settings, benchmark=bench, zoo=zoo_path, scoring=scoring, overrides=lines, require_inspectors=True)
     if out_dir:
         result.save(out_dir)
     if as_json:
@@ -284,7 +310,12 @@ def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, 
         print_metrics(console, result, category=by_category)
     for line in summary_lines(result.summary):
         console.print(line, markup=False, highlight=False)
-    console.print("audit reads stored answers only: no model call made", markup=False, highlight=False)
+    asked = [name for name in settings.extra_signals or [] if (result.summary.get("signals") or {}).get(name, {}).get("share") is not None]
+    if asked:
+        console.print(f"signals {', '.join(asked)} asked models again (image-ablation answers are kept in the store for reruns)",
+                      markup=False, highlight=False)
+    else:
+        console.print("audit reads stored answers only: no model call made", markup=False, highlight=False)
     if out_dir:
         console.print(f"written: {out_dir}", markup=False)
 

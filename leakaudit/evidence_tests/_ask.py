@@ -7,15 +7,18 @@ the test changes.
 """
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Sequence
 
 from ..backends.base import LM, Prompt
 from ..errors import LeakauditError
-from ..prompts import build_prompt
+from ..prompts import build_prompt, prompt_hash
 from ..runner import _answer_batch, _Item
 from ..schema import LETTERS, Sample
+from ..types import KEY_FIELDS, answer_key
 
 SCORINGS = ("letter", "cloze", "generate")
 
@@ -35,6 +38,38 @@ def ask(lm: LM, samples: Sequence[Sample], prompts: Sequence[Prompt], *, scoring
     for i in range(0, len(items), batch_size):
         out.extend(_answer_batch(lm, items[i:i + batch_size], max_new_tokens=max_new_tokens))
     return out
+
+
+def ask_stored(lm: LM, samples: Sequence[Sample], prompts: Sequence[Prompt], *, scoring: str, condition: str,
+               run_dir: str | Path, salts: Sequence[str] | None = None, batch_size: int = 8,
+               max_new_tokens: int = 32) -> list[dict[str, Any]]:
+    """``ask``, with the answers kept in ``run_dir``'s answer store under ``condition``.
+
+    A rerun (the same model, question, prompt and scoring) reads them instead of asking,
+    and ``leakaudit export`` lists them. ``salts`` add what the prompt text does not show
+    to the key (e.g. which question lent a ``wrong-image`` its picture).
+    """
+    from ..store import Answer, AnswerStore
+
+    keys = []
+    for i, (s, p) in enumerate(zip(samples, prompts)):
+        phash = prompt_hash(p)
+        if salts is not None:
+            phash = hashlib.sha256(f"{phash}|{salts[i]}".encode()).hexdigest()[:16]
+        keys.append(answer_key(benchmark=s.benchmark, sample_hash=s.content_hash, model=lm.name, condition=condition,
+                               prompt_hash=phash, scoring="generate" if s.is_open else scoring))
+    with AnswerStore(run_dir) as store:
+        stored = store.existing_keys(model=lm.name, condition=condition)
+        missing = [i for i, k in enumerate(keys) if k not in stored]
+        if missing:
+            store.add_samples([samples[i] for i in missing])
+            fresh = ask(lm, [samples[i] for i in missing], [prompts[i] for i in missing], scoring=scoring,
+                        batch_size=batch_size, max_new_tokens=max_new_tokens)
+            store.add_many(Answer(sample_id=samples[i].id, **keys[i]._asdict(), **res) for i, res in zip(missing, fresh))
+        rows = store.answers(model=lm.name, condition=condition)
+    by_key = {answer_key(**{f: r[f] for f in KEY_FIELDS}): r for r in rows.to_dict("records")}
+    return [{"chosen": by_key[k]["chosen"], "correct": bool(by_key[k]["correct"]), "raw_response": by_key[k]["raw_response"]}
+            for k in keys]
 
 
 def text_prompt(sample: Sample, scoring: str) -> Prompt:

@@ -12,11 +12,14 @@ Three conditions, each asked with the runner's prompts and scoring:
   (``colour_caption``: the model-free colour summary of ``leakaudit.regen.describe``).
 
 Per question, model and condition: ``ablation_correct``; ``ablation_flag`` = right
-without the true image (questions without images are left out).
+without the true image (questions without images are left out). Given a run folder, the
+answers are stored in its ``answers.sqlite`` under these condition names; the audit's
+metrics read only ``text``, ``vision`` and ``blind``.
 """
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Callable, Sequence
 
 import pandas as pd
@@ -27,13 +30,14 @@ from ..benchmark import Benchmark
 from ..errors import LeakauditError
 from ..prompts import build_prompt
 from ..schema import Sample
-from ._ask import ask, text_prompt
+from ..types import ABLATIONS
+from ._ask import ask, ask_stored, text_prompt
 
 NAME = "image-ablation"
 DESCRIPTION = "wrong-image / ocr-only / caption-only: the question is still answered right without its true image"
 COLUMNS = ("condition", "ablation_correct", "ablation_flag")
 NEEDS = ("lvlm", "text-llm")
-CONDITIONS = ("wrong-image", "ocr-only", "caption-only")
+CONDITIONS = ABLATIONS
 CAPTION_REQUEST = "Describe this image in one sentence."
 
 Captioner = Callable[[list[Image.Image]], str]
@@ -104,13 +108,22 @@ def ablation_prompts(samples: Sequence[Sample], condition: str, *, scoring: str,
 
 
 def ablation_signal(bench: Benchmark, lm: LM, condition: str, *, scoring: str = "letter", seed: int = 0,
-                    captioner: Captioner | None = None) -> pd.DataFrame:
-    """Per-question correctness of ``lm`` under one ablation ``condition``."""
+                    captioner: Captioner | None = None, run_dir: str | Path | None = None) -> pd.DataFrame:
+    """Per-question correctness of ``lm`` under one ablation ``condition``.
+
+    With ``run_dir`` the answers are stored in its answer store under ``condition`` (beside
+    ``text``, ``vision`` and ``blind``), so a rerun asks only the questions not stored yet.
+    """
     if condition == "wrong-image" and not getattr(lm, "supports_images", False):
         raise LeakauditError(f"wrong-image needs an image-capable model; {lm.name!r} is text-only")
     samples = [s for s in bench.samples if s.images and s.is_multiple_choice]
     prompts = ablation_prompts(samples, condition, scoring=scoring, seed=seed, captioner=captioner)
-    results = ask(lm, samples, prompts, scoring=scoring)
+    if run_dir is None:
+        results = ask(lm, samples, prompts, scoring=scoring)
+    else:
+        # the key of a wrong-image answer names the question whose image it was shown
+        salts = [samples[j].content_hash for j in derangement(len(samples), seed)] if condition == "wrong-image" else None
+        results = ask_stored(lm, samples, prompts, scoring=scoring, condition=condition, run_dir=run_dir, salts=salts)
     return pd.DataFrame([{"sample_id": s.id, "sample_hash": s.content_hash, "model": lm.name, "condition": condition,
                           "ablation_correct": bool(r["correct"]), "ablation_flag": bool(r["correct"])}
                          for s, r in zip(samples, results)])

@@ -332,6 +332,33 @@ def filter_figure(samples: pd.DataFrame) -> Figure | None:
     return fig
 
 
+def signal_curves_figure(samples: pd.DataFrame) -> Figure | None:
+    """ROC and precision-recall curves of each signal's graded score against ground truth
+    (the demo's labels; ``signals.score_curves``), the combined score among them; None
+    when the benchmark has no labels or no signal scores both classes."""
+    from ..signals import score_curves
+
+    curves = score_curves(samples)
+    if not curves:
+        return None
+    fig = Figure(figsize=(7.2, 3.9))
+    roc, pr = fig.subplots(1, 2)
+    for i, c in enumerate(curves):
+        style = {"color": "black", "linewidth": 2.0} if c["signal"] == "combined" else {"color": f"C{i % 10}", "linewidth": 1.2}
+        roc.plot(c["fpr"], c["tpr"], label=f"{c['signal']} {c['roc_auc']:.2f} (n={c['n']})", **style)
+        pr.step(c["recall"], c["precision"], where="post", label=f"{c['signal']} {c['average_precision']:.2f}", **style)
+        pr.axhline(c["positives"] / c["n"], color=style["color"], linestyle=":", linewidth=0.6)
+    roc.plot([0, 1], [0, 1], color="#999999", linestyle=":", linewidth=0.8)
+    roc.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02), title="ROC (legend: AUC)")
+    pr.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="Precision-recall (legend: AP)")
+    for ax in (roc, pr):
+        ax.legend(fontsize=6, frameon=False, loc="lower right" if ax is roc else "lower left")
+        ax.grid(color="#eeeeee", linewidth=0.5)
+        ax.set_axisbelow(True)
+    fig.tight_layout()
+    return fig
+
+
 def figure_png(fig: Figure, path: Path | None = None) -> bytes:
     """PNG bytes of ``fig`` (also written to ``path`` when given)."""
     buf = io.BytesIO()
@@ -357,6 +384,7 @@ def render_figures(metrics: pd.DataFrame, samples: pd.DataFrame, figures_dir: Pa
             "text_hits": text_hits_figure(samples, threshold, min_confidence=min_confidence, confident_share=confident or 1.0),
             "capabilities": capability_heatmap_figure(metrics, value),
             "filter": filter_figure(samples),
+            "signal_curves": signal_curves_figure(samples),
         }
         pngs = {}
         for name, fig in figures.items():
@@ -398,6 +426,7 @@ __all__ = [
     "figure_png",
     "filter_counts",
     "filter_figure",
+    "signal_curves_figure",
     "heatmap_value",
     "mg_ml_figure",
     "ml_all_zero",

@@ -445,6 +445,13 @@ def evidence_pages(inp: ReportInputs, st: Styles, pngs: dict[str, bytes], value:
         out.append(para("Per capability", st.h2))
         out.append(para("The benchmark has no capability categories, so there is no per-capability breakdown.", st.body))
     out += [CondPageBreak(60 * mm)] + filter_section(inp, st, pngs.get("filter"))
+    if "signal_curves" in pngs:
+        curves = png_flowable(pngs["signal_curves"], max_height=100 * mm)
+        out += [CondPageBreak(curves.drawHeight + 25 * mm), para("How well each signal separates the labelled questions", st.h2),
+                para("Against the benchmark's ground truth (each signal's own labels where the demo has them, else "
+                     "text-answerable vs vision-dependent): ROC and precision-recall curves of each signal's graded score, "
+                     "with the rank-average combined score in black. Dotted lines: chance (diagonal; share of positives).",
+                     st.small), curves]
     return out
 
 

@@ -142,16 +142,13 @@ def summarize(evidence: pd.DataFrame, settings: "AuditSettings", signals: list[S
     return out
 
 
-def truth_agreement(sig: Signal, evidence: pd.DataFrame, settings: "AuditSettings") -> dict[str, Any]:
-    """Precision / recall of a signal's flag against ground truth, where the benchmark has it.
+def truth_of(sig: Signal, evidence: pd.DataFrame) -> tuple[pd.Series, pd.Series, str] | None:
+    """(truth, labelled mask, source) for ``sig``, or None where the benchmark has no ground truth.
 
     Truth: the signal's own ``<prefix>_truth`` column (the evidence demo's ``truth_signals``)
     where it has labels, else ``truth_label`` (positive: ``text-answerable``, negative:
-    ``vision-dependent``). Empty when neither labels any audited question.
+    ``vision-dependent``). Questions the audit could not label are left out.
     """
-    from sklearn.metrics import precision_score, recall_score
-
-    fired = _fires(sig, evidence, settings)
     own = next((c for c in sig.columns if c.endswith("_truth")), None)
     if own and own in evidence and evidence[own].notna().any():
         y, source = evidence[own], "truth_signals"
@@ -161,14 +158,72 @@ def truth_agreement(sig: Signal, evidence: pd.DataFrame, settings: "AuditSetting
         keep = t.isin(["text-answerable", "vision-dependent"])
         y, source = t == "text-answerable", "label"
     else:
-        return {}
+        return None
     keep &= evidence["label"] != UNKNOWN if "label" in evidence else keep
-    if not keep.any():
+    return y, keep, source
+
+
+def truth_agreement(sig: Signal, evidence: pd.DataFrame, settings: "AuditSettings") -> dict[str, Any]:
+    """Precision / recall of a signal's flag against ground truth (see :func:`truth_of`), and
+    the ROC AUC and average precision of its graded score where it has one. Empty when no
+    audited question is labelled."""
+    from sklearn.metrics import precision_score, recall_score
+
+    truth = truth_of(sig, evidence)
+    if truth is None or not truth[1].any():
         return {}
+    y, keep, source = truth
+    fired = _fires(sig, evidence, settings)
     yt = y[keep].astype(bool).to_numpy()
     yp = fired[keep].to_numpy()
-    return {"truth": source, "n_labelled": int(keep.sum()),
-            "precision": float(precision_score(yt, yp, zero_division=0)), "recall": float(recall_score(yt, yp, zero_division=0))}
+    out = {"truth": source, "n_labelled": int(keep.sum()),
+           "precision": float(precision_score(yt, yp, zero_division=0)), "recall": float(recall_score(yt, yp, zero_division=0))}
+    curve = score_curve(sig, evidence)
+    if curve is not None:
+        out.update({"roc_auc": curve["roc_auc"], "average_precision": curve["average_precision"]})
+    return out
+
+
+def score_curve(sig: Signal, evidence: pd.DataFrame) -> dict[str, Any] | None:
+    """ROC and precision-recall curve of ``sig``'s graded score against ground truth: None
+    without a score, without truth, or without both a positive and a negative question scored."""
+    truth = truth_of(sig, evidence)
+    score = sig.score(evidence) if all(c in evidence for c in sig.columns) else None
+    if truth is None or score is None:
+        return None
+    y, keep, source = truth
+    return curve(sig.name, source, y, score, keep)
+
+
+def curve(name: str, source: str, truth: pd.Series, score: pd.Series, keep: pd.Series | None = None) -> dict[str, Any] | None:
+    """ROC and precision-recall curve of ``score`` against boolean ``truth`` on the ``keep``
+    rows that have a score; None unless both classes are among them."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+    keep = (keep if keep is not None else truth.notna()) & score.notna()
+    yt = truth[keep].astype(bool).to_numpy()
+    ys = score[keep].astype(float).to_numpy()
+    if yt.all() or not yt.any():
+        return None
+    fpr, tpr, _ = roc_curve(yt, ys)
+    precision, recall, _ = precision_recall_curve(yt, ys)
+    return {"signal": name, "truth": source, "n": int(len(yt)), "positives": int(yt.sum()),
+            "roc_auc": float(roc_auc_score(yt, ys)), "average_precision": float(average_precision_score(yt, ys)),
+            "fpr": fpr, "tpr": tpr, "precision": precision, "recall": recall}
+
+
+def score_curves(evidence: pd.DataFrame, signals: list[Signal] | None = None) -> list[dict[str, Any]]:
+    """:func:`score_curve` of every registered signal that has one on ``evidence``, then the
+    evidence matrix's ``combined_score`` against ``truth_label`` (text-answerable or not)."""
+    from .extra import evidence_matrix
+
+    curves = [score_curve(sig, evidence) for sig in (signals if signals is not None else registered())]
+    if "truth_label" in evidence and "label" in evidence:
+        matrix = evidence_matrix(evidence)
+        t = evidence["truth_label"].reset_index(drop=True)
+        keep = t.isin(["text-answerable", "vision-dependent"]) & (evidence["label"].reset_index(drop=True) != UNKNOWN)
+        curves.append(curve("combined", "label", t == "text-answerable", matrix["combined_score"], keep))
+    return [c for c in curves if c is not None]
 
 
 def report_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
@@ -182,4 +237,4 @@ def report_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 __all__ = ["report_rows", "Check", "EvidenceContext", "REASON_BALANCE", "REASON_UNAUDITED", "Signal", "UNKNOWN", "VISION_DEPENDENT", "audited_mask",
-           "compute_columns", "decide", "truth_agreement", "get", "label_questions", "registered", "removing", "summarize"]
+           "compute_columns", "decide", "curve", "score_curve", "score_curves", "truth_agreement", "truth_of", "get", "label_questions", "registered", "removing", "summarize"]

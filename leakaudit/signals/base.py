@@ -59,6 +59,8 @@ class EvidenceContext:
     notes: list[str] = field(default_factory=list)
     #: the model zoo, for signals that ask a model again (``leakaudit.signals.extra``)
     zoo: Any = None
+    #: the run folder whose answer store keeps what such signals ask (None: asked, not kept)
+    run_dir: Any = None
 
     def frame(self, condition: str) -> pd.DataFrame:
         df = self.correct.get(condition)
@@ -112,6 +114,11 @@ class Signal:
     def detail(self, row: Mapping[str, Any], settings: "AuditSettings") -> str:
         """Why a flagged question was flagged, in words with numbers (``removed_detail``)."""
         return f"flagged by signal {self.name}"
+
+    def score(self, evidence: pd.DataFrame) -> pd.Series | None:
+        """A graded per-question score behind the flag (higher = more evidence; NaN = not
+        scored), for ROC and precision-recall curves; None when the signal is a flag only."""
+        return None
 
     def available(self, ctx: EvidenceContext) -> bool:
         """True when the runs it needs have answers (else its columns are empty and it never fires)."""

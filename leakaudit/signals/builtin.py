@@ -58,6 +58,12 @@ def binomial_p(hits: int, trials: int, p: float) -> float:
     return float(binomtest(int(hits), int(trials), float(p), alternative="greater").pvalue)
 
 
+def hit_share(evidence: pd.DataFrame, hits: str, n: str) -> pd.Series:
+    """``hits / n`` per question (NaN where no model was asked)."""
+    asked = pd.to_numeric(evidence[n], errors="coerce")
+    return pd.to_numeric(evidence[hits], errors="coerce") / asked.where(asked > 0)
+
+
 class TextHits(Signal):
     """MMStar's coarse filter: how many inspector LLMs answer the question without the image."""
 
@@ -94,6 +100,10 @@ class TextHits(Signal):
         n = int(row["text_n"])
         return text_detail(int(row["text_hits"]), n, max_text_hits(n, settings.k, settings.n))
 
+    def score(self, evidence: pd.DataFrame) -> pd.Series:
+        """Share of the inspectors that answer it text-only."""
+        return hit_share(evidence, "text_hits", "text_n")
+
     def check(self, summary: Mapping[str, Any], threshold: float) -> Check | None:
         share = summary.get("share_text_answerable")
         if share is None or (isinstance(share, float) and math.isnan(share)):
@@ -123,6 +133,10 @@ class BlindHits(Signal):
 
     def fires(self, evidence: pd.DataFrame, settings: Any) -> pd.Series:
         return evidence["blind_hits"].fillna(0) > 0
+
+    def score(self, evidence: pd.DataFrame) -> pd.Series:
+        """Share of the vision models that answer it without the image."""
+        return hit_share(evidence, "blind_hits", "blind_n")
 
     def detail(self, row: Mapping[str, Any], settings: Any) -> str:
         models = row.get("blind_models")

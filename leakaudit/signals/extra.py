@@ -17,6 +17,7 @@ user names it in ``remove_signals``.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Mapping
 
 import numpy as np
@@ -107,6 +108,9 @@ class EvidenceSignal(Signal):
 
     def detail(self, row: Mapping[str, Any], settings: Any) -> str:
         return f"flagged by {self.name} (score {float(row[self.columns[0]]):.2f})"
+
+    def score(self, evidence: pd.DataFrame) -> pd.Series:
+        return pd.to_numeric(evidence[self.columns[0]], errors="coerce")
 
     # -- models ----------------------------------------------------------------------------
     def model(self, ctx: EvidenceContext) -> Any:
@@ -229,7 +233,9 @@ class _Ablation(EvidenceSignal):
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
         from ..evidence_tests import ablation
 
-        kw: dict[str, Any] = {"scoring": "letter", "seed": ctx.settings.seed}
+        # stored beside the run's answers where the folder is writable (a rerun asks nothing again)
+        keep = ctx.run_dir is not None and os.access(ctx.run_dir, os.W_OK)
+        kw: dict[str, Any] = {"scoring": "letter", "seed": ctx.settings.seed, "run_dir": ctx.run_dir if keep else None}
         if self.condition == "caption-only":
             kw["captioner"] = ablation.colour_caption
         return ablation.ablation_signal(self.bench(ctx), self.model(ctx), self.condition, **kw)
@@ -292,22 +298,12 @@ def evidence_matrix(evidence: pd.DataFrame) -> pd.DataFrame:
     m = pd.DataFrame({"benchmark": evidence["benchmark"].to_numpy(), "sample_id": evidence["sample_id"].to_numpy()})
     names = []
     for sig in registered():
-        if sig.name == "text-hits" and "text_n" in evidence and evidence["text_n"].fillna(0).gt(0).any():
-            n = evidence["text_n"].astype(float)
-            m["text-hits"] = (evidence["text_hits"].astype(float) / n.where(n > 0)).to_numpy()
-        elif sig.name == "blind-hits" and "blind_n" in evidence and evidence["blind_n"].fillna(0).gt(0).any():
-            n = evidence["blind_n"].astype(float)
-            m["blind-hits"] = (evidence["blind_hits"].astype(float) / n.where(n > 0)).to_numpy()
-        elif isinstance(sig, EvidenceSignal) and sig.columns[0] in evidence and evidence[sig.columns[0]].notna().any():
-            m[sig.name] = evidence[sig.columns[0]].astype(float).to_numpy()
-        else:
+        score = sig.score(evidence) if all(c in evidence for c in sig.columns) else None
+        if score is None or not score.notna().any():
             continue
-        if sig.name == "text-hits":
-            flag = evidence["label"] == "text-answerable"
-        elif sig.name == "blind-hits":
-            flag = evidence["blind_hits"].fillna(0) > 0
-        else:
-            flag = sig.fires(evidence, None)
+        m[sig.name] = score.astype(float).to_numpy()
+        # text-hits fires by the audit's k-of-n rule, which its label already applied
+        flag = evidence["label"] == "text-answerable" if sig.name == "text-hits" else sig.fires(evidence, None)
         m[f"{sig.name}_flag"] = flag.to_numpy()
         names.append(sig.name)
     m["combined_score"] = combined_score(m[names]).to_numpy() if names else np.nan
