@@ -186,12 +186,12 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
         first.setdefault(plan.name(model), len(first))
     jobs.sort(key=lambda job: first[plan.name(job[0])])
     last = {plan.name(job[0]): i for i, job in enumerate(jobs)}
-    # a fresh machine's one-off work on the core the single-threaded GGUF conversion leaves
-    # idle: later models convert in a background process, the OCR composites read their images
+    # a fresh machine converts later models' GGUF weights in a background process, on the
+    # core the first model's single-threaded conversion leaves idle
     conversions = BackgroundConversions(specs_in_order([job[0] for job in jobs], zoo)).start()
-    prefetch = _prefetch_ocr(bench, plan, zoo=zoo, run_dir=run_dir, scoring=scoring, circular=circular, limit=limit)
     try:
         for i, (model, condition, n_shots, blind) in enumerate(jobs):
+            conversions.poll()
             name = plan.name(model)
             if name in failed:
                 continue
@@ -214,40 +214,8 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
                 plan.skipped.append(f"{name}: {condition} run failed: {type(exc).__name__}: {exc}")
                 log.warning("%s: %s run failed: %s: %s", name, condition, type(exc).__name__, exc)
     finally:
-        if prefetch is not None:
-            prefetch.stop()
         conversions.stop(cancel=sys.exc_info()[0] is not None)  # a failed run needs no more weights
     return summaries
-
-
-def _prefetch_ocr(bench: Benchmark, plan: ModelPlan, *, zoo: Any, run_dir: Path, scoring: str, circular: bool,
-                  limit: int | None) -> Any:
-    """Start reading the images of the OCR composites' unanswered vision questions in the
-    background (see ``OCRPrefetch``); None when there is nothing to read."""
-    from .runner import build_items
-    from .store import STORE_FILE, AnswerStore
-
-    names = [m for m in plan.lvlms if isinstance(m, str) and zoo is not None and m in zoo and zoo[m].backend == "ocr"]
-    if not names:
-        return None
-    try:
-        from .backends.ocr_composite import OCRPrefetch
-    except ImportError:  # the composite itself reports the missing dependency
-        return None
-    samples = [s for s in list(bench.samples)[: limit if limit is not None else None] if s.images]
-    items = build_items(samples, "vision", shots=0, fewshot=[], scoring=scoring, blind="drop", circular=circular)
-    stored: set = set()
-    if (Path(run_dir) / STORE_FILE).is_file():
-        with AnswerStore(run_dir) as store:
-            for name in names:
-                stored |= store.existing_keys(model=name, condition="vision")
-    todo: dict[str, Any] = {}
-    for item in items:
-        if any(item.key(name, "vision", "", 0) not in stored for name in names):
-            todo.setdefault(item.original.content_hash, item.original)
-    if not todo:
-        return None
-    return OCRPrefetch([ref for s in todo.values() for ref in s.images]).start()
 
 
 def _reuse_equivalent(bench: Benchmark, model: str | LM, condition: str, shots: int, blind: str, *, zoo: Any, run_dir: Path,

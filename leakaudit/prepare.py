@@ -4,7 +4,7 @@ On a fresh machine each GGUF model is dequantized once into the cache (see
 ``dequantized_gguf_dir``). That conversion is single-threaded Python: ~9 s for SmolLM2-135M
 and ~20 s for Gemma-3-270M on the 2-core machine the demo is measured on, while the other
 core idles. So while the first model converts and answers, the later ones convert in a
-child process on the other core. The cache's lock (``zoo.cache_lock``) makes a model
+child process on the other core, and the run's torch takes one thread fewer meanwhile. The cache's lock (``zoo.cache_lock``) makes a model
 whose turn comes before its conversion ends wait for it instead of converting twice; a
 conversion that fails in the background is simply done again (and reported) in its turn.
 Nothing runs when every conversion is already cached, so reruns pay nothing.
@@ -74,6 +74,7 @@ class BackgroundConversions:
         pending = [s for s in specs if needs_conversion(s)]
         self.specs = pending[1:]
         self._proc: subprocess.Popen | None = None
+        self._torch_threads: int | None = None
 
     def start(self) -> "BackgroundConversions":
         if not self.specs:
@@ -89,12 +90,38 @@ class BackgroundConversions:
         except OSError:  # the child died at once: each model converts in its turn
             pass
         log.info("converting %s in the background", ", ".join(s.name for s in self.specs))
+        self._lend_a_core()
         return self
+
+    def _lend_a_core(self) -> None:
+        """One torch thread fewer while the child converts: two busy threads on one core make
+        both slower (measured: no wall time saved on 2 cores) than one each."""
+        try:
+            import torch
+        except ImportError:
+            return
+        threads = torch.get_num_threads()
+        if threads > 1:
+            self._torch_threads = threads
+            torch.set_num_threads(threads - 1)
+
+    def _take_back_the_core(self) -> None:
+        if self._torch_threads is not None:
+            import torch
+
+            torch.set_num_threads(self._torch_threads)
+            self._torch_threads = None
+
+    def poll(self) -> None:
+        """Between models: once the child is done, the models get their thread back."""
+        if self._proc is not None and self._proc.poll() is not None:
+            self._take_back_the_core()
 
     def stop(self, *, cancel: bool = False) -> None:
         """Wait for the child (what it converts, the run was about to need), or with
         ``cancel`` end it now (a failed or interrupted run); a half-written copy is a
         temporary folder the next conversion removes."""
+        self._take_back_the_core()
         if self._proc is None:
             return
         if cancel and self._proc.poll() is None:

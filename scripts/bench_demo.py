@@ -9,13 +9,12 @@ demo benchmark is generated, GGUFs converted, tiny VLMs built, as on a new machi
 fresh output folder. Stages are timed exclusively (a model load inside a run is counted
 under the load, not twice): wall and CPU seconds (user+sys of this process; on a machine
 busier than its cores, wall time mostly measures the neighbours, CPU time much less so).
-Work on the OCR prefetch thread is listed as its own stage; it overlaps the main thread,
-so its CPU is also inside theirs. The background conversion process's CPU is its own line.
+The background conversion process's CPU is its own line (its work overlaps the stages).
 
 ``--baseline`` (and the first half of ``--compare``) reproduces the scan before issue 15:
 the ``tiny-full`` panel (SmolLM2 asked twice, through transformers and llama.cpp), the OCR
 composite's blind answers asked again instead of copied, gguf's memmap reader (each GGUF
-parsed three times), every conversion and OCR pass in its model's turn.
+parsed three times), every conversion in its model's turn.
 The verdict quality (precision / recall against the demo labels) is printed for each.
 """
 from __future__ import annotations
@@ -117,7 +116,6 @@ def child(config: str, out: Path, threads: int | None) -> None:
 
         gguf_fast.fast_gguf_reading = contextlib.nullcontext  # gguf's own memmap reader
         pipeline._reuse_equivalent = lambda *a, **k: 0  # ask the OCR composite blind again
-        pipeline._prefetch_ocr = lambda *a, **k: None  # OCR in the composite's turn
         from leakaudit.prepare import BackgroundConversions
 
         pipeline.BackgroundConversions = lambda specs: BackgroundConversions([])  # every conversion in its model's turn

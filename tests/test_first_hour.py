@@ -246,26 +246,29 @@ def test_needs_conversion_reads_the_cache(monkeypatch, tmp_path, smollm2_path):
     assert not prepare.needs_conversion(load_zoo()["tiny-llava"])  # built, not converted
 
 
-def test_ocr_prefetch_reads_only_unanswered_images(tmp_path, demo):
-    pytest.importorskip("rapidocr_onnxruntime")
-    from leakaudit.backends import ocr_composite
-    from leakaudit.pipeline import ModelPlan, _prefetch_ocr
-    from leakaudit.runner import run
+def test_background_child_runs_and_lends_a_torch_thread(monkeypatch, tmp_path):
+    import dataclasses
+
+    import torch
+
+    from leakaudit import prepare
     from leakaudit.zoo import load_zoo
 
-    zoo = load_zoo()
-    small = demo.subset({s.id for s in demo.samples[:3]})
-    plan = ModelPlan(inspectors=[], base_llms=[], lvlms=["ocr+smollm2"])
-    pre = _prefetch_ocr(small, plan, zoo=zoo, run_dir=tmp_path, scoring="cloze", circular=False, limit=None)
-    assert pre is not None
-    pre.stop()
-    assert pre.done <= 3
-    OCR = ocr_composite.OCRPrefetch([ref for s in small.samples for ref in s.images]).start()
-    OCR._thread.join()
-    assert OCR.done == 3
-    # once the composite's vision answers are stored, nothing is left to read
-    from leakaudit.backends.scripted import ScriptedLM
-
-    run(small, [ScriptedLM("ocr+smollm2", "A", supports_images=True)], condition="vision", scoring="cloze", run_dir=tmp_path,
-        progress=False)
-    assert _prefetch_ocr(small, plan, zoo=zoo, run_dir=tmp_path, scoring="cloze", circular=False, limit=None) is None
+    monkeypatch.setenv("LEAKAUDIT_CACHE", str(tmp_path))
+    spec = load_zoo()["smollm2-135m"]
+    broken = [dataclasses.replace(spec, name=f"m{i}", gguf={"path": str(tmp_path / f"missing{i}.gguf")}) for i in range(2)]
+    monkeypatch.setattr(prepare, "needs_conversion", lambda s: True)
+    before = torch.get_num_threads()
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(n))
+    bg = prepare.BackgroundConversions(broken).start()
+    assert [s.name for s in bg.specs] == ["m1"] and calls == [1]
+    bg._proc.wait(timeout=120)  # the child fails on the missing file: the run converts it in its turn
+    assert bg._proc.returncode == 1
+    bg.poll()
+    assert calls == [1, 2]
+    bg.stop()
+    assert calls == [1, 2] and torch.get_num_threads() == 2
+    monkeypatch.undo()
+    assert torch.get_num_threads() == before

@@ -47,9 +47,16 @@ def _text(cell) -> str:
 def test_notebook_is_valid_and_tagged():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbformat.validate(nb)
-    for tag in ("setup", "load", "run", "audit", "evidence", "filter", "plot", "report"):
+    for tag in ("setup", "load", "run", "audit", "evidence", "filter", "plot", "report", "gate", "published"):
         assert _cell(nb, tag) is not None
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit the notebook without outputs"
+    # saved with its outputs (a reader sees the results without running it), written on no
+    # machine's paths: re-save with `jupyter nbconvert --to notebook --execute --inplace`
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.get("outputs") for c in code), "save the notebook with its outputs"
+    saved = "\n".join(_text(c) for c in code)
+    assert "gate: " in _text(_cell(nb, "gate")) and "S_wv" in _text(_cell(nb, "audit"))
+    for path in ("/tmp/", "/work/", "/root/", "/home/"):
+        assert path not in saved, f"an absolute path ({path}...) in the saved outputs"
 
 
 @pytest.mark.slow
@@ -72,6 +79,8 @@ def test_walkthrough_notebook_executes(tmp_path, monkeypatch, smollm2_path):
     images = [o for o in _cell(nb, "plot")["outputs"] if "image/png" in o.get("data", {})]
     assert len(images) == 2
     assert "report:" in _text(_cell(nb, "report"))
+    gate_out = _text(_cell(nb, "gate"))
+    assert "gate: " in gate_out and "exit code" in gate_out and "text-answerable share" in gate_out
     pdf = tmp_path / "out" / "audit" / "audit.pdf"
     assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF")
     assert (tmp_path / "out" / "kept" / "removed.csv").is_file()

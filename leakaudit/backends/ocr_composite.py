@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from PIL import Image
 
@@ -89,44 +89,6 @@ def ocr_image(img: Image.Image, *, min_score: float = DEFAULT_MIN_SCORE) -> list
 def ocr_text(img: Image.Image, *, min_score: float = DEFAULT_MIN_SCORE) -> str:
     """The text of ``img`` as one string, lines top to bottom joined by ``" / "`` ("" when none)."""
     return " / ".join(text.strip() for text, _box, _score in ocr_image(img, min_score=min_score))
-
-
-class OCRPrefetch:
-    """OCR of images a run will ask about, done early on a background thread.
-
-    The scan converts GGUF weights first, which is single-threaded Python: one core idles
-    for ~30 s on a fresh machine. ONNX Runtime releases the GIL, so reading the images then
-    costs that idle core instead of wall time later; the composite finds the lines in the
-    cache. Same engine, same lock, same cache, so the answers are the ones it would give.
-    Only as many images as the cache holds are read (more would evict each other).
-    """
-
-    def __init__(self, images: Iterable[Any], *, name: str = "leakaudit-ocr-prefetch") -> None:
-        self._images = list(images)[:_CACHE_SIZE]
-        self._stop = threading.Event()
-        self.done = 0
-        self._thread = threading.Thread(target=self._read_all, name=name, daemon=True)
-
-    def start(self) -> "OCRPrefetch":
-        if self._images:
-            self._thread.start()
-        return self
-
-    def _read_all(self) -> None:
-        for ref in self._images:
-            if self._stop.is_set():
-                return
-            try:
-                ocr_image(ref.load() if hasattr(ref, "load") else ref)
-            except Exception:  # noqa: BLE001 - the run itself reads this image again and reports the error
-                continue
-            self.done += 1
-
-    def stop(self) -> None:
-        """Stop after the image being read (at most one OCR pass, ~0.2 s)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
 
 
 class OCRComposite(LM):
