@@ -186,9 +186,7 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
         first.setdefault(plan.name(model), len(first))
     jobs.sort(key=lambda job: first[plan.name(job[0])])
     last = {plan.name(job[0]): i for i, job in enumerate(jobs)}
-    # a fresh machine converts later models' GGUF weights in a background process, on the
-    # core the first model's single-threaded conversion leaves idle
-    conversions = BackgroundConversions(specs_in_order([job[0] for job in jobs], zoo)).start()
+    conversions = background_conversions([job[0] for job in jobs], zoo).start()
     try:
         for i, (model, condition, n_shots, blind) in enumerate(jobs):
             conversions.poll()
@@ -196,7 +194,7 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
             if name in failed:
                 continue
             try:
-                _reuse_equivalent(bench, model, condition, n_shots, blind, zoo=zoo, run_dir=run_dir, scoring=scoring,
+                _reuse_equivalent(bench, model, name, condition, n_shots, blind, zoo=zoo, run_dir=run_dir, scoring=scoring,
                                   circular=circular, limit=limit)
                 summaries.append(run(bench, [model], condition=condition, shots=n_shots, blind=blind, keep_loaded=last[name] > i, **common))
             except KeyboardInterrupt:
@@ -218,22 +216,39 @@ def collect_answers(bench: Benchmark, plan: ModelPlan, *, run_dir: Path, zoo: An
     return summaries
 
 
-def _reuse_equivalent(bench: Benchmark, model: str | LM, condition: str, shots: int, blind: str, *, zoo: Any, run_dir: Path,
-                      scoring: str, circular: bool, limit: int | None) -> int:
-    """Copy answers an equivalent run already stored (``leakaudit.reuse``) so the runner skips them."""
+def background_conversions(models: Sequence[str | LM], zoo: Any) -> BackgroundConversions:
+    """Later models' GGUF weights converted in a background process while the first model runs
+    (a fresh machine: the first conversion is single-threaded and leaves a core idle); none
+    when the models run elsewhere (Ray workers convert their own)."""
+    from .engines import current_engine
+
+    engine = current_engine()
+    local = engine is None or getattr(engine, "local", True)
+    return BackgroundConversions(specs_in_order(list(models), zoo) if local else [])
+
+
+def _reuse_equivalent(bench: Benchmark, model: str | LM, name: str, condition: str, shots: int, blind: str, *, zoo: Any,
+                      run_dir: Path, scoring: str, circular: bool, limit: int | None) -> int:
+    """Copy answers an equivalent run already stored (``leakaudit.reuse``) so the runner skips them;
+    ``name`` is the model's name in the store."""
     from .reuse import copy_equivalent_answers, equivalent_source
     from .runner import build_items
 
-    if not isinstance(model, str) or zoo is None or model not in zoo:
-        return 0
-    blind_mode = blind if condition == "blind" else ""
-    source = equivalent_source(zoo[model], condition, blind_mode)
-    if source is None or shots:
+    if shots or condition != "blind":
         return 0
     samples = list(bench.samples)[: limit if limit is not None else None]
     items = build_items(samples, condition, shots=0, fewshot=[], scoring=scoring, blind=blind, circular=circular)
-    return copy_equivalent_answers(run_dir, model, condition, blind_mode, source,
-                                   [it.key(model, condition, blind_mode, 0) for it in items])
+    copied = 0
+    spec = zoo[model] if isinstance(model, str) and zoo is not None and model in zoo else None
+    source = equivalent_source(spec, condition, blind)
+    if source is not None:
+        copied += copy_equivalent_answers(run_dir, name, condition, blind, source, [it.key(name, condition, blind, 0) for it in items])
+    if blind == "drop":
+        # a question without an image is the same question with or without "the image": the
+        # blind answer is the vision answer (a text-only submission halves its LVLM passes)
+        imageless = [it.key(name, condition, blind, 0) for it in items if not it.original.images]
+        copied += copy_equivalent_answers(run_dir, name, condition, blind, (name, "vision"), imageless)
+    return copied
 
 
 def model_calls_message(runs: Sequence[Any]) -> str:

@@ -132,13 +132,16 @@ def make_plan(benchmark: Any, jobs: Sequence[tuple[str, str, int, str]], *, zoo:
             items = item_cache[key]
             blind_mode = blind if condition == "blind" else ""
             keys = {it.key(spec.name, condition, blind_mode, shots) for it in items}
-            stored = len(keys & store.existing_keys(model=spec.name, condition=condition, blind_mode=blind_mode, shots=int(shots))) if store else 0
+            have = keys & store.existing_keys(model=spec.name, condition=condition, blind_mode=blind_mode, shots=int(shots)) if store else set()
+            # scan and gate copy the vision answers of a question without an image to its blind run
+            copied_from_vision = blind_mode == "drop" and (name, "vision", 0, "drop") in jobs
+            pending = [it for it in items if it.key(spec.name, condition, blind_mode, shots) not in have
+                       and not (copied_from_vision and not it.original.images)]
             tokens = _prompt_tokens(items)
-            pending_share = (len(keys) - stored) / max(1, len(keys))
-            secs = seconds_for(spec, int(tokens * pending_share))
+            secs = seconds_for(spec, _prompt_tokens(pending))
             rows.append(PlanRow(model=spec.name, kind=spec.kind, backend=spec.backend, condition=condition + (f" ({blind})" if condition == "blind" else ""),
                                 size_b=spec.size, weights=weights_location(spec), gpu_gb=gpu_memory_gb(spec), questions=len(keys),
-                                stored=stored, to_ask=len(keys) - stored, prompt_tokens=tokens,
+                                stored=len(have), to_ask=len(pending), prompt_tokens=tokens,
                                 est_seconds=None if secs is None else float(f"{secs:.3g}")))
     finally:
         if store is not None:

@@ -104,6 +104,24 @@ def test_scan_plan_lists_every_condition(tmp_path):
     assert not (tmp_path / "o" / "run" / "answers.sqlite").exists()
 
 
+def test_plan_counts_no_blind_pass_for_questions_without_an_image():
+    """scan and gate copy the vision answer of an image-less question to its blind run: the plan says so."""
+    from dataclasses import replace
+
+    from leakaudit.benchmark import Benchmark
+    from leakaudit.plan import make_plan, scan_jobs
+    from leakaudit.scan import ModelPlan
+
+    demo = load_benchmark("demo", limit=4)
+    bench = Benchmark(name="mixed", samples=[replace(s, images=[]) if i % 2 else s for i, s in enumerate(demo.samples)],
+                      source="test", format="generated")
+    jobs = scan_jobs(ModelPlan(lvlms=["tiny-llava"], blind_modes={"tiny-llava": "drop"}), 0)
+    frame = make_plan(bench, jobs, zoo=load_zoo(), run_dir=None, scoring="letter", circular=False, limit=None).set_index("condition")
+    assert frame.loc["vision", "to_ask"] == 4 and frame.loc["blind (drop)", "to_ask"] == 2
+    alone = make_plan(bench, jobs[1:], zoo=load_zoo(), run_dir=None, scoring="letter", circular=False, limit=None)
+    assert alone["to_ask"].tolist() == [4]  # no vision run to copy from
+
+
 def test_distributed_engine_needs_zoo_names(tmp_path):
     from leakaudit.backends.scripted import ScriptedLM
     from leakaudit.engines.ray_engine import RayEngine

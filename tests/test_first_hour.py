@@ -165,6 +165,39 @@ def test_ocr_blind_answers_are_copied_from_its_llm(tmp_path):
     assert len(df) == 5 and set(df["source"]) == {"copy:smollm2-135m/text"}
 
 
+def test_blind_answers_of_questions_without_an_image_are_the_vision_answers(tmp_path):
+    """A question without an image reads the same with and without "the image": the blind
+    pass copies the vision answers (a text-only submission asks each LVLM once, not twice)."""
+    from dataclasses import replace
+
+    from leakaudit.benchmark import Benchmark
+    from leakaudit.pipeline import ModelPlan, collect_answers
+    from leakaudit.store import AnswerStore
+
+    demo = load_benchmark("demo")
+    samples = [replace(s, images=[]) if i % 2 else s for i, s in enumerate(demo.samples[:6])]
+    assert [bool(s.images) for s in samples] == [True, False] * 3
+    bench = Benchmark(name="mixed", samples=samples, source="test", format="generated")
+    seen: list[int] = []
+    lvlm = ScriptedLM("lvlm", lambda p: seen.append(len(p.images)) or "A", supports_images=True)
+    plan = ModelPlan(lvlms=[lvlm], blind_modes={"lvlm": "drop"})
+    collect_answers(bench, plan, run_dir=tmp_path, zoo=None, shots=0, scoring="generate", circular=False, limit=None, progress=False)
+    assert len(seen) == 6 + 3  # vision: 6 questions; blind: only the 3 with an image are asked again
+    with AnswerStore(tmp_path) as store:
+        blind = store.answers(model="lvlm", condition="blind").set_index("sample_id")
+        vision = store.answers(model="lvlm", condition="vision").set_index("sample_id")
+    assert len(blind) == 6
+    copied = blind[blind["source"] == "copy:lvlm/vision"]
+    assert sorted(copied.index) == sorted(s.id for s in samples if not s.images)
+    assert (copied["chosen"] == vision.loc[copied.index, "chosen"]).all()
+    # with grey stand-ins nothing is copied: the blind prompt of an image-less question has no
+    # picture either, but grey is its own condition and keeps its own answers
+    seen.clear()
+    grey = ModelPlan(lvlms=[ScriptedLM("lvlm2", lambda p: seen.append(1) or "A", supports_images=True)], blind_modes={"lvlm2": "grey"})
+    collect_answers(bench, grey, run_dir=tmp_path, zoo=None, shots=0, scoring="generate", circular=False, limit=None, progress=False)
+    assert len(seen) == 12
+
+
 def test_tiny_group_runs_each_set_of_weights_once():
     from leakaudit.zoo import load_zoo
 
@@ -229,6 +262,23 @@ def test_background_conversions_plan_only_what_is_missing(monkeypatch, tmp_path)
     idle = prepare.BackgroundConversions(specs).start()
     assert idle.specs == [] and idle._proc is None
     idle.stop()
+
+
+def test_background_conversions_only_for_models_loaded_here(monkeypatch):
+    """Ray workers load (and convert) their own weights: the driver converts nothing then."""
+    from leakaudit import prepare
+    from leakaudit.engines import use_engine
+    from leakaudit.pipeline import background_conversions
+    from leakaudit.zoo import load_zoo
+
+    class RemoteEngine:
+        local = False
+
+    monkeypatch.setattr(prepare, "needs_conversion", lambda spec: True)
+    zoo = load_zoo()
+    assert [s.name for s in background_conversions(["smollm2-135m", "gemma3-270m"], zoo).specs] == ["gemma3-270m"]
+    with use_engine(RemoteEngine()):
+        assert background_conversions(["smollm2-135m", "gemma3-270m"], zoo).specs == []
 
 
 def test_needs_conversion_reads_the_cache(monkeypatch, tmp_path, smollm2_path):
