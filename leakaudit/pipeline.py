@@ -231,23 +231,20 @@ def _reuse_equivalent(bench: Benchmark, model: str | LM, name: str, condition: s
                       run_dir: Path, scoring: str, circular: bool, limit: int | None) -> int:
     """Copy answers an equivalent run already stored (``leakaudit.reuse``) so the runner skips them;
     ``name`` is the model's name in the store."""
-    from .reuse import copy_equivalent_answers, equivalent_source
+    from .reuse import NO_IMAGE, copy_equivalent_answers, equivalent_sources
     from .runner import build_items
 
-    if shots or condition != "blind":
+    blind_mode = blind if condition == "blind" else ""
+    spec = zoo[model] if isinstance(model, str) and zoo is not None and model in zoo else None
+    sources = equivalent_sources(spec, name, condition, blind_mode)
+    if shots or not sources:
         return 0
     samples = list(bench.samples)[: limit if limit is not None else None]
     items = build_items(samples, condition, shots=0, fewshot=[], scoring=scoring, blind=blind, circular=circular)
     copied = 0
-    spec = zoo[model] if isinstance(model, str) and zoo is not None and model in zoo else None
-    source = equivalent_source(spec, condition, blind)
-    if source is not None:
-        copied += copy_equivalent_answers(run_dir, name, condition, blind, source, [it.key(name, condition, blind, 0) for it in items])
-    if blind == "drop":
-        # a question without an image is the same question with or without "the image": the
-        # blind answer is the vision answer (a text-only submission halves its LVLM passes)
-        imageless = [it.key(name, condition, blind, 0) for it in items if not it.original.images]
-        copied += copy_equivalent_answers(run_dir, name, condition, blind, (name, "vision"), imageless)
+    for source, scope in sources:
+        keys = [it.key(name, condition, blind_mode, 0) for it in items if scope != NO_IMAGE or not it.original.images]
+        copied += copy_equivalent_answers(run_dir, name, condition, blind_mode, source, keys)
     return copied
 
 

@@ -108,6 +108,25 @@ def _prompt_tokens(items: list) -> int:
     return int(chars / CHARS_PER_TOKEN)
 
 
+def _copied(spec: Any, condition: str, blind_mode: str, shots: int, items: list, jobs: Sequence[tuple[str, str, int, str]],
+            source_items: Any) -> set[int]:
+    """Indices of ``items`` that scan and gate copy from an equivalent run among ``jobs``
+    (``leakaudit.reuse``: the same prompt to the same weights) instead of asking."""
+    from .prompts import prompt_hash
+    from .reuse import NO_IMAGE, equivalent_sources
+
+    copied: set[int] = set()
+    if shots:
+        return copied
+    for (src_model, src_condition), scope in equivalent_sources(spec, spec.name, condition, blind_mode):
+        if not any(j[0] == src_model and j[1] == src_condition and not j[2] for j in jobs):
+            continue
+        for i, (it, src) in enumerate(zip(items, source_items(src_condition))):
+            if (scope != NO_IMAGE or not it.original.images) and prompt_hash(it.prompt) == prompt_hash(src.prompt):
+                copied.add(i)
+    return copied
+
+
 def make_plan(benchmark: Any, jobs: Sequence[tuple[str, str, int, str]], *, zoo: Any, run_dir: str | Path | None,
               scoring: str, circular: bool, limit: int | None, seed: int = 0) -> pd.DataFrame:
     """One row per (model, condition, shots, blind) job; nothing is loaded, the store is only read.
@@ -122,21 +141,23 @@ def make_plan(benchmark: Any, jobs: Sequence[tuple[str, str, int, str]], *, zoo:
     store = AnswerStore(run_dir) if run_dir is not None and (Path(run_dir) / STORE_FILE).is_file() else None
     rows: list[PlanRow] = []
     item_cache: dict[tuple, list] = {}
+
+    def _items(key: tuple) -> list:
+        if key not in item_cache:
+            condition, shots, blind = key
+            fewshot = select_fewshot(benchmark, shots, seed) if shots else []
+            item_cache[key] = build_items(samples, condition, shots=shots, fewshot=fewshot, scoring=scoring, blind=blind, circular=circular)
+        return item_cache[key]
+
     try:
         for name, condition, shots, blind in jobs:
             spec = zoo[name]
-            key = (condition, shots, blind)
-            if key not in item_cache:
-                fewshot = select_fewshot(benchmark, shots, seed) if shots else []
-                item_cache[key] = build_items(samples, condition, shots=shots, fewshot=fewshot, scoring=scoring, blind=blind, circular=circular)
-            items = item_cache[key]
+            items = _items((condition, shots, blind))
             blind_mode = blind if condition == "blind" else ""
             keys = {it.key(spec.name, condition, blind_mode, shots) for it in items}
             have = keys & store.existing_keys(model=spec.name, condition=condition, blind_mode=blind_mode, shots=int(shots)) if store else set()
-            # scan and gate copy the vision answers of a question without an image to its blind run
-            copied_from_vision = blind_mode == "drop" and (name, "vision", 0, "drop") in jobs
-            pending = [it for it in items if it.key(spec.name, condition, blind_mode, shots) not in have
-                       and not (copied_from_vision and not it.original.images)]
+            copied = _copied(spec, condition, blind_mode, shots, items, jobs, lambda cond: _items((cond, 0, "drop")))
+            pending = [it for i, it in enumerate(items) if it.key(spec.name, condition, blind_mode, shots) not in have and i not in copied]
             tokens = _prompt_tokens(items)
             secs = seconds_for(spec, _prompt_tokens(pending))
             rows.append(PlanRow(model=spec.name, kind=spec.kind, backend=spec.backend, condition=condition + (f" ({blind})" if condition == "blind" else ""),

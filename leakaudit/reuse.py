@@ -1,14 +1,21 @@
 """Answers one model gives that another, equivalent run already gave: copied, not recomputed.
 
-The OCR composite (``ocr+smollm2``) run *blind* with ``drop`` shows its wrapped LLM the very
-prompt the text-only run of that LLM saw (no image, so no OCR line; with cloze scoring
-the text and blind prompts are identical): the answers are the same by construction.
-Asking again cost a quarter of the demo scan. ``copy_equivalent_answers`` copies the
-stored answers whose full key matches except for model and condition (same sample hash,
-prompt hash, shots, scoring, rotation), marks them ``source = copy:<model>/<condition>``,
-and leaves the rest to the runner. A prompt that differs (letter scoring adds MMStar's
-"Answer with the option's letter" line to text prompts only) has a different prompt hash
-and is never copied.
+Two runs are equivalent when the same weights see the same prompt:
+
+- the OCR composite (``ocr+smollm2``) without an image shows its wrapped LLM the very
+  prompt the text-only run of that LLM saw (no image, so no OCR line; with cloze scoring
+  the text, vision and blind prompts of such a question are identical): its blind (``drop``)
+  answers, and its vision answers to questions without an image, are the LLM's text answers;
+- any vision model asked about a question without an image sees the same input with and
+  without "the image": its blind (``drop``) answer is its vision answer.
+
+Asking again cost a quarter of the demo scan, and half the vision passes of a text-only
+submission. ``copy_equivalent_answers`` copies the stored answers whose full key matches
+except for model and condition (same sample hash, prompt hash, shots, scoring, rotation),
+marks them ``source = copy:<model>/<condition>``, and leaves the rest to the runner. A
+prompt that differs (letter scoring adds MMStar's "Answer with the option's letter" line to
+text prompts only; a question whose text names an image keeps that mention only with the
+image) has a different prompt hash and is never copied.
 """
 from __future__ import annotations
 
@@ -22,16 +29,31 @@ from .store import STORE_FILE, AnswerStore
 log = logging.getLogger(__name__)
 
 
-def equivalent_source(spec: Any, condition: str, blind_mode: str) -> tuple[str, str] | None:
-    """(model, condition) whose stored answers equal ``spec``'s under ``condition``, or None.
+#: which questions a copy covers: every one, or only those without an image
+ALL, NO_IMAGE = "all", "no-image"
 
-    Today: an OCR composite without its image (blind, ``drop``) is its wrapped LLM, text only.
+
+def equivalent_sources(spec: Any, name: str, condition: str, blind_mode: str) -> list[tuple[tuple[str, str], str]]:
+    """``((model, condition), scope)`` pairs whose stored answers equal ``name``'s under
+    ``condition``, ``scope`` saying for which questions (``ALL`` or ``NO_IMAGE``); first match wins.
+
+    ``spec`` is ``name``'s zoo entry (None for a model object outside the zoo).
     """
-    if spec is None:
-        return None
-    if getattr(spec, "backend", None) == "ocr" and getattr(spec, "wraps", None) and condition == "blind" and blind_mode == "drop":
-        return spec.wraps, "text"
-    return None
+    sources: list[tuple[tuple[str, str], str]] = []
+    wraps = getattr(spec, "wraps", None) if getattr(spec, "backend", None) == "ocr" else None
+    if wraps and condition == "blind" and blind_mode == "drop":
+        sources.append(((wraps, "text"), ALL))
+    if wraps and condition == "vision":
+        sources.append(((wraps, "text"), NO_IMAGE))
+    if condition == "blind" and blind_mode == "drop":
+        sources.append(((name, "vision"), NO_IMAGE))
+    return sources
+
+
+def equivalent_source(spec: Any, condition: str, blind_mode: str) -> tuple[str, str] | None:
+    """The run whose answers equal ``spec``'s under ``condition`` for every question, or None."""
+    name = getattr(spec, "name", "")
+    return next((src for src, scope in equivalent_sources(spec, name, condition, blind_mode) if scope == ALL), None)
 
 
 def copy_equivalent_answers(run_dir: str | Path, model: str, condition: str, blind_mode: str, source: tuple[str, str],
@@ -71,4 +93,4 @@ def copy_equivalent_answers(run_dir: str | Path, model: str, condition: str, bli
     return n
 
 
-__all__ = ["copy_equivalent_answers", "equivalent_source"]
+__all__ = ["ALL", "NO_IMAGE", "copy_equivalent_answers", "equivalent_source", "equivalent_sources"]

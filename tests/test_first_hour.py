@@ -5,6 +5,7 @@ import io
 import json
 import logging
 import re
+import sys
 import warnings
 from pathlib import Path
 
@@ -135,6 +136,22 @@ def test_no_color_gives_plain_text(monkeypatch):
     assert make_console().color_system is None or not make_console().no_color
 
 
+def test_pipe_width_honours_columns(monkeypatch):
+    """In a pipe or log the console is 140 wide, unless COLUMNS asks for another width."""
+    from leakaudit.cli.console import PIPE_WIDTH, make_console
+
+    monkeypatch.setattr("sys.stdout", io.StringIO())  # not a terminal
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert make_console().width == PIPE_WIDTH
+    monkeypatch.setenv("COLUMNS", "80")
+    console = make_console()
+    assert console.width == 80
+    console.print("verdict: " + "word " * 40)
+    assert max(len(line) for line in sys.stdout.getvalue().splitlines()) <= 80
+    monkeypatch.setenv("COLUMNS", "wide")
+    assert make_console().width == PIPE_WIDTH
+
+
 def test_ocr_blind_answers_are_copied_from_its_llm(tmp_path):
     """ocr+smollm2 blind (drop) = smollm2-135m text with the same prompt: copied, not asked again."""
     from leakaudit.reuse import copy_equivalent_answers, equivalent_source
@@ -196,6 +213,40 @@ def test_blind_answers_of_questions_without_an_image_are_the_vision_answers(tmp_
     grey = ModelPlan(lvlms=[ScriptedLM("lvlm2", lambda p: seen.append(1) or "A", supports_images=True)], blind_modes={"lvlm2": "grey"})
     collect_answers(bench, grey, run_dir=tmp_path, zoo=None, shots=0, scoring="generate", circular=False, limit=None, progress=False)
     assert len(seen) == 12
+
+
+def test_ocr_vision_answers_to_questions_without_an_image_are_its_llm_text_answers(tmp_path):
+    """The OCR composite reads no image when there is none: its vision prompt is its LLM's
+    text prompt (cloze scoring), so scan and gate copy those answers, and the plan says so."""
+    from dataclasses import replace
+
+    from leakaudit.benchmark import Benchmark
+    from leakaudit.pipeline import _reuse_equivalent
+    from leakaudit.plan import make_plan
+    from leakaudit.reuse import ALL, NO_IMAGE, equivalent_sources
+    from leakaudit.runner import run
+    from leakaudit.store import AnswerStore
+    from leakaudit.zoo import load_zoo
+
+    zoo = load_zoo()
+    assert equivalent_sources(zoo["ocr+smollm2"], "ocr+smollm2", "vision", "") == [(("smollm2-135m", "text"), NO_IMAGE)]
+    assert equivalent_sources(zoo["ocr+smollm2"], "ocr+smollm2", "blind", "drop") == [
+        (("smollm2-135m", "text"), ALL), (("ocr+smollm2", "vision"), NO_IMAGE)]
+    assert equivalent_sources(zoo["tiny-llava"], "tiny-llava", "vision", "") == []
+    demo = load_benchmark("demo")
+    samples = [replace(s, images=[]) if i % 2 else s for i, s in enumerate(demo.samples[:6])]
+    bench = Benchmark(name="mixed", samples=samples, source="test", format="generated")
+    for scoring, expected in (("cloze", 3), ("letter", 0)):  # letter: the text prompt has MMStar's letter line
+        run(bench, [ScriptedLM("smollm2-135m", lambda p: "")], condition="text", run_dir=tmp_path, scoring=scoring, progress=False)
+        assert _reuse_equivalent(bench, "ocr+smollm2", "ocr+smollm2", "vision", 0, "drop", zoo=zoo, run_dir=tmp_path,
+                                 scoring=scoring, circular=False, limit=None) == expected
+        jobs = [("smollm2-135m", "text", 0, "drop"), ("ocr+smollm2", "vision", 0, "drop"), ("ocr+smollm2", "blind", 0, "drop")]
+        frame = make_plan(bench, jobs, zoo=zoo, run_dir=None, scoring=scoring, circular=False, limit=None)
+        assert frame["to_ask"].tolist() == ([6, 3, 0] if scoring == "cloze" else [6, 6, 3]), scoring
+    with AnswerStore(tmp_path) as store:
+        vision = store.answers(model="ocr+smollm2", condition="vision")
+    assert sorted(vision["sample_id"]) == sorted(s.id for s in samples if not s.images)
+    assert set(vision["source"]) == {"copy:smollm2-135m/text"}
 
 
 def test_tiny_group_runs_each_set_of_weights_once():

@@ -54,7 +54,8 @@ def color_disabled() -> bool:
 
 
 def make_console(stderr: bool = False):
-    """A rich Console: the terminal's width on a terminal, ``PIPE_WIDTH`` columns in logs and pipes.
+    """A rich Console: the terminal's width on a terminal, ``PIPE_WIDTH`` columns in logs and pipes
+    unless ``COLUMNS`` says otherwise (``COLUMNS=80 leakaudit scan demo > log`` wraps at 80).
 
     ``NO_COLOR`` gives plain text (no colour, no styles); ``--quiet`` keeps stdout for the
     result lines only (callers skip tables through :func:`quiet`).
@@ -66,8 +67,14 @@ def make_console(stderr: bool = False):
     if color_disabled():
         kwargs.update(no_color=True, color_system=None, highlight=False)
     if not stream.isatty():
-        kwargs["width"] = PIPE_WIDTH
+        kwargs["width"] = _columns() or PIPE_WIDTH
     return Console(**kwargs)
+
+
+def _columns() -> int | None:
+    """``COLUMNS`` as a width, when it is a positive number."""
+    value = os.environ.get("COLUMNS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 def quiet() -> bool:
