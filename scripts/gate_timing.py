@@ -28,8 +28,9 @@ from pathlib import Path
 DEFAULT_SOURCE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mmstar_text" / "mmstar_text.parquet"
 
 
-def write_submission(source: Path, n: int, out: Path) -> Path:
-    """The first ``n`` MMStar questions as a submission JSON Lines file (options parsed out of the text)."""
+def write_submission(source: Path, n: int, out: Path) -> tuple[Path, int]:
+    """The first ``n`` usable MMStar questions as a submission JSON Lines file (options parsed
+    out of the text), and how many were written (MMStar's text copy has 1,499 usable ones)."""
     import pandas as pd
 
     from benchmarks_adapters.common import options_from_inline
@@ -48,7 +49,7 @@ def write_submission(source: Path, n: int, out: Path) -> Path:
             written += 1
             fh.write(json.dumps({"id": str(row["index"]), "question": question, "options": list(options), "answer": row["answer"],
                                  "category": row["category"], "l2_category": row["l2_category"]}, ensure_ascii=False) + "\n")
-    return out
+    return out, written
 
 
 def main() -> int:
@@ -62,7 +63,7 @@ def main() -> int:
         return 2
     exe = Path(sys.executable).with_name("leakaudit")
     for n in [int(x) for x in args.sizes.split(",") if x.strip()]:
-        sub = write_submission(args.source, n, args.work / f"sub{n}" / "questions.jsonl")
+        sub, written = write_submission(args.source, n, args.work / f"sub{n}" / "questions.jsonl")
         out = args.work / f"out{n}"
         subprocess.run(["rm", "-rf", str(out)], check=True)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -73,7 +74,7 @@ def main() -> int:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         status = json.loads((out / "verdict.json").read_text())["status"] if (out / "verdict.json").is_file() else "?"
-        print(f"{n} questions: wall {dt:.0f} s ({dt / n:.2f} s/question), CPU {cpu:.0f} s, load average at start {load:.1f} "
+        print(f"{written} questions: wall {dt:.0f} s ({dt / written:.2f} s/question), CPU {cpu:.0f} s, load average at start {load:.1f} "
               f"on {os.cpu_count()} cores, gate {status} (exit {proc.returncode})", flush=True)
     return 0
 
