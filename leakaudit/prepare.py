@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 #: backends that load a GGUF through its dequantized safetensors copy
 CONVERTING_BACKENDS = ("hf", "vllm")
 
+#: the conversions running now (``poll_active`` gives the thread back as soon as one ends)
+_ACTIVE: list["BackgroundConversions"] = []
+
 
 def needs_conversion(spec: Any) -> bool:
     """True when ``spec`` loads a GGUF whose dequantized copy is not in the cache yet."""
@@ -91,6 +94,7 @@ class BackgroundConversions:
             pass
         log.info("converting %s in the background", ", ".join(s.name for s in self.specs))
         self._lend_a_core()
+        _ACTIVE.append(self)
         return self
 
     def _lend_a_core(self) -> None:
@@ -122,6 +126,8 @@ class BackgroundConversions:
         ``cancel`` end it now (a failed or interrupted run); a half-written copy is a
         temporary folder the next conversion removes."""
         self._take_back_the_core()
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
         if self._proc is None:
             return
         if cancel and self._proc.poll() is None:
@@ -134,6 +140,14 @@ class BackgroundConversions:
         if self._proc.returncode not in (0, None) and not cancel:
             log.debug("background conversion ended with exit %s (each model converts in its turn)", self._proc.returncode)
         self._proc = None
+
+
+def poll_active() -> None:
+    """Called by the runner between batches: a model whose turn came while the child still
+    converted (one thread lent) gets its thread back mid-pass, not only at the next model
+    (measured: Gemma's demo pass ran 22.8 s on one thread instead of 17 s on two)."""
+    for conversions in list(_ACTIVE):
+        conversions.poll()
 
 
 def _lower_priority() -> None:
@@ -158,4 +172,4 @@ if __name__ == "__main__":
     sys.exit(_convert_all(json.load(sys.stdin)))
 
 
-__all__ = ["BackgroundConversions", "needs_conversion", "specs_in_order"]
+__all__ = ["BackgroundConversions", "needs_conversion", "poll_active", "specs_in_order"]

@@ -492,6 +492,8 @@ def _run_model(lm: LM, pending: list[tuple[AnswerKey, _Item]], store: AnswerStor
     """Answer ``pending`` items with ``lm`` batch by batch, storing each batch at once."""
     from tqdm.auto import tqdm
 
+    from .prepare import poll_active
+
     new = 0
     with tqdm(total=len(pending), desc=name, unit="q", disable=not progress, file=sys.stderr) as bar:
         for start in range(0, len(pending), batch_size):
@@ -500,6 +502,7 @@ def _run_model(lm: LM, pending: list[tuple[AnswerKey, _Item]], store: AnswerStor
             t0 = time.perf_counter()
             results = _answer_batch(lm, batch, max_new_tokens=max_new_tokens)
             per_item = (time.perf_counter() - t0) / len(batch)
+            poll_active()  # a background conversion that ended gives its core back
             new += _store_results(store, name, chunk, results, condition=condition, blind_mode=blind_mode, shots=shots, per_item=per_item)
             bar.update(len(chunk))
     return new

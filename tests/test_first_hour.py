@@ -332,6 +332,33 @@ def test_background_conversions_only_for_models_loaded_here(monkeypatch):
         assert background_conversions(["smollm2-135m", "gemma3-270m"], zoo).specs == []
 
 
+def test_a_finished_background_conversion_gives_its_thread_back_between_batches(tmp_path):
+    """The runner polls between batches: the model whose turn came during the conversion gets
+    torch's lent thread back as soon as the child ends, not at the next model."""
+    import subprocess
+
+    import torch
+
+    from leakaudit import prepare
+    from leakaudit.runner import run
+
+    threads = torch.get_num_threads()
+    bg = prepare.BackgroundConversions([])
+    bg._proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    bg._proc.wait()
+    bg._torch_threads, lent = threads + 1, threads  # as if one of threads + 1 had been lent
+    prepare._ACTIVE.append(bg)
+    seen: list[int] = []
+    try:
+        run(load_benchmark("demo", limit=3), [ScriptedLM("s", lambda p: seen.append(torch.get_num_threads()) or "A")],
+            condition="text", run_dir=tmp_path, batch_size=1, progress=False)
+        assert seen[0] == lent and seen[1:] == [threads + 1, threads + 1]
+    finally:
+        bg.stop()
+        torch.set_num_threads(threads)
+    assert bg not in prepare._ACTIVE
+
+
 def test_needs_conversion_reads_the_cache(monkeypatch, tmp_path, smollm2_path):
     from leakaudit import prepare
     from leakaudit.backends.transformers_backend import converted_dir
