@@ -25,7 +25,7 @@ from .settings import AuditSettings
 log = logging.getLogger(__name__)
 
 #: zoo groups a scan uses when none is named
-DEMO_GROUP = "tiny"
+DEMO_GROUP = "tiny-real"  # the tiny zoo without its random-weight VLMs, which never vote
 INSPECTOR_GROUPS = ("mmstar-inspectors-8", "mmstar-22")
 LVLM_GROUP = "mmstar-lvlm-16"
 
@@ -63,7 +63,7 @@ class PipelineResult:
 
 # -- models -------------------------------------------------------------------------------
 def default_group(bench_name: str) -> str | None:
-    """``tiny`` for the demo, else None (MMStar's inspectors and 16 LVLMs)."""
+    """``tiny-real`` for the demo, else None (MMStar's inspectors and 16 LVLMs)."""
     return DEMO_GROUP if bench_name == "demo" else None
 
 

@@ -5,14 +5,15 @@
     .venv/bin/python scripts/bench_demo.py --threads 1     # torch threads (busy machines)
 
 Each configuration runs in a fresh process with a fresh, empty ``LEAKAUDIT_CACHE`` (the
-demo benchmark is generated, GGUFs converted, tiny VLMs built, as on a new machine) and a
+demo benchmark is generated, GGUFs converted, as on a new machine) and a
 fresh output folder. Stages are timed exclusively (a model load inside a run is counted
 under the load, not twice): wall and CPU seconds (user+sys of this process; on a machine
 busier than its cores, wall time mostly measures the neighbours, CPU time much less so).
 The background conversion process's CPU is its own line (its work overlaps the stages).
 
 ``--baseline`` (and the first half of ``--compare``) reproduces the scan before issue 15:
-the ``tiny-full`` panel (SmolLM2 asked twice, through transformers and llama.cpp), the OCR
+the ``tiny-full`` panel (SmolLM2 asked twice, through transformers and llama.cpp; the random
+tiny VLMs, out of today's ``tiny-real`` demo panel since they never vote), the OCR
 composite's blind answers asked again instead of copied, gguf's memmap reader (each GGUF
 parsed three times), every conversion in its model's turn.
 The verdict quality (precision / recall against the demo labels) is printed for each.
