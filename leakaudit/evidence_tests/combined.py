@@ -27,9 +27,9 @@ import pandas as pd
 #: per signal: (score column, flag column) of its frame
 SCORE_COLUMNS: dict[str, tuple[str, str]] = {
     "probe": ("p_gold", "probe_flag"),
-    "mink": ("minkpp_pct", "member_flag"),
+    "min-k": ("minkpp_pct", "member_flag"),
     "option-order": ("order_score", "order_flag"),
-    "slot-guessing": ("slot_score", "slot_flag"),
+    "slot-guess": ("slot_score", "slot_flag"),
     "open-form": ("elimination_score", "elimination_flag"),
     "wrong-image": ("ablation_correct", "ablation_flag"),
     "ocr-only": ("ablation_correct", "ablation_flag"),
@@ -43,7 +43,7 @@ def _derived(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     f = frame.copy()
     if name == "option-order":
         f["order_score"] = f["published_correct"].astype(float) * (1 - f["shuffled_accuracy"].astype(float))
-    elif name == "slot-guessing":
+    elif name == "slot-guess":
         f["slot_score"] = f["exact_fill"].astype(float) - f["control_exact_fill"].astype(float)
     elif name == "open-form":
         f["elimination_score"] = f["mc_correct"].astype(float) - f["open_correct"].astype(float)

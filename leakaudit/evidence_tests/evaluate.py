@@ -16,13 +16,13 @@ from ..benchmark import Benchmark
 from ..errors import LeakauditError
 from . import ablation, mink, open_form, order, probe, slot
 
-ALL_SIGNALS = ("probe", "mink", "option-order", "slot-guessing", "open-form", "wrong-image", "ocr-only", "caption-only")
+ALL_SIGNALS = ("probe", "min-k", "option-order", "slot-guess", "open-form", "wrong-image", "ocr-only", "caption-only")
 #: signal -> key of the demo's ``truth_signals`` it is scored against
 TRUTH_KEY = {
     "probe": "probe",
-    "mink": "member",
+    "min-k": "member",
     "option-order": "member",
-    "slot-guessing": "member",
+    "slot-guess": "member",
     "open-form": "elimination",
     "wrong-image": "wrong_image",
     "ocr-only": "ocr_only",
@@ -43,11 +43,11 @@ def run_signals(bench: Benchmark, signals: Sequence[str], *, llm: Any = None, lv
             raise LeakauditError(f"signal {name!r} needs a text-only LLM")
         if name == "probe":
             out[name] = probe.probe_signal(bench, seed=seed)
-        elif name == "mink":
+        elif name == "min-k":
             out[name] = mink.mink_signal(bench, llm, seed=seed)[0]
         elif name == "option-order":
             out[name] = order.order_signal(bench, llm, seed=seed, scoring="letter")
-        elif name == "slot-guessing":
+        elif name == "slot-guess":
             out[name] = slot.slot_signal(bench, llm, seed=seed)
         elif name == "open-form":
             out[name] = open_form.open_form_signal(bench, llm, scoring=scoring)

@@ -31,7 +31,7 @@ import pandas as pd
 from ..benchmark import Benchmark
 from ..errors import LeakauditError
 
-NAME = "mink"
+NAME = "min-k"
 DESCRIPTION = "Min-K% / Min-K%++ membership score of the question text under a text-only LLM, against shuffled non-member references"
 COLUMNS = ("mink", "minkpp", "mink_pct", "minkpp_pct", "member_flag")
 NEEDS = ("text-llm-logits",)

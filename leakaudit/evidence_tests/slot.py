@@ -20,7 +20,7 @@ import pandas as pd
 from ..backends.base import LM, Prompt
 from ..benchmark import Benchmark
 
-NAME = "slot-guessing"
+NAME = "slot-guess"
 DESCRIPTION = "MM-Detect slot guessing: the LLM restores a masked salient word of the question, but not in a shuffled control"
 COLUMNS = ("masked_word", "exact_fill", "control_exact_fill", "slot_flag")
 NEEDS = ("text-llm",)

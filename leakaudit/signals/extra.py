@@ -204,7 +204,7 @@ class SlotGuess(EvidenceSignal):
     description = ("Slot guessing (MM-Detect): mask a salient word of the question and let the first inspector LLM fill it; "
                    "an exact fill beyond the word-shuffled control is evidence of memorized text")
     prefix = "slot"
-    test_name = "slot-guessing"
+    test_name = "slot-guess"
     truth_key = "member"
 
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
@@ -218,7 +218,7 @@ class MinK(EvidenceSignal):
     description = ("Min-K% and Min-K%++ (arXiv 2404.02936) membership scores of the question text under the first inspector LLM "
                    "(transformers backend), as percentiles of word-shuffled non-member references; flagged above their 95th percentile")
     prefix = "mink"
-    test_name = "mink"
+    test_name = "min-k"
     truth_key = "member"
 
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
