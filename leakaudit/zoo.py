@@ -87,17 +87,6 @@ def check_api_key_env(name: str, env: Any, allowed: list[str] | tuple[str, ...] 
 BUILDERS = {"tiny_llava": "build_tiny_llava", "tiny_idefics3": "build_tiny_idefics3"}
 
 
-def parse_model_args(text: str | None) -> dict[str, Any]:
-    """``key=value,key=value`` (values read as YAML scalars: 0.3, true, 2048) -> dict; bad items named."""
-    out: dict[str, Any] = {}
-    for item in [p.strip() for p in (text or "").split(",") if p.strip()]:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--model-args: {item!r} is not key=value")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
-
 def cache_root() -> Path:
     """Where converted weights, assembled GGUFs and built tiny models live ($LEAKAUDIT_CACHE)."""
     root = os.environ.get(CACHE_ENV)

@@ -66,11 +66,11 @@ def test_run_plan_loads_nothing_and_counts_stored(tmp_path, monkeypatch):
 
 def test_model_args_reach_the_backend(tmp_path, monkeypatch):
     import leakaudit.zoo as zoo_mod
-    from leakaudit.zoo import parse_model_args
+    from leakaudit.adhoc import parse_model_args
 
     assert parse_model_args("gpu_memory_utilization=0.3,max_model_len=2048,enforce_eager=true,x=a") == {
         "gpu_memory_utilization": 0.3, "max_model_len": 2048, "enforce_eager": True, "x": "a"}
-    with pytest.raises(LeakauditError, match="not key=value"):
+    with pytest.raises(LeakauditError, match="key=value"):
         parse_model_args("tensor_parallel_size")
     seen = {}
 
