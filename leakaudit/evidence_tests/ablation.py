@@ -81,10 +81,11 @@ def _with_line(prompt: Prompt, line: str) -> Prompt:
 
 
 def ablation_prompts(samples: Sequence[Sample], condition: str, *, scoring: str, seed: int = 0,
-                     captioner: Captioner | None = None, ocr_min_score: float = 0.5) -> list[Prompt]:
-    """The prompts of ``condition`` for ``samples`` (all with images)."""
+                     captioner: Captioner | None = None, ocr_min_score: float = 0.5, donors: Sequence[int] | None = None) -> list[Prompt]:
+    """The prompts of ``condition`` for ``samples`` (all with images); for ``wrong-image``,
+    ``donors[i]`` is the question whose image question ``i`` is shown (default: the seeded derangement)."""
     if condition == "wrong-image":
-        perm = derangement(len(samples), seed)
+        perm = derangement(len(samples), seed) if donors is None else donors
         out = []
         for s, j in zip(samples, perm):
             p = build_prompt(s, "vision", scoring=scoring, images=False)
@@ -117,12 +118,13 @@ def ablation_signal(bench: Benchmark, lm: LM, condition: str, *, scoring: str = 
     if condition == "wrong-image" and not getattr(lm, "supports_images", False):
         raise LeakauditError(f"wrong-image needs an image-capable model; {lm.name!r} is text-only")
     samples = [s for s in bench.samples if s.images and s.is_multiple_choice]
-    prompts = ablation_prompts(samples, condition, scoring=scoring, seed=seed, captioner=captioner)
+    donors = derangement(len(samples), seed) if condition == "wrong-image" else None
+    prompts = ablation_prompts(samples, condition, scoring=scoring, seed=seed, captioner=captioner, donors=donors)
     if run_dir is None:
         results = ask(lm, samples, prompts, scoring=scoring)
     else:
         # the key of a wrong-image answer names the question whose image it was shown
-        salts = [samples[j].content_hash for j in derangement(len(samples), seed)] if condition == "wrong-image" else None
+        salts = [samples[j].content_hash for j in donors] if donors is not None else None
         results = ask_stored(lm, samples, prompts, scoring=scoring, condition=condition, run_dir=run_dir, salts=salts)
     return pd.DataFrame([{"sample_id": s.id, "sample_hash": s.content_hash, "model": lm.name, "condition": condition,
                           "ablation_correct": bool(r["correct"]), "ablation_flag": bool(r["correct"])}
