@@ -231,7 +231,7 @@ def _reuse_equivalent(bench: Benchmark, model: str | LM, name: str, condition: s
                       run_dir: Path, scoring: str, circular: bool, limit: int | None) -> int:
     """Copy answers an equivalent run already stored (``leakaudit.reuse``) so the runner skips them;
     ``name`` is the model's name in the store."""
-    from .reuse import NO_IMAGE, copy_equivalent_answers, equivalent_sources
+    from .reuse import copy_equivalent_answers, covers, equivalent_sources
     from .runner import build_items
 
     blind_mode = blind if condition == "blind" else ""
@@ -243,7 +243,7 @@ def _reuse_equivalent(bench: Benchmark, model: str | LM, name: str, condition: s
     items = build_items(samples, condition, shots=0, fewshot=[], scoring=scoring, blind=blind, circular=circular)
     copied = 0
     for source, scope in sources:
-        keys = [it.key(name, condition, blind_mode, 0) for it in items if scope != NO_IMAGE or not it.original.images]
+        keys = [it.key(name, condition, blind_mode, 0) for it in items if covers(scope, it.original)]
         copied += copy_equivalent_answers(run_dir, name, condition, blind_mode, source, keys)
     return copied
 

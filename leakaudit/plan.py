@@ -113,7 +113,7 @@ def _copied(spec: Any, condition: str, blind_mode: str, shots: int, items: list,
     """Indices of ``items`` that scan and gate copy from an equivalent run among ``jobs``
     (``leakaudit.reuse``: the same prompt to the same weights) instead of asking."""
     from .prompts import prompt_hash
-    from .reuse import NO_IMAGE, equivalent_sources
+    from .reuse import covers, equivalent_sources
 
     copied: set[int] = set()
     if shots:
@@ -122,7 +122,7 @@ def _copied(spec: Any, condition: str, blind_mode: str, shots: int, items: list,
         if not any(j[0] == src_model and j[1] == src_condition and not j[2] for j in jobs):
             continue
         for i, (it, src) in enumerate(zip(items, source_items(src_condition))):
-            if (scope != NO_IMAGE or not it.original.images) and prompt_hash(it.prompt) == prompt_hash(src.prompt):
+            if covers(scope, it.original) and prompt_hash(it.prompt) == prompt_hash(src.prompt):
                 copied.add(i)
     return copied
 
@@ -154,10 +154,11 @@ def make_plan(benchmark: Any, jobs: Sequence[tuple[str, str, int, str]], *, zoo:
             spec = zoo[name]
             items = _items((condition, shots, blind))
             blind_mode = blind if condition == "blind" else ""
-            keys = {it.key(spec.name, condition, blind_mode, shots) for it in items}
+            item_keys = [it.key(spec.name, condition, blind_mode, shots) for it in items]
+            keys = set(item_keys)
             have = keys & store.existing_keys(model=spec.name, condition=condition, blind_mode=blind_mode, shots=int(shots)) if store else set()
             copied = _copied(spec, condition, blind_mode, shots, items, jobs, lambda cond: _items((cond, 0, "drop")))
-            pending = [it for i, it in enumerate(items) if it.key(spec.name, condition, blind_mode, shots) not in have and i not in copied]
+            pending = [it for i, (it, key) in enumerate(zip(items, item_keys)) if key not in have and i not in copied]
             tokens = _prompt_tokens(items)
             secs = seconds_for(spec, _prompt_tokens(pending))
             rows.append(PlanRow(model=spec.name, kind=spec.kind, backend=spec.backend, condition=condition + (f" ({blind})" if condition == "blind" else ""),

@@ -50,10 +50,9 @@ def equivalent_sources(spec: Any, name: str, condition: str, blind_mode: str) ->
     return sources
 
 
-def equivalent_source(spec: Any, condition: str, blind_mode: str) -> tuple[str, str] | None:
-    """The run whose answers equal ``spec``'s under ``condition`` for every question, or None."""
-    name = getattr(spec, "name", "")
-    return next((src for src, scope in equivalent_sources(spec, name, condition, blind_mode) if scope == ALL), None)
+def covers(scope: str, sample: Any) -> bool:
+    """True when a copy of ``scope`` (``ALL`` or ``NO_IMAGE``) applies to ``sample``."""
+    return scope != NO_IMAGE or not sample.images
 
 
 def copy_equivalent_answers(run_dir: str | Path, model: str, condition: str, blind_mode: str, source: tuple[str, str],
@@ -93,4 +92,4 @@ def copy_equivalent_answers(run_dir: str | Path, model: str, condition: str, bli
     return n
 
 
-__all__ = ["ALL", "NO_IMAGE", "copy_equivalent_answers", "equivalent_source", "equivalent_sources"]
+__all__ = ["ALL", "NO_IMAGE", "copy_equivalent_answers", "covers", "equivalent_sources"]

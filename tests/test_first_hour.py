@@ -154,15 +154,19 @@ def test_pipe_width_honours_columns(monkeypatch):
 
 def test_ocr_blind_answers_are_copied_from_its_llm(tmp_path):
     """ocr+smollm2 blind (drop) = smollm2-135m text with the same prompt: copied, not asked again."""
-    from leakaudit.reuse import copy_equivalent_answers, equivalent_source
+    from leakaudit.reuse import ALL, copy_equivalent_answers, equivalent_sources
     from leakaudit.runner import build_items, run
     from leakaudit.store import AnswerStore
     from leakaudit.zoo import load_zoo
 
     zoo = load_zoo()
-    assert equivalent_source(zoo["ocr+smollm2"], "blind", "drop") == ("smollm2-135m", "text")
-    assert equivalent_source(zoo["ocr+smollm2"], "blind", "grey") is None
-    assert equivalent_source(zoo["tiny-llava"], "blind", "drop") is None
+
+    def for_every_question(name, blind_mode):
+        return [src for src, scope in equivalent_sources(zoo[name], name, "blind", blind_mode) if scope == ALL]
+
+    assert for_every_question("ocr+smollm2", "drop") == [("smollm2-135m", "text")]
+    assert for_every_question("ocr+smollm2", "grey") == []
+    assert for_every_question("tiny-llava", "drop") == []
     bench = load_benchmark("demo").subset([s.id for s in load_benchmark("demo").samples[:5]])
     llm = ScriptedLM("smollm2-135m", lambda p: "")
     run(bench, [llm], condition="text", run_dir=tmp_path, scoring="cloze", progress=False)

@@ -142,25 +142,30 @@ def summarize(evidence: pd.DataFrame, settings: "AuditSettings", signals: list[S
     return out
 
 
+def label_truth(evidence: pd.DataFrame) -> tuple[pd.Series, pd.Series] | None:
+    """(truth, labelled mask) from ``truth_label`` (positive: ``text-answerable``, negative:
+    ``vision-dependent``), questions the audit could not label left out; None without it."""
+    if "truth_label" not in evidence:
+        return None
+    t = evidence["truth_label"]
+    return t == "text-answerable", t.isin(["text-answerable", "vision-dependent"]) & _labelled_by_audit(evidence)
+
+
+def _labelled_by_audit(evidence: pd.DataFrame) -> pd.Series:
+    return evidence["label"] != UNKNOWN if "label" in evidence else pd.Series(True, index=evidence.index)
+
+
 def truth_of(sig: Signal, evidence: pd.DataFrame) -> tuple[pd.Series, pd.Series, str] | None:
     """(truth, labelled mask, source) for ``sig``, or None where the benchmark has no ground truth.
 
     Truth: the signal's own ``<prefix>_truth`` column (the evidence demo's ``truth_signals``)
-    where it has labels, else ``truth_label`` (positive: ``text-answerable``, negative:
-    ``vision-dependent``). Questions the audit could not label are left out.
+    where it has labels, else :func:`label_truth`. Questions the audit could not label are left out.
     """
     own = next((c for c in sig.columns if c.endswith("_truth")), None)
     if own and own in evidence and evidence[own].notna().any():
-        y, source = evidence[own], "truth_signals"
-        keep = y.notna()
-    elif "truth_label" in evidence:
-        t = evidence["truth_label"]
-        keep = t.isin(["text-answerable", "vision-dependent"])
-        y, source = t == "text-answerable", "label"
-    else:
-        return None
-    keep &= evidence["label"] != UNKNOWN if "label" in evidence else keep
-    return y, keep, source
+        return evidence[own], evidence[own].notna() & _labelled_by_audit(evidence), "truth_signals"
+    by_label = label_truth(evidence)
+    return None if by_label is None else (*by_label, "label")
 
 
 def truth_agreement(sig: Signal, evidence: pd.DataFrame, settings: "AuditSettings") -> dict[str, Any]:
@@ -218,11 +223,10 @@ def score_curves(evidence: pd.DataFrame, signals: list[Signal] | None = None) ->
     from .extra import evidence_matrix
 
     curves = [score_curve(sig, evidence) for sig in (signals if signals is not None else registered())]
-    if "truth_label" in evidence and "label" in evidence:
-        matrix = evidence_matrix(evidence)
-        t = evidence["truth_label"].reset_index(drop=True)
-        keep = t.isin(["text-answerable", "vision-dependent"]) & (evidence["label"].reset_index(drop=True) != UNKNOWN)
-        curves.append(curve("combined", "label", t == "text-answerable", matrix["combined_score"], keep))
+    by_label = label_truth(evidence.reset_index(drop=True)) if "label" in evidence else None
+    if by_label is not None:
+        truth, keep = by_label
+        curves.append(curve("combined", "label", truth, evidence_matrix(evidence)["combined_score"], keep))
     return [c for c in curves if c is not None]
 
 
@@ -237,4 +241,4 @@ def report_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 __all__ = ["report_rows", "Check", "EvidenceContext", "REASON_BALANCE", "REASON_UNAUDITED", "Signal", "UNKNOWN", "VISION_DEPENDENT", "audited_mask",
-           "compute_columns", "decide", "curve", "score_curve", "score_curves", "truth_agreement", "truth_of", "get", "label_questions", "registered", "removing", "summarize"]
+           "compute_columns", "decide", "curve", "label_truth", "score_curve", "score_curves", "truth_agreement", "truth_of", "get", "label_questions", "registered", "removing", "summarize"]
