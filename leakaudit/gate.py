@@ -76,6 +76,11 @@ def evaluate_checks(result: AuditResult, *, max_text_answerable: float | None = 
     if not (s.get("settings") or {}).get("inspectors") or share_ta is None or (isinstance(share_ta, float) and math.isnan(share_ta)):
         raise LeakauditError("no question could be audited (no inspector LLM answered text-only): the gate cannot decide; "
                              "add a text-only LLM to the zoo group (e.g. --zoo tiny) or run one into the store")
+    no_base = (s.get("models") or {}).get("unknown_base_llm") or []
+    if settings.max_leaked is not None and no_base:
+        # a leak needs the base LLM's text-only miss: without it the leaked share would be a silent 0 for these models
+        raise LeakauditError(f"--max-leaked needs each vision model's base LLM, unknown for {', '.join(no_base)}: "
+                             f"name it with --base-llm {no_base[0]}=LLM (and run that LLM text-only) or drop --max-leaked")
     checks: list[Check] = []
     for sig in signals.registered():
         threshold = sig.threshold(settings)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from leakaudit.audit import AVERAGE, AuditResult, MissingBaseLLMError, audit
+from leakaudit.audit import AVERAGE, AuditResult, audit
 from leakaudit.schema import LETTERS, Sample
 from leakaudit.store import Answer, AnswerStore
 
@@ -107,17 +107,22 @@ def test_bootstrap_intervals_seeded_and_cover_point(tmp_path):
     assert (r1.MG_hi - r1.MG_lo) < (r1.S_v_hi - r1.S_v_lo) + (r1.S_wv_hi - r1.S_wv_lo)
 
 
-def test_missing_base_llm_is_a_clear_error(toy_run):
+def test_unknown_base_llm_gives_null_ml_with_a_note_not_zero_and_not_a_refusal(toy_run):
     run_dir, _ = toy_run
     zoo = FakeZoo(Spec("l1", "llm"), Spec("v1", "lvlm", "l1"), Spec("v2", "lvlm", "ghost-llm"), Spec("l2", "llm"))
-    with pytest.raises(MissingBaseLLMError, match="ghost-llm"):
-        audit(run_dir, zoo=zoo, n_boot=0)
-    # an LVLM that is not in the zoo at all: its base LLM is unknown -> error, not ML = 0
-    with pytest.raises(MissingBaseLLMError, match="v2.*not in the model zoo"):
-        audit(run_dir, zoo=FakeZoo(Spec("l1", "llm"), Spec("v1", "lvlm", "l1")), n_boot=0)
-    # ...unless the caller names it
+    res = audit(run_dir, zoo=zoo, n_boot=0)
+    v2 = res.metric("v2")
+    assert not math.isnan(v2.MG) and math.isnan(v2.S_t) and math.isnan(v2.ML)  # MG needs no base LLM
+    assert "ghost-llm was never run text-only" in v2.note
+    # an LVLM that is not in the zoo at all: ML is null, the note says how to name its base LLM
+    res = audit(run_dir, zoo=FakeZoo(Spec("l1", "llm"), Spec("v1", "lvlm", "l1")), n_boot=0)
+    v2 = res.metric("v2")
+    assert math.isnan(v2.ML) and "base LLM of v2 unknown (it is not in the model zoo)" in v2.note and "--base-llm v2=LLM" in v2.note
+    assert res.summary["models"]["unknown_base_llm"] == ["v2"] and any("--base-llm v2=LLM" in n for n in res.summary["notes"])
+    assert res.metric("v1").ML == res.metric("v1").ML  # v1 keeps its ML
+    # ...and the caller can name it
     res = audit(run_dir, zoo=FakeZoo(Spec("l1", "llm"), Spec("v1", "lvlm", "l1")), base_llms={"v2": "l2"}, n_boot=0)
-    assert res.metric("v2").ML == 0.0
+    assert res.metric("v2").ML == 0.0 and res.summary["models"]["unknown_base_llm"] == []
 
 
 def test_base_llm_never_run_gives_null_st_and_ml_with_note(tmp_path):

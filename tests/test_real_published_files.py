@@ -82,3 +82,45 @@ def test_scienceqa_gpt3_result_matches_every_row_to_its_question(tmp_path):
     bench = load_benchmark("scienceqa", path=problems, split="test", no_images=True)
     s = import_predictions(result, format="scienceqa", model="gpt3", condition="text", benchmark=bench, run_dir=tmp_path, shots=2)
     assert s.n_matched == 4241 and abs(s.accuracy - json.loads(result.read_text())["acc"]) <= 0.05
+
+
+# -- the CLI path a user takes: `leakaudit import` then `leakaudit audit --json` (issue 20) ------------------
+#: MathVista's text-only LLMs (their outputs are text-only runs); every other results/ folder is a vision model
+MV_TEXT_ONLY = {"gpt4", "chatgpt", "claude"}
+
+
+def _cli(*args: str) -> str:
+    from click.testing import CliRunner
+
+    from leakaudit.cli import main
+
+    res = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return res.stdout
+
+
+def _overall(doc: dict) -> dict:
+    return next(r for r in doc["metrics"] if r["category"] == "all")
+
+
+MV_SCORED = [o for o in MV_OUTPUTS if o.with_name(o.name.replace("output_", "scores_", 1)).is_file() and o.name not in MISMATCHED_SCORES]
+
+
+@pytest.mark.parametrize("output", MV_SCORED or [MV / "results" / "absent" / "output_absent.json"], ids=lambda p: p.name)
+def test_mathvista_output_gives_its_published_accuracy_through_import_and_audit(output, tmp_path):
+    _need(output)
+    text_only = output.parent.name in MV_TEXT_ONLY
+    _cli("import", str(output), "--format", "mathvista", "--model", output.stem, "--condition", "text" if text_only else "vision",
+         "--benchmark", "mathvista", "--path", str(_need(MV / "data" / "testmini.json")), "--no-images", "--run-dir", str(tmp_path))
+    doc = json.loads(_cli("audit", "--run-dir", str(tmp_path), "--json", "--n-boot", "0"))
+    published = float(json.loads(output.with_name(output.name.replace("output_", "scores_", 1)).read_text())["average"]["accuracy"])
+    assert abs(_overall(doc)["S_t" if text_only else "S_v"] - published) <= 0.05
+    assert doc["verdict"] is None and "without a panel" in doc["verdict_reason"]  # imported runs are no panel
+
+
+def test_mmstar_xlsx_through_import_and_audit_gives_s_v_52_1_and_no_verdict(tmp_path):
+    x = _need(REAL / "vlmevalkit" / "llava_next_yi_34b_MMStar.xlsx")
+    _cli("import", str(x), "--format", "vlmevalkit", "--model", "llava-next-34b", "--condition", "vision", "--benchmark", "mmstar",
+         "--path", str(x), "--run-dir", str(tmp_path))
+    doc = json.loads(_cli("audit", "--run-dir", str(tmp_path), "--json"))
+    assert round(_overall(doc)["S_v"], 1) == 52.1 and doc["verdict"] is None

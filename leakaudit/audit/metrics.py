@@ -41,7 +41,11 @@ AVERAGE = "(average)"
 
 
 class MissingBaseLLMError(LeakauditError):
-    """An LVLM's base LLM is unknown, so its multi-modal leakage cannot be computed."""
+    """An LVLM's base LLM is unknown, so its multi-modal leakage cannot be computed.
+
+    ``audit`` no longer raises it (ML is null with a note, see :func:`unknown_base_llms`);
+    kept for callers that need ML and want to refuse without it.
+    """
 
 
 @dataclass
@@ -155,26 +159,21 @@ def model_roles(answers: pd.DataFrame, zoo: Any = None, base_llms: Mapping[str, 
     return roles
 
 
-def check_base_llms(roles: Mapping[str, ModelRole], blind_models: Iterable[str], zoo: Any, base_llms: Mapping[str, str] | None) -> None:
-    """Refuse to compute ML silently as 0 when an LVLM's base LLM is unknown."""
-    base_llms = base_llms or {}
-    problems = []
+def unknown_base_llms(roles: Mapping[str, ModelRole], blind_models: Iterable[str]) -> dict[str, str]:
+    """LVLMs that answered blind but whose base LLM nobody named: model -> why S_t and ML are null.
+
+    ML = max(0, S_wv - S_t) needs the base LLM's text-only score. Without it ML is shown as
+    null with this reason (never silently 0); MG = S_v - S_wv needs no base LLM and stays.
+    A base LLM that is named but never ran text-only gets its own note from ``compute_metrics``.
+    """
+    out = {}
     for m in sorted(set(blind_models)):
         role = roles[m]
-        if role.kind != "lvlm":
-            continue
-        if role.base_llm is None:
+        if role.kind == "lvlm" and role.base_llm is None:
             where = "its model-zoo entry has no base_llm" if role.in_zoo else "it is not in the model zoo"
-            problems.append(f"LVLM {m!r} answered blind but its base LLM is unknown ({where})")
-        elif role.base_llm not in base_llms.values() and _zoo_spec(zoo, role.base_llm) is None and role.base_llm not in roles:
-            problems.append(f"LVLM {m!r} names base LLM {role.base_llm!r}, which is not in the model zoo")
-    if problems:
-        raise MissingBaseLLMError(
-            "; ".join(problems)
-            + ". ML = max(0, S_wv - S_t) needs the base LLM's text-only score: add the base LLM to the "
-            "model zoo (model_zoo.yaml, field base_llm) or pass base_llms={'LVLM': 'LLM'} "
-            "(CLI: --base-llm LVLM=LLM)."
-        )
+            out[m] = (f"base LLM of {m} unknown ({where}): S_t and ML are null; name it with --base-llm {m}=LLM "
+                      f"(Python: base_llms={{'{m}': 'LLM'}}) or the zoo's base_llm field")
+    return out
 
 
 # -- bootstrap ---------------------------------------------------------------------------

@@ -40,12 +40,17 @@ from .evidence import (
 from .metrics import (
     AVERAGE,
     METRIC_COLUMNS,
-    check_base_llms,
     chosen_confidence,
     compute_metrics,
+    unknown_base_llms,
     model_roles,
     question_correctness,
 )
+
+#: why ``summary["verdict"]`` is null: the metrics need no panel, the text-answerable verdict does
+NO_PANEL_REASON = ("no text-answerable verdict without a panel: no inspector LLM answered text-only, so no question "
+                   "can be judged answerable without the image; run some, e.g. `leakaudit run BENCH --models "
+                   "smollm2-135m,gemma3-270m --condition text --run-dir RUN`")
 
 #: default CI threshold written into every summary's verdict (the gate may use others)
 DEFAULT_MAX_TEXT_ANSWERABLE = 0.10
@@ -114,6 +119,9 @@ class AuditResult:
             "metrics": frame_records(label_all_rows(self.metrics[keep])),
             "averages": frame_records(label_all_rows(self.averages)) if not self.averages.empty else [],
             "summary": jsonable(self.summary),
+            # the verdict on top, null with its reason where there is none (metrics of a store without a panel)
+            "verdict": jsonable(self.summary.get("verdict")),
+            **({"verdict_reason": self.summary["verdict_reason"]} if self.summary.get("verdict_reason") else {}),
         }
 
     # -- files -----------------------------------------------------------------------
@@ -277,7 +285,7 @@ def audit(
 
     zoo_obj = resolve_zoo(zoo)
     roles = model_roles(answers, zoo_obj, base_llms)
-    check_base_llms(roles, answers.loc[answers["condition"] == "blind", "model"], zoo_obj, base_llms)
+    no_base = unknown_base_llms(roles, answers.loc[answers["condition"] == "blind", "model"])
     # an LVLM's base LLM is an LLM even when it only appears as someone's base
     for r in list(roles.values()):
         if r.kind == "lvlm" and r.base_llm and r.base_llm in roles and roles[r.base_llm].kind == "lvlm":
@@ -292,7 +300,10 @@ def audit(
     if circular and correct.empty:
         raise LeakauditError("circular evaluation asked for, but no question has answers for all rotations of its options: run with --circular first")
     mres = compute_metrics(correct, samples, roles, text_shots=text_shots, circular=circular, n_boot=n_boot, seed=seed)
-    notes += mres.notes
+    notes += mres.notes + list(no_base.values())
+    for model, why in no_base.items():
+        own = mres.metrics["model"] == model
+        mres.metrics.loc[own, "note"] = ["; ".join(x for x in (str(old or ""), why) if x) for old in mres.metrics.loc[own, "note"]]
     random_models = sorted(m for m, r in roles.items() if r.random_weights)
     if random_models:
         marked = mres.metrics["model"].isin(random_models)
@@ -355,9 +366,6 @@ def audit(
                                 benchmark=benchmark if not isinstance(benchmark, str) else None, notes=notes, zoo=zoo_obj,
                                 run_dir=store_path.parent)
     used = sorted(set(text_ev["model"])) if len(text_ev) else []
-    if not used:
-        notes.append("no inspector LLM answered text-only: nothing can be judged text-answerable; "
-                     "run some, e.g. `leakaudit run BENCH --models smollm2-135m,gemma3-270m --condition text --run-dir RUN`")
     summary = build_summary(evidence, mres.averages, roles, sources=sources, store=store_path, k=k, n=n, text_shots=text_shots,
                             evidence_shots=evidence_shots, circular=circular, n_boot=n_boot, seed=seed, scoring=scoring,
                             blind_mode=blind_mode, notes=notes, inspectors=used,
@@ -365,8 +373,14 @@ def audit(
     summary["panel"] = {**strength(used, zoo_obj), "merged": {**llm_panel.merged, **lvlm_panel.merged},
                         "random_weights": random_models, "lvlms": [m for m in lvlm_panel.voters]}
     summary["models"]["random_weights"] = random_models
+    summary["models"]["unknown_base_llm"] = sorted(no_base)
     summary["signals"] = summarize_signals(evidence, settings)
-    if summary["panel"]["warning"]:
+    if not used:
+        # metrics stand on their own (S_v, S_wv, MG of imported files); a verdict needs a panel
+        summary["verdict"] = None
+        summary["verdict_reason"] = NO_PANEL_REASON
+        summary["share_kept"] = float("nan")  # nothing was judged, so nothing was kept or removed
+    elif summary["panel"]["warning"]:
         summary["verdict"]["panel"] = summary["panel"]["text"]
         summary["verdict"]["panel_warning"] = summary["panel"]["warning"]
     return AuditResult(metrics=mres.metrics, samples=evidence, summary=summary, averages=mres.averages,
@@ -460,4 +474,4 @@ def build_summary(evidence: pd.DataFrame, averages: pd.DataFrame, roles: Mapping
     return summary
 
 
-__all__ = ["ANSWERS_PARQUET", "ANSWER_COLUMNS", "AVERAGE", "AuditResult", "answers_table", "audit", "build_summary", "frame_records", "jsonable", "resolve_store"]
+__all__ = ["ANSWERS_PARQUET", "ANSWER_COLUMNS", "AVERAGE", "NO_PANEL_REASON", "AuditResult", "answers_table", "audit", "build_summary", "frame_records", "jsonable", "resolve_store"]

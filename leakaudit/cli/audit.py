@@ -169,13 +169,15 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     v = summary.get("verdict") or {}
     if v.get("message"):
         out.append(f"verdict: {v.get('status')}: {v['message']}")
+    elif summary.get("verdict_reason"):
+        out.append(f"verdict: none: {summary['verdict_reason']}")
     if summary.get("signals"):
         from ..signals import report_rows
 
         rows = report_rows(summary)
         if rows:
             out.append("signals: " + "; ".join(f"{name} {value}" for name, value in rows))
-    panel = summary.get("panel") or {}
+    panel = {} if summary.get("verdict_reason") else summary.get("panel") or {}  # no panel: the verdict line says so
     if panel.get("text"):
         out.append(panel["text"])
     if panel.get("warning"):
@@ -296,7 +298,8 @@ def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, 
                                                signal_thresholds=("signal_thresholds", signal_thresholds)))
     echo_overrides(lines)
     bench = audited_benchmark(run_dir, benchmark, bench_path) if (extra_signals or bench_path) else benchmark
-    result = audit_run(run_dir, settings, benchmark=bench, zoo=zoo_path, scoring=scoring, overrides=lines, require_inspectors=True)
+    # metrics need no panel: without inspectors the summary says why there is no verdict (exit 0)
+    result = audit_run(run_dir, settings, benchmark=bench, zoo=zoo_path, scoring=scoring, overrides=lines)
     if out_dir:
         result.save(out_dir)
     if as_json:
@@ -340,8 +343,9 @@ def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, 
 @click.option("--inspectors", default=None, help="Comma-separated LLMs whose text-only hits count as evidence (default: every LLM with live text-only answers; imported runs count only when named here).")
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
 @json_option("Print one JSON object: kept and input counts, the kept file, removal reasons with counts.")
+@base_llm_option()
 def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, shots, circular, min_confidence, zoo_group, zoo_path, out_dir,
-            inspectors, no_images, as_json) -> None:
+            inspectors, no_images, as_json, base_llm) -> None:
     """Write BENCH without its text-answerable questions (MMStar's filter), in its own format, plus removed.csv."""
     from .console import make_console
 
@@ -358,7 +362,8 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, shots,
                                                inspectors=("zoo_group" if zoo_group and not inspectors else "inspectors", panel),
                                                lvlms=("zoo_group", lvlms),
                                                remove_signals=("drop_blind", ["blind-hits"] if drop_blind else None),
-                                               balance=("balance", balance or None)))
+                                               balance=("balance", balance or None),
+                                               base_llms=("base_llm", _base_llm_map(base_llm) or None)))
     echo_overrides(lines)
     bench_obj = load_benchmark(bench, path=bench_path, split=split, no_images=no_images)
     result = audit_run(run_dir, replace(settings, n_boot=0), benchmark=bench_obj, zoo=zoo_path, overrides=lines, require_inspectors=True)
@@ -403,9 +408,10 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, shots,
 @model_options()
 @engine_options("scan")
 @signal_options()
+@base_llm_option()
 def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_dir, shots, scoring, circular, k, n, drop_blind,
              min_confidence, balance, n_boot, no_report, no_progress, as_json, no_images, models_opt, config, kind, backend, device,
-             dtype, model_args, batch_size, extra_signals=None, signal_thresholds=None) -> None:
+             dtype, model_args, batch_size, extra_signals=None, signal_thresholds=None, base_llm=None) -> None:
     """Audit BENCH end to end: run the missing answers, compute MG/ML, label and filter questions, write a report folder."""
     from .console import make_console
 
@@ -423,6 +429,7 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
         shots=shots, scoring=scoring, circular=circular, k=k, n=n, drop_blind=drop_blind or None, balance=balance or None,
         min_confidence=min_confidence, n_boot=given(n_boot=("n_boot", n_boot))["n_boot"], progress=not no_progress and not quiet(),
         report=not no_report, extra_signals=extra_signals, signal_thresholds=signal_thresholds,
+        base_llms=_base_llm_map(base_llm) or None,
     )
     if as_json:  # override lines went to the log (stderr) while the scan ran
         doc = res.audit.to_json()
@@ -531,9 +538,10 @@ def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shot
 @model_options()
 @engine_options("gate")
 @signal_options()
+@base_llm_option()
 def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo_path, out_dir, run_dir, shots, scoring, circular, k, n,
              min_confidence, limit, as_json, no_images, models_opt, config, kind, backend, device, dtype, model_args, batch_size,
-             extra_signals=None, signal_thresholds=None) -> None:
+             extra_signals=None, signal_thresholds=None, base_llm=None) -> None:
     """CI gate for a benchmark SUBMISSION: exit 0 pass, 1 a threshold failed, 2 bad input or setup."""
     from ..gate import gate
     from ..zoo import load_zoo
@@ -546,7 +554,7 @@ def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo
     verdict = gate(submission, out=out_dir, max_text_answerable=mta, min_mg=min_mg, max_leaked=max_leaked,
                    zoo_group=zoo_group, resolve_models=resolve_models, run_dir=run_dir, shots=shots,
                    scoring=scoring, circular=circular, k=k, n=n, min_confidence=min_confidence, limit=limit, no_images=no_images,
-                   extra_signals=extra_signals, signal_thresholds=signal_thresholds)
+                   extra_signals=extra_signals, signal_thresholds=signal_thresholds, base_llms=_base_llm_map(base_llm) or None)
     if as_json:
         click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, allow_nan=False))
         sys.exit(verdict.exit_code)

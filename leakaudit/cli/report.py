@@ -48,7 +48,7 @@ def report(source: Path, out_pdf, max_samples, no_images, audit_dir, shots, k, n
         echo_overrides(lines)
         report_dir = audit_dir if audit_dir is not None else run_dir / "audit"
         with console.status("auditing the run"):
-            audit_run(run_dir, settings, zoo=zoo_path, overrides=lines, require_inspectors=True).save(report_dir)
+            audit_run(run_dir, settings, zoo=zoo_path, overrides=lines).save(report_dir)
     else:
         from ..errors import LeakauditError
 

@@ -279,6 +279,8 @@ def verdict_text(summary: dict[str, Any]) -> tuple[str, str]:
         message = str(verdict.get("message") or verdict.get("text") or verdict.get("reason") or "").strip()
     elif verdict:
         status, message = str(verdict).split(":", 1)[0].strip(), str(verdict)
+    elif summary.get("verdict_reason"):
+        return f"NO VERDICT · {summary['verdict_reason']}", "neutral"
     else:
         return "No verdict recorded in summary.json.", "neutral"
     severity = _STATUS_SEVERITY.get(status.lower(), "neutral")
@@ -306,14 +308,16 @@ def first_page(inp: ReportInputs, st: Styles, pngs: dict[str, bytes]) -> list[Fl
         ("TOPPADDING", (0, 0), (-1, -1), 7), ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
     ]))
     out += [box, Spacer(1, 2 * mm)]
-    panel = summary.get("panel") or {}
+    panel = {} if summary.get("verdict_reason") else summary.get("panel") or {}  # no panel: the verdict box says so
     if panel.get("text"):
         out.append(para(f"Panel strength: {panel['text']}." + (f" {panel['warning']}" if panel.get("warning") else ""), st.small))
     out.append(Spacer(1, 3 * mm))
 
     n_samples = summary.get("n_samples", len(inp.samples))
+    n_audited = summary.get("n_audited", n_samples)
     tiles = [
-        (f"{int(n_samples):,}" if not _missing(n_samples) else "n/a", "questions audited"),
+        (f"{int(n_audited):,}" if not _missing(n_audited) else "n/a",
+         "questions audited" + (f"\nof {int(n_samples):,}" if not _missing(n_samples) and n_audited != n_samples else "")),
         (fmt_pct(summary.get("share_text_answerable")), "text-answerable\n(LLMs answer without the image)"),
         (fmt_pct(summary.get("share_leaked")), "leaked\n(LVLMs answer blind, their LLM cannot)"),
         (fmt_pct(summary.get("share_kept")), "kept by the filter\n(vision-dependent)"),
