@@ -40,6 +40,9 @@ class BenchmarkAdapter:
     local_files: ClassVar[tuple[str, ...]] = ()
     #: also read VLMEvalKit TSV files (index, question, A.., answer, base64 image)
     accepts_vlmevalkit: ClassVar[bool] = True
+    #: its own layout keeps the options in ``A``, ``B``.. columns (MMBench), so a VLMEvalKit
+    #: table of it reads natively; every other adapter reads such a table with the VLMEvalKit mapper
+    options_in_letter_columns: ClassVar[bool] = False
     #: MMBench-style circular copies share ``index % 1_000_000`` (meta['circular_group'])
     circular_groups: ClassVar[bool] = False
     #: its published file holds every split in a ``split`` field (ScienceQA's problems.json):
@@ -99,7 +102,7 @@ class BenchmarkAdapter:
             import logging
 
             logging.getLogger(__name__).warning("%s holds several splits; loading split %r (pass --split for another)", file, used)
-        vlmevalkit = fmt in TABLE_FORMATS and self.accepts_vlmevalkit and bool(rows) and not self.has_native_columns(rows[0])
+        vlmevalkit = fmt in TABLE_FORMATS and bool(rows) and self.reads_as_vlmevalkit(rows[0])
         mapper = self._vlmevalkit_row_to_sample if vlmevalkit else None
         return self.build(rows, source=file, fmt=fmt, file=file, root=root, on_error=on_error, limit=limit, split=used or split or self.hub_split, mapper=mapper)
 
@@ -107,6 +110,21 @@ class BenchmarkAdapter:
         from .common import vlmevalkit_row_to_sample
 
         return vlmevalkit_row_to_sample(self.name, row, index, file=file, root=root, circular=self.circular_groups)
+
+    def reads_as_vlmevalkit(self, row: dict[str, Any]) -> bool:
+        """True when a table row is VLMEvalKit's layout rather than this benchmark's own.
+
+        VLMEvalKit distributes every multiple-choice benchmark with the options in ``A``,
+        ``B``.. columns; MMStar's own layout has the same index/question/answer/category
+        columns but its options inline, so the option columns decide, not the column set.
+        """
+        if not self.accepts_vlmevalkit:
+            return False
+        from leakaudit.io import VLMEVALKIT_COLUMNS
+
+        if not self.options_in_letter_columns and {"A", "B", *VLMEVALKIT_COLUMNS} <= set(row):
+            return True
+        return not self.has_native_columns(row)
 
     def has_native_columns(self, row: dict[str, Any]) -> bool:
         """True when ``row`` has every required column of this benchmark's own layout."""

@@ -40,14 +40,17 @@ _B64_IMAGE_PREFIXES = ("iVBORw0KGgo", "/9j/", "R0lGOD", "UklGR", "Qk", "SUkq", "
 
 # -- scalars ---------------------------------------------------------------------------
 def is_missing(value: Any) -> bool:
-    """None, NaN and empty / whitespace strings count as missing (CSV and parquet disagree on which they use)."""
+    """None, a float NaN and empty / whitespace strings count as missing (CSV and parquet disagree on which they use).
+
+    Text is never guessed to be missing: "None", "NA", "null", "N/A" and "nan" are real option
+    texts in published files (VLMEvalKit's MMStar results, row 268: option A is "None"), and the
+    file readers (``leakaudit.io``) read every cell with pandas' NA guessing off.
+    """
     if value is None:
         return True
     if isinstance(value, float) and math.isnan(value):
         return True
-    if isinstance(value, str) and (not value.strip() or value.strip().lower() == "nan"):
-        return True
-    return False
+    return isinstance(value, str) and not value.strip()
 
 
 def text(value: Any, *, file=None, row=None, field="question", required: bool = False) -> str | None:
@@ -398,6 +401,9 @@ def vlmevalkit_row_to_sample(benchmark: str, row: dict[str, Any], i: int, *, fil
     index = text(row.get("index"), file=file, row=i, field="index")
     sid = index or derive_id(benchmark, question, options, answer)
     meta: dict[str, Any] = {"has_image": bool(images), "layout": "vlmevalkit"}
+    source = first(row, "bench", "source")  # MMStar's source benchmark, MMBench's source
+    if isinstance(source, str) and source.strip():
+        meta["source_benchmark"] = source.strip()
     if circular and index is not None and index.isdigit():
         # MMBench's circular copies of a question share index % 1e6
         meta["circular_group"] = int(index) % 1_000_000

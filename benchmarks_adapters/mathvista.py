@@ -16,7 +16,7 @@ from leakaudit.errors import DataError
 from leakaudit.schema import Sample
 
 from .base import BenchmarkAdapter
-from .common import image_refs, is_missing_container, letter_from_text, options_from_list, text
+from .common import first, image_refs, is_missing_container, letter_from_text, options_from_list, text
 
 #: Hub revision loaded by default. "main" is NOT pinned: it moves when the dataset changes;
 #: pass `leakaudit --revision <commit sha>` (or revision=) for a reproducible audit.
@@ -42,7 +42,8 @@ class MathVistaAdapter(BenchmarkAdapter):
     hub_id = "AI4Math/MathVista"
     hub_split = "testmini"
     hub_revision = MATHVISTA_REVISION
-    required_columns = ("pid", "question", "answer", "question_type")
+    #: VLMEvalKit's MathVista_MINI.tsv keeps the pid as ``index`` (and ``choices`` as a list string)
+    required_columns = (("pid", "index"), "question", "answer", "question_type")
 
     def row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample:
         question = text(row.get("question"), file=file, row=index, field="question", required=True)
@@ -64,7 +65,7 @@ class MathVistaAdapter(BenchmarkAdapter):
         meta = metadata_dict(row.get("metadata"), file=file, row=index)
         skills = meta.get("skills")
         return Sample(
-            id=text(row.get("pid"), file=file, row=index, field="pid", required=True),
+            id=text(first(row, "pid", "index"), file=file, row=index, field="pid", required=True),
             benchmark=self.name,
             question=question,
             options=options,

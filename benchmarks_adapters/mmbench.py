@@ -41,6 +41,7 @@ class MMBenchAdapter(BenchmarkAdapter):
     required_columns = ("question", "answer", ("A", "options"))
     local_files = ("samples.json",)
     circular_groups = True
+    options_in_letter_columns = True
 
     def row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample:
         question = text(row.get("question"), file=file, row=index, field="question", required=True)

@@ -115,7 +115,9 @@ def read_table(file: Path) -> pd.DataFrame:
     suffix = file.suffix.lower()
     try:
         if suffix in (".xlsx", ".xls"):
-            return pd.read_excel(file)
+            from .io import read_excel_frame
+
+            return read_excel_frame(file)
         if suffix == ".tsv":
             return pd.read_csv(file, sep="\t", dtype=str, keep_default_na=False)
         if suffix == ".csv":

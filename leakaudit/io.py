@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 from .errors import DataError, HubUnavailableError, LeakauditError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from .benchmark import Benchmark
     from .benchmark import BenchmarkAdapterLike as BenchmarkAdapter
 
@@ -209,15 +211,26 @@ def keyed_rows(obj: dict[str, dict[str, Any]], file: Path) -> list[dict[str, Any
     return rows
 
 
-def _read_excel(file: Path) -> list[dict[str, Any]]:
-    """Rows of an .xlsx sheet (VLMEvalKit's result files); cells read as values, never as formulas run."""
+def read_excel_frame(file: Path) -> "pd.DataFrame":
+    """An .xlsx sheet as written: cells are values (never formulas run), text is never guessed to be missing.
+
+    pandas' default NA strings would turn the option texts "None", "NA", "null", "N/A" and
+    "nan" into missing values (VLMEvalKit's MMStar result for VILA1.5-13B, row 268, has the
+    option "None"); only an empty cell is missing (None), as in the CSV and TSV readers.
+    A broken workbook raises pandas'/openpyxl's own exception: each caller names the file its way.
+    """
     import pandas as pd
 
+    frame = pd.read_excel(file, dtype=object, keep_default_na=False, na_values=[]).astype(object)
+    return frame.where(frame.notna() & frame.ne(""), None)
+
+
+def _read_excel(file: Path) -> list[dict[str, Any]]:
+    """Rows of an .xlsx sheet (VLMEvalKit's result files)."""
     try:
-        frame = pd.read_excel(file, dtype=object)
+        frame = read_excel_frame(file)
     except Exception as exc:  # zipfile.BadZipFile, openpyxl's InvalidFileException, KeyError for a broken workbook
         raise DataError(file, None, None, f"not a readable Excel .xlsx workbook ({type(exc).__name__}: {exc})") from None
-    frame = frame.astype(object).where(frame.notna(), None)
     return frame.to_dict("records")
 
 
