@@ -58,6 +58,9 @@ def text(value: Any, *, file=None, row=None, field="question", required: bool = 
 
     Texts over ``MAX_FIELD_CHARS`` and texts holding a NUL byte are refused with the field named.
     """
+    if required and isinstance(value, str) and value.strip().lower() == "nan":
+        # str(NaN) written into a file: an option may really read "nan", a question or an id never does
+        raise DataError(file, row, field, f"{field} is NaN: an empty cell or a missing value in the source, not a {field}")
     if is_missing(value):
         if required:
             if value is None or (isinstance(value, str) and not value.strip()):

@@ -26,6 +26,8 @@ import yaml
 from .errors import ConfigError, LeakauditError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+#: the first four bytes of every GGUF file
+GGUF_MAGIC = b"GGUF"
 #: config.json hints that a checkpoint takes images
 _VLM_KEYS = ("vision_config", "vision_tower", "mm_vision_tower", "image_token_id", "image_token_index", "visual")
 _VLM_ARCH = re.compile(r"(ForConditionalGeneration|ImageTextToText|VL|Vision|Llava|Idefics|Qwen2_5_VL|SmolVLM|Paligemma)", re.I)
@@ -98,11 +100,18 @@ def adhoc_spec(ref: str, *, kind: str | None = None, backend: str | None = None)
     if ref.endswith(".gguf"):
         if not path.is_file():
             raise ConfigError(f"model {ref!r}: GGUF file not found")
+        with path.open("rb") as fh:
+            head = fh.read(4)
+        if head != GGUF_MAGIC:
+            raise ConfigError(f"model {ref!r}: {path} is not a GGUF file (it starts with {head!r}, a GGUF file with {GGUF_MAGIC!r})")
         backend = backend or _default_gguf_backend()
         return ModelSpec(name=path.stem, kind=kind or "llm", backend=backend, gguf={"path": str(path.resolve())},
                          note=f"ad hoc: {path.name}")
     if path.is_dir():
         cfg_file = path / "config.json"
+        if not cfg_file.is_file() and not any(path.glob("*.gguf")):
+            raise ConfigError(f"model {ref!r}: the folder {path} holds no model (no config.json, no .gguf file); "
+                              "give a folder saved by save_pretrained, a .gguf file, a zoo name or a hub id")
         if kind is None:
             if not cfg_file.is_file():
                 raise ConfigError(f"model {ref!r}: the folder has no config.json to tell an LLM from a vision-language model; pass --kind llm|lvlm")

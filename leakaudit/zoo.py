@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import yaml
 
 from . import registry
-from .errors import ConfigError, MissingDependencyError
+from .errors import ConfigError, LeakauditError, MissingDependencyError
 from .types import BLIND_MODES, KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -409,7 +409,17 @@ class Zoo:
                 + ". Import its published predictions with `leakaudit import`, or point a zoo entry at an OpenAI-compatible server that hosts it."
             )
         check_remote_code(spec)
-        return registry.backends.get(spec.backend).from_spec(spec, zoo=self, **overrides)
+        backend = registry.backends.get(spec.backend)
+        local = (spec.gguf or {}).get("path") or (spec.hf_id if spec.hf_id and Path(spec.hf_id).is_dir() else None)
+        if not local:
+            return backend.from_spec(spec, zoo=self, **overrides)
+        try:
+            return backend.from_spec(spec, zoo=self, **overrides)
+        except LeakauditError:
+            raise
+        except Exception as exc:  # a user's own file: transformers/gguf/llama.cpp say what is wrong with it, in their words
+            raise ConfigError(f"model {spec.name!r}: {local} could not be loaded by the {spec.backend} backend "
+                              f"({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'})") from exc
 
 
 def zoo_from_dict(data: Any, source: str = "<memory>") -> Zoo:

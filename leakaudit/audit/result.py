@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..errors import LeakauditError
+from ..errors import DataError, LeakauditError
 from ..settings import AuditSettings
 from ..signals import summarize as summarize_signals
 from ..outputs import SCHEMA_VERSION, as_list, label_all_rows, lists_from_files, unlabel_all_rows, write_table
@@ -153,9 +153,11 @@ class AuditResult:
         out = Path(out_dir)
         if not (out / SUMMARY_FILE).is_file():
             raise LeakauditError(f"{out} is not an audit output folder: {SUMMARY_FILE} is missing (run `leakaudit scan` or `leakaudit audit --out`)")
-        summary = json.loads((out / SUMMARY_FILE).read_text(encoding="utf-8"))
-        metrics = _none_for_nan(pd.read_csv(out / METRICS_FILE)) if (out / METRICS_FILE).is_file() else pd.DataFrame(columns=METRIC_COLUMNS)
-        averages = _none_for_nan(pd.read_csv(out / AVERAGES_FILE)) if (out / AVERAGES_FILE).is_file() and (out / AVERAGES_FILE).stat().st_size > 1 else pd.DataFrame()
+        summary = _checked_summary(out / SUMMARY_FILE, json.loads((out / SUMMARY_FILE).read_text(encoding="utf-8")))
+        metrics = (_numeric_columns(_none_for_nan(pd.read_csv(out / METRICS_FILE)), out / METRICS_FILE) if (out / METRICS_FILE).is_file()
+                   else pd.DataFrame(columns=METRIC_COLUMNS))
+        averages = (_numeric_columns(_none_for_nan(pd.read_csv(out / AVERAGES_FILE)), out / AVERAGES_FILE)
+                    if (out / AVERAGES_FILE).is_file() and (out / AVERAGES_FILE).stat().st_size > 1 else pd.DataFrame())
         answers = pd.read_parquet(out / ANSWERS_PARQUET) if (out / ANSWERS_PARQUET).is_file() else pd.DataFrame(columns=ANSWER_COLUMNS)
         if (out / SAMPLES_PARQUET).is_file():
             samples = pd.read_parquet(out / SAMPLES_PARQUET)
@@ -165,6 +167,69 @@ class AuditResult:
             samples = pd.DataFrame(columns=EVIDENCE_COLUMNS)
         lists_from_files(samples, LIST_COLUMNS)
         return cls(metrics=metrics, samples=samples, summary=summary, averages=averages, answers=answers)
+
+
+#: metrics.csv columns holding scores: S_v, S_wv, S_t, MG, ML and their intervals
+SCORE_PREFIXES = ("S_v", "S_wv", "S_t", "MG", "ML")
+#: summary.json fields that are numbers (or null): a report divides and plots them
+SUMMARY_NUMBERS = ("n_samples", "n_audited", "share_text_answerable", "share_leaked", "share_vision_dependent", "share_kept",
+                   "mean_MG", "mean_ML", "precision", "recall", "f1")
+
+
+#: summary.json fields that are JSON objects (or null), and lists
+SUMMARY_OBJECTS = ("settings", "panel", "benchmarks", "signals", "label_counts", "models", "scan", "label_quality", "probe")
+SUMMARY_LISTS = ("notes",)
+#: fields inside those objects that the report iterates over
+SUMMARY_NESTED: dict[tuple[str, str], tuple[type, ...]] = {
+    ("settings", "inspectors"): (list,), ("settings", "evidence_shots"): (dict,), ("settings", "recorded"): (dict,),
+    ("models", "llms"): (list,), ("models", "lvlms"): (dict, list), ("models", "random_weights"): (list,),
+    ("models", "unknown_base_llm"): (list,), ("panel", "lvlms"): (list,), ("panel", "merged"): (dict,),
+}
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number (NaN read as null), never a string, a bool or an infinity."""
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isinf(value))
+
+
+def _checked_summary(file: Path, summary: Any) -> dict[str, Any]:
+    """A summary.json someone else may have written: an object whose number fields are numbers or null."""
+    if not isinstance(summary, dict):
+        raise DataError(file, None, None, f"expected a JSON object, got {type(summary).__name__}")
+    for field in SUMMARY_NUMBERS:
+        if not _is_number(summary.get(field)):
+            raise DataError(file, None, field, f"expected a number or null, got {summary[field]!r:.80}")
+    for field in SUMMARY_OBJECTS:
+        if summary.get(field) is not None and not isinstance(summary[field], dict):
+            raise DataError(file, None, field, f"expected a JSON object or null, got {type(summary[field]).__name__}")
+    for field in SUMMARY_LISTS:
+        if summary.get(field) is not None and not isinstance(summary[field], list):
+            raise DataError(file, None, field, f"expected a JSON list or null, got {type(summary[field]).__name__}")
+    for (outer, inner), kinds in SUMMARY_NESTED.items():
+        value = (summary.get(outer) or {}).get(inner)
+        if value is not None and not isinstance(value, kinds):
+            raise DataError(file, None, f"{outer}.{inner}", f"expected a JSON {' or '.join('object' if k is dict else 'list' for k in kinds)}, "
+                            f"got {type(value).__name__}")
+    if summary.get("verdict") is not None and not isinstance(summary["verdict"], (dict, str)):
+        raise DataError(file, None, "verdict", f"expected an object, a text or null, got {type(summary['verdict']).__name__}")
+    for bench, info in (summary.get("benchmarks") or {}).items() if isinstance(summary.get("benchmarks"), dict) else ():
+        for field, value in (info.items() if isinstance(info, dict) else ()):
+            if (field.startswith(("share_", "mean_")) or field == "n_samples") and not _is_number(value):
+                raise DataError(file, None, f"benchmarks.{bench}.{field}", f"expected a number or null, got {value!r:.80}")
+    return summary
+
+
+def _numeric_columns(df: pd.DataFrame, file: Path) -> pd.DataFrame:
+    """Score, interval and count columns as numbers; a cell that is not one is named by row and column."""
+    numeric = [c for c in df.columns if c in METRIC_COLUMNS and (c.startswith(SCORE_PREFIXES) or c in ("n", "n_v", "n_wv", "n_t", "chance", "text_shots"))]
+    for col in numeric + [c for c in ("n_models",) if c in df.columns]:
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = (values.isna() & df[col].notna() & (df[col].astype(str).str.strip() != "")) | values.abs().eq(math.inf)
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise DataError(file, row, col, f"expected a number, got {df[col].iloc[row]!r:.80}")
+        df[col] = values
+    return df
 
 
 def _none_for_nan(df: pd.DataFrame) -> pd.DataFrame:

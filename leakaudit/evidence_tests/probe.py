@@ -213,13 +213,17 @@ def probe(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0, C: flo
     q = frame["q"].to_numpy()
     group_key = np.array(["\x1f".join([s.question.strip().lower(), *(o.strip().lower() for o in s.options)]) for s in mc])  # not hash(): salted per process
     k = min(folds, len(np.unique(group_key)))
+    if k < 2:  # every question is the same text with the same options: nothing can be held out
+        where = getattr(bench, "source", None) or bench.name
+        raise LeakauditError(f"{where}: the probe holds questions out to test on, but all {len(mc)} multiple-choice questions "
+                             "have the same text and options; it needs at least 2 distinct questions")
     fold_q = _folds_for(group_key, k, seed)
     fold_row = fold_q[q]
     scores = np.zeros(len(frame))
     for f in range(k):
         test = fold_row == f
         train = ~test
-        if y[train].min() == y[train].max():  # one class only: fall back to uniform
+        if not train.any() or y[train].min() == y[train].max():  # one class only: fall back to uniform
             scores[test] = 0.0
             continue
         model = LogisticRegression(C=C, max_iter=2000)

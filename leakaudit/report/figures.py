@@ -176,7 +176,7 @@ def text_hits_figure(samples: pd.DataFrame, threshold: float | None = None, *, m
     Under ``min_confidence`` the guessing line is Binomial(N, chance x ``confident_share``):
     a guess counts as a hit only when the model was that sure, as the observed hits do.
     """
-    if "text_hits" not in samples or samples["text_n"].fillna(0).max() <= 0:
+    if "text_hits" not in samples or not (samples["text_n"].fillna(0) > 0).any():  # no question (or none asked text-only)
         return None
     rows = samples[samples["text_n"].fillna(0) > 0]
     if not min_confidence:

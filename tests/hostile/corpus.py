@@ -148,7 +148,7 @@ def _submission_cases() -> list[tuple[Case, Callable[[Path], None]]]:
     add("options-gap-dict", "error", {"sub.jsonl": jsonl([{"question": "q", "options": {"A": "x", "C": "y", "D": "z"}, "answer": "A"}])},
         ["sub.jsonl", "row 0", "option B"])
     add("options-bad-keys", "error", {"sub.jsonl": jsonl([{"question": "q", "options": {"1": "x", "2": "y"}, "answer": "A"}])}, ["sub.jsonl", "options"])
-    add("csv-nan-option-in-middle", "error", {"sub.csv": "question,A,B,C,D,answer\nWhich?,x,y,nan,z,A\n"}, ["sub.csv", "row 0", "option C"], sub="sub.csv")
+    add("csv-nan-option-in-middle", "error", {"sub.csv": "question,A,B,C,D,answer\nWhich?,x,y,,z,A\n"}, ["sub.csv", "row 0", "option C"], sub="sub.csv")
     add("csv-ragged-row-short", "error", {"sub.csv": "question,A,B,answer\nq1,x,y,A\nq2,x\n"}, ["sub.csv", "row 1", "line 3", "field(s)"], sub="sub.csv")
     add("csv-ragged-row-long", "error", {"sub.csv": "question,A,B,answer\nq1,x,y,A,extra,more\n"}, ["sub.csv", "row 0", "field(s)"], sub="sub.csv")
     add("csv-unclosed-quote", "error", {"sub.csv": 'question,A,B,answer\n"q1,x,y,A\n'}, ["sub.csv"], sub="sub.csv")
@@ -361,6 +361,31 @@ def _cli_cases() -> list[tuple[Case, Callable[[Path], None]]]:
     add("judge-bad-json-line", "error", [["judge", "pointwise", "--model", "scripted-a", "--zoo-file", "{zoo}", "--input", "{dir}/j.jsonl"]],
         ["j.jsonl", "row 1", "line 3"], files={"j.jsonl": '{"question": "q", "response": "r"}\n\n{bad\n'})
     add("inspect-unknown-benchmark", "error", [["inspect", "not-a-benchmark-or-file"]], ["not-a-benchmark-or-file"])
+    # a model path that holds no model, or is not what its name says (issue 20)
+    run_models = ["run", "{dir}/sub.jsonl", "--condition", "text", "--run-dir", "{out}/run", "--no-progress", "--models"]
+    add("run-models-empty-folder", "error", [run_models + ["{dir}/empty-model", "--kind", "llm"]], ["empty-model", "holds no model"],
+        files={"empty-model/notes.txt": "no weights here\n"})
+    add("run-models-fake-gguf", "error", [run_models + ["{dir}/fake.gguf"]], ["fake.gguf", "not a GGUF file"],
+        files={"fake.gguf": "this is text, not GGUF\n"})
+    add("run-models-truncated-gguf", "error", [run_models + ["{dir}/cut.gguf", "--backend", "hf"]], ["cut.gguf", "could not be loaded"],
+        files={"cut.gguf": b"GGUF\x03\x00\x00\x00" + bytes(40)})
+    add("run-models-folder-bad-config", "error", [run_models + ["{dir}/bad-model"]], ["bad-model", "could not be loaded"],
+        files={"bad-model/config.json": '{"model_type": "llama"}'})
+    # audit output folders written by someone else
+    add("report-summary-text-numbers", "error", [["report", "{dir}/aud", "-o", "{out}/r.pdf"]], ["summary.json", "n_samples"],
+        files={"aud/summary.json": json.dumps({"n_samples": "lots", "share_text_answerable": "high", "verdict": {"status": "pass"}})})
+    add("report-summary-infinite-share", "error", [["report", "{dir}/aud", "-o", "{out}/r.pdf"]], ["summary.json", "share_leaked"],
+        files={"aud/summary.json": '{"n_samples": 4, "share_leaked": Infinity}'})
+    add("report-summary-not-an-object", "error", [["report", "{dir}/aud", "-o", "{out}/r.pdf"]], ["summary.json", "JSON object"],
+        files={"aud/summary.json": "[1, 2, 3]"})
+    add("report-metrics-text-score", "error", [["report", "{dir}/aud", "-o", "{out}/r.pdf"]], ["metrics.csv", "row 0", "S_v"],
+        files={"aud/summary.json": '{"n_samples": 4}', "aud/metrics.csv": "model,kind,benchmark,category,S_v\nm,lvlm,b,all,fifty\n"})
+    add("report-summary-nested-wrong", "error", [["report", "{dir}/aud", "-o", "{out}/r.pdf"]], ["summary.json", "settings.inspectors"],
+        files={"aud/summary.json": '{"n_samples": 4, "settings": {"inspectors": 5}}'})
+    add("report-summary-only", "ok", [["report", "{dir}/aud", "-o", "{out}/r.pdf"]], files={"aud/summary.json": '{"n_samples": 4}'})
+    # the probe on questions it cannot hold out
+    add("probe-identical-questions", "error", [["probe", "{dir}/same.jsonl"]], ["same.jsonl", "same text and options"],
+        files={"same.jsonl": jsonl([{"id": f"q{i}", "question": "Same?", "options": ["a", "b"], "answer": "A"} for i in range(6)])})
     return out
 
 
