@@ -250,7 +250,8 @@ def _gate_unguarded(
                                  + ("; ".join(plan.skipped) or "none in the zoo group") + " (e.g. --zoo tiny)")
         _check_threshold_can_fail(len(plan.inspectors), settings.k, settings.n)
         res = pipeline.run_pipeline(bench, settings=settings, plan=plan, zoo=zoo_obj, run_dir=run_path, limit=limit, progress=progress,
-                                    command=f"leakaudit gate {submission}", on_model_error="raise", do_filter=False, overrides=overrides)
+                                    command=f"leakaudit gate {submission}", on_model_error="raise", do_filter=False,
+                                    require_verdict=True, overrides=overrides)
         result, settings = res.audit, res.settings
         verdict.runs = res.runs
         result.summary["notes"] = list(dict.fromkeys(result.summary.get("notes", []) + plan.skipped))  # e.g. vision models skipped by --no-images

@@ -271,7 +271,8 @@ def audit_run(run_dir: str | Path, settings: AuditSettings, *, benchmark: Any = 
     """``audit(run_dir)`` under ``settings``; the summary records them and any overriding flags.
 
     ``require_inspectors``: refuse (``LeakauditError``, exit 2) when no inspector LLM answered
-    text-only, instead of a verdict that judged nothing.
+    text-only, instead of a verdict that judged nothing (the gate, the filter); without it such
+    an audit keeps its metrics with ``verdict: None`` and ``verdict_reason``.
     """
     result = audit(run_dir, benchmark=benchmark, zoo=zoo, text_shots=settings.shots, k=settings.k, n=settings.n,
                    circular=settings.circular, n_boot=settings.n_boot, seed=settings.seed, base_llms=settings.base_llms or None,
@@ -296,8 +297,13 @@ def refuse_without_inspectors(result: AuditResult, run_dir: str | Path) -> None:
 
 def run_pipeline(benchmark: Benchmark, *, settings: AuditSettings, plan: ModelPlan, zoo: Any, run_dir: Path, limit: int | None,
                  progress: bool, command: str | None, on_model_error: str, do_filter: bool = True,
-                 overrides: Sequence[str] = ()) -> PipelineResult:
-    """Collect the plan's answers, record the settings beside them, audit, and (optionally) filter."""
+                 require_verdict: bool = False, overrides: Sequence[str] = ()) -> PipelineResult:
+    """Collect the plan's answers, record the settings beside them, audit, and (optionally) filter.
+
+    ``require_verdict`` (the gate): refuse when no inspector answered text-only. Otherwise (the
+    scan) such an audit keeps its metrics and the filter is not run (``filter`` None): it would
+    keep questions nobody checked.
+    """
     runs = collect_answers(benchmark, plan, run_dir=run_dir, zoo=zoo, shots=settings.shots, scoring=settings.scoring,
                     circular=settings.circular, limit=limit, progress=progress, command=command, on_model_error=on_model_error)
     failed = {s.split(":", 1)[0] for s in plan.skipped if " run failed: " in s}
@@ -306,9 +312,9 @@ def run_pipeline(benchmark: Benchmark, *, settings: AuditSettings, plan: ModelPl
                        base_llm_runs=[plan.name(m) for m in plan.base_llms])
     settings.validate().save(run_dir)
     audited = audited_subset(benchmark, limit)
-    result = audit_run(run_dir, settings, benchmark=audited, zoo=zoo, overrides=overrides, require_inspectors=True)
+    result = audit_run(run_dir, settings, benchmark=audited, zoo=zoo, overrides=overrides, require_inspectors=require_verdict)
     fres = None
-    if do_filter:
+    if do_filter and result.summary.get("verdict") is not None:
         fres = filter_benchmark(audited, result, settings=settings)
         fres.apply_to(result)
     return PipelineResult(plan=plan, settings=settings, audit=result, filter=fres, run_dir=run_dir, runs=runs)

@@ -42,8 +42,9 @@ class ScanResult:
     out_dir: Path
     run_dir: Path
     audit: AuditResult
-    filter: FilterResult
-    kept_file: Path
+    #: None when no inspector answered text-only: no verdict, so no filter (``audit.summary["verdict_reason"]``)
+    filter: FilterResult | None
+    kept_file: Path | None
     figures: list[Path]
     report_pdf: Path | None
     plan: ModelPlan
@@ -141,12 +142,11 @@ def scan(
     res = pipeline.run_pipeline(benchmark, settings=settings, plan=plan, zoo=zoo_obj, run_dir=run_path, limit=limit, progress=progress,
                                 command=command, on_model_error="skip", overrides=overrides)
     result, fres, settings, runs = res.audit, res.filter, res.settings, res.runs
-    assert fres is not None
-    kept_file = fres.write(out_dir / "kept")
+    kept_file = fres.write(out_dir / "kept") if fres is not None else None
     result.summary["scan"] = {
         "benchmark": benchmark.name, "source": str(benchmark.source), "zoo_group": group, "models": plan.names(),
         "skipped_models": plan.skipped, "merged_models": plan.merged, "shots": settings.shots, "scoring": settings.scoring,
-        "circular": settings.circular, "limit": limit, "run_dir": str(run_path), "kept_file": str(kept_file), "command": command,
+        "circular": settings.circular, "limit": limit, "run_dir": str(run_path), "kept_file": str(kept_file) if kept_file else None, "command": command,
     }
     result.summary["notes"] = list(dict.fromkeys(result.summary.get("notes", []) + plan.skipped))
     result.save(out_dir)

@@ -121,3 +121,68 @@ def test_gate_max_leaked_refuses_when_a_base_llm_is_unknown(tmp_path):
     else:
         raise AssertionError("a leaked-share check without the base LLM would be a silent 0")
     assert math.isnan(result.metric("mystery-lvlm").ML)
+
+
+def test_no_panel_leaves_the_panel_shares_unmeasured_and_fits_80_columns(tmp_path):
+    _, bench = _bench(tmp_path)
+    run = tmp_path / "run"
+    _store(run, bench, [("mystery-lvlm", "vision", set(IDS[:6])), ("mystery-lvlm", "blind", set(IDS[:2]))])
+    doc = json.loads(_run(["audit", "--run-dir", str(run), "--json", "--n-boot", "0"]).stdout)
+    summary = doc["summary"]
+    # blind answers label questions, but none was judged text-answerable: 0% would read as a pass
+    assert summary["share_text_answerable"] is None and summary["share_vision_dependent"] is None
+    assert summary["benchmarks"][bench.name]["share_text_answerable"] is None and summary["n_audited"] == len(IDS)
+    res = CliRunner().invoke(main, ["audit", "--run-dir", str(run), "--n-boot", "0"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0 and "text-answerable -," in res.output and "50.0" in res.output  # MG 75 - 25
+    assert max(len(line) for line in res.output.splitlines()) <= 80
+
+
+def test_probe_on_a_store_with_no_audited_question(tmp_path):
+    """The probe runs on the questions (--path); with none audited it flags no share of them (it crashed: TypeError)."""
+    data, bench = _bench(tmp_path)
+    run = tmp_path / "run"
+    _store(run, bench, [("published-lvlm", "vision", set(IDS[:6]))])
+    res = _run(["audit", "--run-dir", str(run), "--n-boot", "0", "--path", str(data)])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "probe accuracy" in text and "flagged share not measured (no question audited)" in text
+
+
+def test_report_and_compare_show_metrics_without_a_panel(tmp_path):
+    _, bench = _bench(tmp_path)
+    run = tmp_path / "run"
+    _store(run, bench, [("mystery-lvlm", "vision", set(IDS[:6])), ("mystery-lvlm", "blind", set(IDS[:2]))])
+    res = _run(["report", str(run), "--no-images", "-o", str(tmp_path / "a.pdf")])
+    assert res.exit_code == 0 and "verdict: none: no text-answerable verdict without a panel" in res.output
+    assert (tmp_path / "a.pdf").is_file()
+    res = _run(["compare", str(run / "audit"), "-o", str(tmp_path / "c.pdf")])
+    assert res.exit_code == 0, res.output
+    assert "text-answerable n/a (no panel)" in res.output and "mean MG 50.0" in res.output
+
+
+def test_scan_without_a_panel_writes_the_metrics_and_no_kept_set(tmp_path):
+    from leakaudit.backends.scripted import ScriptedLM
+    from leakaudit.scan import scan
+
+    _, bench = _bench(tmp_path)
+    seer = ScriptedLM("seer", lambda prompt: "x", supports_images=True)  # cloze: "x" is option B, the gold answer
+    res = scan(bench, models=[seer], out=tmp_path / "scan", report=False, progress=False, n_boot=0)
+    assert res.filter is None and res.kept_file is None and not (tmp_path / "scan" / "kept").exists()
+    assert res.audit.summary["verdict"] is None and "without a panel" in res.audit.summary["verdict_reason"]
+    row = res.audit.metric("seer")
+    assert (row.S_v, row.S_wv, row.MG) == (100.0, 100.0, 0.0) and math.isnan(row.ML) and "--base-llm seer=LLM" in row.note
+    saved = json.loads((tmp_path / "scan" / "summary.json").read_text())
+    assert saved["verdict"] is None and saved["scan"]["kept_file"] is None
+
+    # the gate's run of the same flow refuses instead (exit 2): it must judge, and nothing could be judged
+    from leakaudit.errors import LeakauditError
+    from leakaudit.pipeline import audit_run
+    from leakaudit.settings import AuditSettings
+
+    with pytest.raises(LeakauditError, match="no inspector LLM"):
+        audit_run(tmp_path / "scan" / "run", AuditSettings(n_boot=0), require_inspectors=True)
+
+
+@pytest.mark.parametrize("command", ["audit", "filter", "report", "scan", "gate"])
+def test_base_llm_option_wherever_the_note_suggests_it(command):
+    assert "--base-llm" in _run([command, "--help"]).output

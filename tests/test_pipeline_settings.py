@@ -186,11 +186,13 @@ def test_negative_k_is_refused(store, zoo_file):
         AuditSettings(k=-1).validate()
 
 
-def test_audit_cli_refuses_without_inspectors(tmp_path, bench_file, zoo_file):
+def test_audit_cli_without_inspectors_gives_metrics_and_no_verdict(tmp_path, bench_file, zoo_file):
     bench = load_benchmark(str(bench_file))
     run = make_store(tmp_path / "run", bench, text={"rnd-lm": set(IDS)}, vision={"vlm": set(IDS)}, blind={"vlm": set()})
-    res = CliRunner().invoke(main, ["audit", "--run-dir", str(run), "--zoo-file", str(zoo_file), "--n-boot", "0"])
-    assert res.exit_code == 2 and "no inspector LLM" in res.output       # the random LM is no inspector
+    res = CliRunner().invoke(main, ["audit", "--run-dir", str(run), "--zoo-file", str(zoo_file), "--n-boot", "0", "--json"])
+    assert res.exit_code == 0, res.output                               # metrics need no panel (issue 20)
+    doc = json.loads(res.stdout)
+    assert doc["verdict"] is None and "no inspector LLM" in doc["verdict_reason"]  # the random LM is no inspector
 
 
 # -- signals -------------------------------------------------------------------------------------

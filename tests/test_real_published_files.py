@@ -5,7 +5,9 @@ Needs copies of the public files (never committed) in ``../realfiles`` or
 MathVista ``data/testmini.json`` and ``results/*/output_*.json`` + ``scores_*.json``
 (lupantech/MathVista), MMMU-Pro ``output/*.jsonl`` (MMMU-Benchmark/MMMU), MMStar's
 VLMEvalKit xlsx (MMStar-Benchmark/MMStar ``eval/submits``), ScienceQA ``problems.json`` and
-``results/gpt3/*.json`` (lupantech/ScienceQA). Each group skips, saying why, when absent.
+``results/gpt3/*.json`` (lupantech/ScienceQA), and VLMEvalKit's own result folders
+``vlmevalkit/vila_*_<bench>.xlsx``, ``_openai_result.xlsx`` and ``_acc.csv`` (open-compass/VLMEvalKit
+``assets/benchmarks/vila_13b``, ``vila_8b`` at commit c03bc048). Each group skips, saying why, when absent.
 """
 from __future__ import annotations
 
@@ -124,3 +126,26 @@ def test_mmstar_xlsx_through_import_and_audit_gives_s_v_52_1_and_no_verdict(tmp_
          "--path", str(x), "--run-dir", str(tmp_path))
     doc = json.loads(_cli("audit", "--run-dir", str(tmp_path), "--json"))
     assert round(_overall(doc)["S_v"], 1) == 52.1 and doc["verdict"] is None
+
+
+#: VLMEvalKit's own result folders (open-compass/VLMEvalKit ``assets/benchmarks/vila_13b``, ``vila_8b`` at commit c03bc048):
+#: ``<model>_<bench>.xlsx`` (questions + prediction), ``_openai_result.xlsx`` (+ each row's ``hit``), ``_acc.csv`` (``Overall``)
+VLMEVALKIT_BENCHES = {"ScienceQA_TEST": "scienceqa", "ScienceQA_VAL": "scienceqa"}
+VLMEVALKIT_RESULTS = sorted(p for p in (REAL / "vlmevalkit").glob("*_openai_result.xlsx")
+                            if any(p.name.endswith(f"_{b}_openai_result.xlsx") for b in VLMEVALKIT_BENCHES))
+
+
+@pytest.mark.parametrize("result", VLMEVALKIT_RESULTS or [REAL / "vlmevalkit" / "absent_ScienceQA_TEST_openai_result.xlsx"],
+                         ids=lambda p: p.name)
+def test_vlmevalkit_result_through_import_and_audit_gives_its_acc_csv_overall(result, tmp_path):
+    """VLMEvalKit's own verdicts (``hit``), taken as they are, reproduce its ``_acc.csv`` Overall exactly."""
+    import pandas as pd
+
+    _need(result)
+    stem = result.name[: -len("_openai_result.xlsx")]
+    bench = next(b for suffix, b in VLMEVALKIT_BENCHES.items() if stem.endswith(f"_{suffix}"))
+    overall = 100 * float(pd.read_csv(_need(result.with_name(f"{stem}_acc.csv")))["Overall"].iloc[0])
+    _cli("import", str(result), "--format", "vlmevalkit", "--model", stem, "--condition", "vision", "--benchmark", bench,
+         "--path", str(_need(result.with_name(f"{stem}.xlsx"))), "--verdict-column", "hit", "--run-dir", str(tmp_path))
+    doc = json.loads(_cli("audit", "--run-dir", str(tmp_path), "--json", "--n-boot", "0"))
+    assert _overall(doc)["S_v"] == pytest.approx(overall, abs=1e-9) and doc["verdict"] is None

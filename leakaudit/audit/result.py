@@ -444,7 +444,11 @@ def audit(
         # metrics stand on their own (S_v, S_wv, MG of imported files); a verdict needs a panel
         summary["verdict"] = None
         summary["verdict_reason"] = NO_PANEL_REASON
-        summary["share_kept"] = float("nan")  # nothing was judged, so nothing was kept or removed
+        # nothing was judged text-answerable, so these shares (and what the filter would keep) are not measured
+        for key in ("share_text_answerable", "share_vision_dependent", "share_kept"):
+            summary[key] = float("nan")
+        for per_bench in summary["benchmarks"].values():
+            per_bench["share_text_answerable"] = None
     elif summary["panel"]["warning"]:
         summary["verdict"]["panel"] = summary["panel"]["text"]
         summary["verdict"]["panel_warning"] = summary["panel"]["warning"]

@@ -433,9 +433,9 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
     )
     if as_json:  # override lines went to the log (stderr) while the scan ran
         doc = res.audit.to_json()
-        doc["scan"] = {"out_dir": str(res.out_dir), "run_dir": str(res.run_dir), "kept_file": str(res.kept_file),
-                       "report_pdf": str(res.report_pdf) if res.report_pdf else None, "n_kept": len(res.filter.kept),
-                       "n_input": len(res.filter.benchmark)}
+        doc["scan"] = {"out_dir": str(res.out_dir), "run_dir": str(res.run_dir), "kept_file": str(res.kept_file) if res.kept_file else None,
+                       "report_pdf": str(res.report_pdf) if res.report_pdf else None,
+                       "n_kept": len(res.filter.kept) if res.filter else None, "n_input": len(res.filter.benchmark) if res.filter else None}
         click.echo(json.dumps(doc, ensure_ascii=False, allow_nan=False))
         return
     console = make_console()
@@ -445,7 +445,11 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
         console.print(line, markup=False, highlight=False)
     console.print(res.calls_message(), markup=False, highlight=False)
     save_config(res.out_dir)
-    console.print(f"kept {len(res.filter.kept)} of {len(res.filter.benchmark)} questions -> {res.kept_file}", markup=False, highlight=False)
+    if res.filter is not None:
+        console.print(f"kept {len(res.filter.kept)} of {len(res.filter.benchmark)} questions -> {res.kept_file}", markup=False, highlight=False)
+    else:  # the verdict line above says why there is no panel
+        console.print("no kept questions written: without a panel the filter would keep questions nobody checked",
+                      markup=False, highlight=False)
     console.print(f"report folder: {res.out_dir}" + (f" (PDF: {res.report_pdf})" if res.report_pdf else "") + f" in {res.seconds:.0f} s",
                   markup=False, highlight=False)
 

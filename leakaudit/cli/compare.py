@@ -16,7 +16,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as one JSON object (the PDF and CSV are still written).")
 def compare_cmd(dirs, out_pdf, csv_path, as_json) -> None:
     """Compare scan folders DIRS: MG and ML per benchmark and model, text-answerable share, panel strength."""
-    from ..report.compare import compare
+    from ..report.compare import compare, share_text
 
     result = compare(list(dirs), out_pdf, csv=csv_path)
     csv_written = csv_path or out_pdf.with_name("compare.csv")
@@ -26,7 +26,7 @@ def compare_cmd(dirs, out_pdf, csv_path, as_json) -> None:
     for r in result.scans.to_dict(orient="records"):
         mg = "n/a" if r["mean_MG"] != r["mean_MG"] else f"{r['mean_MG']:.1f}"
         ml = "n/a" if r["mean_ML"] != r["mean_ML"] else f"{r['mean_ML']:.1f}"
-        click.echo(f"{r['scan']}: {r['n_samples']} questions, text-answerable {100 * r['share_text_answerable']:.1f}%, "
+        click.echo(f"{r['scan']}: {r['n_samples']} questions, text-answerable {share_text(r['share_text_answerable'], r['n_text_llms'])}, "
                    f"mean MG {mg}, mean ML {ml}, {r['n_text_llms']} distinct text-only LLMs")
     click.echo(f"written: {out_pdf}, {csv_written}")
 

@@ -128,10 +128,11 @@ def compare_figure(result: CompareResult):
     y = np.arange(len(scans))[::-1]
     fig = Figure(figsize=(7.2, 1.4 + 0.4 * len(scans)))
     left, right = fig.subplots(1, 2, sharey=True)
-    share = 100 * scans["share_text_answerable"].astype(float).fillna(0).to_numpy()
+    measured = 100 * scans["share_text_answerable"].astype(float).to_numpy()
+    share = np.nan_to_num(measured)
     left.barh(y, share, color="#c53030", alpha=0.85)
-    for yi, v in zip(y, share):
-        left.text(v, yi, f" {v:.0f}%", va="center", fontsize=7.5)
+    for yi, v, n_llms in zip(y, measured, scans["n_text_llms"]):
+        left.text(0 if np.isnan(v) else v, yi, " " + (share_text(v, n_llms) if np.isnan(v) else f"{v:.0f}%"), va="center", fontsize=7.5)
     left.set_xlim(0, max(100.0, float(share.max()) * 1.15 if len(share) else 100.0))
     left.set_xlabel("questions answerable without the image (%)")
     left.set_title("Text-answerable share", fontsize=9, pad=22)
@@ -152,6 +153,14 @@ def compare_figure(result: CompareResult):
         ax.set_axisbelow(True)
     fig.tight_layout()
     return fig
+
+
+def share_text(share: Any, n_text_llms: Any) -> str:
+    """A scan's text-answerable share in percent; without a panel there is none to show."""
+    f = _num(share)
+    if not math.isnan(f):
+        return f"{100 * f:.1f}%"
+    return "n/a (no panel)" if not _num(n_text_llms) else "n/a"
 
 
 def _fmt(v: Any, digits: int = 1) -> str:
@@ -190,7 +199,7 @@ def write_compare_pdf(result: CompareResult, out_pdf: str | Path) -> Path:
     for r in result.scans.to_dict(orient="records"):
         largest = _num(r["largest_llm_b"])
         size = "size unknown" if math.isnan(largest) else f"largest {fmt_size(largest)}"
-        body.append([p(str(r["scan"])), p(str(r["n_samples"])), p(f"{100 * _num(r['share_text_answerable']):.1f}%"),
+        body.append([p(str(r["scan"])), p(str(r["n_samples"])), p(share_text(r["share_text_answerable"], r["n_text_llms"])),
                      p(f"{100 * _num(r['share_leaked']):.1f}%"), p(_fmt(r["mean_MG"])), p(_fmt(r["mean_ML"])),
                      p(f"{r['n_text_llms']} distinct LLMs, {size}: {', '.join(r['text_llms'])}")])
     widths = [45 * mm, 20 * mm, 27 * mm, 18 * mm, 19 * mm, 19 * mm]

@@ -178,8 +178,9 @@ class Probe(EvidenceSignal):
         if info.get("accuracy") is None:
             return super().report_rows(summary)
         lo, hi = info["ci"]
-        text = (f"accuracy {info['accuracy']:.1%} vs chance {info['chance']:.1%} (95% CI {lo:.1%}-{hi:.1%}, n={info['n']}); "
-                f"{info['share']:.1%} flagged")
+        # the flagged share is over audited questions: none without text-only or blind answers
+        flagged = f"{info['share']:.1%} flagged" if info.get("share") is not None else "flagged share not measured (no question audited)"
+        text = f"accuracy {info['accuracy']:.1%} vs chance {info['chance']:.1%} (95% CI {lo:.1%}-{hi:.1%}, n={info['n']}); {flagged}"
         if info.get("precision") is not None:
             text += f" (precision {info['precision']:.2f}, recall {info['recall']:.2f} vs {info.get('truth', 'labels')})"
         return [(self.name, text)]
