@@ -573,6 +573,10 @@ def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo
         click.echo(line, err=True)
     for c in verdict.checks:
         click.echo(f"{'PASS' if c.passed else 'FAIL'}  {c.name}: {c.message}")
+    from ..filter import random_lines
+
+    for line in random_lines((verdict.audit.summary.get("vs_random") or {}) if verdict.audit else {}):
+        click.echo(line)
     panel = (verdict.audit.summary.get("panel") or {}) if verdict.audit else {}
     if panel.get("text"):
         click.echo(panel["text"])
