@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import signals
@@ -36,6 +37,8 @@ class FilterResult:
     kept: Benchmark
     decisions: pd.DataFrame  # one row per benchmark sample: id, sample_hash, category, kept, reason, detail, ...
     settings: dict[str, Any] = field(default_factory=dict)
+    #: the removal against random removals of the same size (:func:`compare_with_random`)
+    vs_random: dict[str, Any] = field(default_factory=dict)
 
     @property
     def kept_ids(self) -> list[str]:
@@ -60,7 +63,7 @@ class FilterResult:
             data_file = self.kept.write(out)
         write_table(self.removed, out / REMOVED_FILE, ["blind_models"])
         info = {**self.settings, "n_input": len(self.benchmark), "n_kept": len(self.kept), "removed": self.reason_counts(),
-                "data_file": str(data_file), "source": str(self.benchmark.source)}
+                "data_file": str(data_file), "source": str(self.benchmark.source), "vs_random": self.vs_random}
         (out / "filter.json").write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
         return data_file
 
@@ -74,7 +77,8 @@ class FilterResult:
         samples.loc[mask, "removed_reason"] = by_hash.loc[hashes, "reason"].to_numpy()
         samples.loc[mask, "removed_detail"] = by_hash.loc[hashes, "detail"].to_numpy()
         audit_result.summary["share_kept"] = float(samples["kept"].astype(bool).mean()) if len(samples) else float("nan")
-        audit_result.summary["filter"] = {**self.settings, "n_input": len(self.benchmark), "n_kept": len(self.kept), "removed": self.reason_counts()}
+        audit_result.summary["filter"] = {**self.settings, "n_input": len(self.benchmark), "n_kept": len(self.kept), "removed": self.reason_counts(),
+                                          "vs_random": self.vs_random}
 
 
 def filter_benchmark(
@@ -139,7 +143,76 @@ def filter_benchmark(
     rule = threshold_rule(settings.k, settings.n)
     info = {"k": settings.k, "n": settings.n, "rule": rule, "drop_blind": settings.drop_blind, "balance": settings.balance,
             "remove_signals": [sg.name for sg in signals.removing(settings)]}
-    return FilterResult(benchmark=benchmark, kept=benchmark.subset(kept_ids), decisions=decisions, settings=info)
+    audited = evidence[evidence.index.isin(decisions.loc[decisions["reason"] != REASON_UNAUDITED, "sample_hash"])]
+    removed_hashes = set(decisions.loc[~decisions["kept"] & (decisions["reason"] != REASON_UNAUDITED), "sample_hash"])
+    vs_random = compare_with_random(audited, audited.index.isin(removed_hashes), seed=settings.seed)
+    return FilterResult(benchmark=benchmark, kept=benchmark.subset(kept_ids), decisions=decisions, settings=info, vs_random=vs_random)
+
+
+#: random removals the filter's removal is compared with (TsT, arXiv 2511.04655)
+RANDOM_SEEDS = 1000
+
+
+def per_question_metrics(evidence: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The per-question numbers whose mean a removal moves: inspectors' text-only accuracy, LVLMs' MG (percent)."""
+    def share(hits: str, n: str) -> np.ndarray:
+        if hits not in evidence or n not in evidence:
+            return np.full(len(evidence), np.nan)
+        asked = pd.to_numeric(evidence[n], errors="coerce").to_numpy(dtype=float)
+        return np.where(asked > 0, pd.to_numeric(evidence[hits], errors="coerce").to_numpy(dtype=float) / np.where(asked > 0, asked, 1), np.nan)
+
+    out = {"text_accuracy": 100 * share("text_hits", "text_n"), "MG": 100 * (share("vision_hits", "vision_n") - share("blind_hits", "blind_n"))}
+    return {k: v for k, v in out.items() if not np.isnan(v).all()}
+
+
+def compare_with_random(evidence: pd.DataFrame, removed: np.ndarray, *, seeds: int = RANDOM_SEEDS, seed: int = 0) -> dict[str, Any]:
+    """The filter's removal against removing as many audited questions at random, ``seeds`` times.
+
+    Per metric (mean over questions of the inspectors' text-only accuracy, and of MG where
+    vision models ran): the value before, after the filter, and after each random removal;
+    the random 2.5-97.5% range and where the filter's change falls in it (``percentile``:
+    the share of random removals that changed the metric less). A filter that removes what
+    it claims moves text-only accuracy far below every random removal of the same size.
+    """
+    metrics = per_question_metrics(evidence)
+    n, n_removed = len(evidence), int(removed.sum())
+    if not metrics or n_removed == 0 or n_removed >= n:
+        return {}
+    rng = np.random.default_rng([seed, 1000])
+    # each row removes the n_removed questions with the smallest random keys
+    keys = rng.random((seeds, n))
+    random_removed = keys <= np.partition(keys, n_removed - 1, axis=1)[:, n_removed - 1:n_removed]
+    out: dict[str, Any] = {"n_audited": n, "n_removed": n_removed, "seeds": seeds}
+    for name, v in metrics.items():
+        ok = ~np.isnan(v)
+        vals = np.where(ok, v, 0.0)
+        before = float(vals.sum() / ok.sum())
+        keep = ~removed & ok
+        after = float(vals[keep].sum() / keep.sum()) if keep.any() else float("nan")
+        kept_rand = ~random_removed & ok
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rand = (kept_rand * vals).sum(axis=1) / kept_rand.sum(axis=1)
+        rand = rand[~np.isnan(rand)]
+        lo, hi = np.quantile(rand, [0.025, 0.975])
+        change = after - before
+        out[name] = {"before": before, "after": after, "change": change, "random_mean": float(rand.mean()),
+                     "random_range": [float(lo), float(hi)], "random_sd": float(rand.std()),
+                     "percentile": float((rand - before < change).mean())}
+    return out
+
+
+def random_lines(comparison: dict[str, Any]) -> list[str]:
+    """The comparison as lines for the terminal."""
+    out = []
+    for name, label in (("text_accuracy", "text-only accuracy of the inspectors"), ("MG", "MG of the vision models")):
+        c = comparison.get(name)
+        if not c:
+            continue
+        lo, hi = c["random_range"]
+        out.append(f"filter vs random removal of {comparison['n_removed']} of {comparison['n_audited']} questions "
+                   f"({comparison['seeds']} seeds): {label} {c['before']:.1f} -> {c['after']:.1f}, random {c['random_mean']:.1f} "
+                   f"[{lo:.1f}, {hi:.1f}] (the filter's change is below {c['percentile']:.1%} of random removals)")
+    return out
 
 
 def _int(v) -> int:
@@ -163,4 +236,4 @@ def _balance(decisions: pd.DataFrame) -> None:
         decisions.loc[drop, "detail"] = f"capability {cat!r} capped at {target} questions (the smallest capability's count)"
 
 
-__all__ = ["FilterResult", "REMOVED_FILE", "filter_benchmark"]
+__all__ = ["FilterResult", "RANDOM_SEEDS", "REMOVED_FILE", "compare_with_random", "filter_benchmark", "per_question_metrics", "random_lines"]

@@ -54,11 +54,23 @@ class GateVerdict:
             "coverage": self.coverage,
             "summary": {k: (self.audit.summary.get(k) if self.audit else None)
                         for k in ("n_samples", "n_audited", "share_text_answerable", "share_leaked", "mean_MG", "mean_ML", "settings",
-                                  "panel", "signals")},
+                                  "panel", "signals", "vs_random")},
         })
 
 
 # -- checks -------------------------------------------------------------------------------
+def flagged_vs_random(result: AuditResult, seed: int = 0) -> dict[str, Any]:
+    """The text-answerable questions the gate counts, removed, against as many removed at random (TsT's control)."""
+    from .filter import compare_with_random
+
+    ev = result.samples
+    audited = ev[ev["label"] != "unknown"] if "label" in ev else ev
+    if audited.empty:
+        return {}
+    return compare_with_random(audited, (audited["label"] == "text-answerable").to_numpy(), seed=seed)
+
+
+
 def evaluate_checks(result: AuditResult, *, max_text_answerable: float | None = DEFAULT_MAX_TEXT_ANSWERABLE,
                     min_mg: float | None = None, max_leaked: float | None = None,
                     settings: AuditSettings | None = None) -> list[Check]:
@@ -257,6 +269,7 @@ def _gate_unguarded(
         result.summary["notes"] = list(dict.fromkeys(result.summary.get("notes", []) + plan.skipped))  # e.g. vision models skipped by --no-images
         verdict.audit = result
         verdict.checks = evaluate_checks(result, settings=settings)
+        result.summary["vs_random"] = flagged_vs_random(result, settings.seed)
         failed = [c for c in verdict.checks if not c.passed]
         verdict.status, verdict.exit_code = ("fail", EXIT_FAIL) if failed else ("pass", EXIT_PASS)
         panel = result.summary.get("panel") or {}

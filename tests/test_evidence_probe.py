@@ -37,14 +37,14 @@ def test_probe_finds_planted_shortcut():
 
 
 def test_probe_at_chance_without_shortcut():
-    accs = [probe(_bench(400, shortcut=False, seed=sd)).summary["accuracy"] for sd in range(6)]
+    accs = [probe(_bench(400, shortcut=False, seed=sd), permutations=0).summary["accuracy"] for sd in range(6)]
     # 2,400 questions in all: the mean's standard error is 0.009 around chance (0.25)
     assert 0.22 < sum(accs) / len(accs) < 0.28
 
 
 def test_probe_is_deterministic_and_out_of_fold():
     b = _bench(80, shortcut=True)
-    a1, a2 = probe(b, seed=7).samples, probe(b, seed=7).samples
+    a1, a2 = probe(b, seed=7, permutations=20).samples, probe(b, seed=7, permutations=20).samples
     assert a1["p_gold"].tolist() == a2["p_gold"].tolist()
     # a question's fold never trained on it: identical-text duplicates share a fold
     dup = Benchmark(name="d", samples=[*b.samples, *[Sample(id=s.id + "x", benchmark="d", question=s.question, options=s.options, answer=s.answer) for s in b.samples[:10]]],
@@ -58,7 +58,8 @@ def test_probe_signal_columns_and_open_questions():
     b = _bench(20, shortcut=True)
     b.samples.append(Sample(id="open", benchmark="synthetic", question="How many?", answer="3", answer_type="integer"))
     df = probe_signal(b)
-    assert list(df.columns) == ["sample_id", "sample_hash", "p_gold", "probe_choice", "probe_correct", "probe_flag"]
+    assert list(df.columns) == ["sample_id", "sample_hash", "p_gold", "probe_choice", "probe_correct", "probe_flag", "p_gold_null",
+                                "p_gold_excess", "probe_null_hit"]
     assert len(df) == 21 and df.set_index("sample_id").loc["open", "probe_flag"] == False  # noqa: E712
 
 
@@ -92,3 +93,43 @@ def test_probe_mmstar_all_questions(shared_data):
     assert res.summary["n"] == 1500
     # MMStar's wording gives a measurable edge over chance (34% vs 25% when measured)
     assert res.summary["ci"][0] > res.summary["chance"]
+
+
+def _letter_prior_bench(n: int, seed: int = 3) -> Benchmark:
+    """No wording shortcut, but 60% of the gold letters are B: chance is the wrong bar."""
+    rng = random.Random(seed)
+    samples = []
+    for i in range(n):
+        words = rng.sample(NOUNS, 4)
+        gold = 1 if rng.random() < 0.6 else rng.choice([0, 2, 3])
+        samples.append(Sample(id=f"q{i}", benchmark="prior", question="Which object is in the image?", options=words,
+                              answer=LETTERS[gold], category="c"))
+    return Benchmark(name="prior", samples=samples, source="memory", format="generated")
+
+
+def test_letter_prior_beats_chance_but_not_the_permutation_null():
+    res = probe(_letter_prior_bench(200), permutations=200)
+    s = res.summary
+    assert s["p_value_vs_chance"] < 1e-6  # "far above chance" ...
+    assert s["majority_baseline"]["letter"] == "B" and abs(s["accuracy"] - s["majority_baseline"]["accuracy"]) < 0.08
+    assert s["permutation_p"] > 0.05  # ... but no better than a model that learned only the letter prior
+    assert s["null_accuracy"] > 0.45 and s["null_accuracy_range"][0] < s["accuracy"]
+    assert res.samples["probe_null_hit"].between(0, 1).all()
+
+
+def test_planted_shortcut_is_far_above_the_permutation_null():
+    res = probe(_bench(120, shortcut=True), permutations=200)
+    s = res.summary
+    assert s["permutation_p"] == pytest.approx(1 / 201)  # no permutation reached it
+    assert s["excess_over_null"] > 0.5 and s["excess_over_null_ci"][0] > 0.4
+    assert (res.samples["p_gold_excess"] > 0).mean() > 0.8
+
+
+def test_probe_cli_json_carries_the_baselines(tmp_path):
+    f = tmp_path / "b.jsonl"
+    f.write_text("".join(json.dumps({"id": s.id, "question": s.question, "options": s.options, "answer": s.answer}) + "\n"
+                         for s in _letter_prior_bench(40).samples))
+    res = CliRunner().invoke(main, ["probe", str(f), "--json", "--permutations", "50"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["majority_baseline"]["letter"] == "B" and 0 < doc["permutation_p"] <= 1 and doc["permutations"] == 50

@@ -106,7 +106,39 @@ def test_score_curves_follow_the_scores():
     assert c["n"] == 6 and c["positives"] == 3 and c["roc_auc"] > 0.9 and c["average_precision"] > 0.9
     assert score_curve(get("blind-hits"), ev)["roc_auc"] < 0.7  # noise: no better than chance
     assert score_curve(get("leaked"), ev) is None  # a flag only
-    assert [x["signal"] for x in score_curves(ev)] == ["text-hits", "blind-hits", "combined"]
+    # 3 labelled questions of each class are too few to fit the combination's weights: no combined curve
+    assert [x["signal"] for x in score_curves(ev)] == ["text-hits", "blind-hits"]
+    big = pd.concat([ev.assign(sample_id=ev["sample_id"] + str(i)) for i in range(4)], ignore_index=True)
+    assert [x["signal"] for x in score_curves(big)] == ["text-hits", "blind-hits", "combined"]
     one_class = ev.assign(truth_label="vision-dependent")
     assert score_curve(get("text-hits"), one_class) is None and signal_curves_figure(one_class) is None
     assert signal_curves_figure(ev) is not None
+
+
+def test_combined_score_is_fitted_on_labels_out_of_fold_and_leaves_unvalidated_signals_out():
+    import numpy as np
+
+    from leakaudit.signals.extra import fit_combined
+
+    rng = np.random.default_rng(0)
+    n = 80
+    truth = rng.random(n) < 0.5
+    seen = truth ^ (rng.random(n) < 0.15)  # informative, with 15% of the questions on the wrong side
+    text_hits = np.where(seen, rng.integers(2, 4, n), rng.integers(0, 2, n))
+    blind_hits = rng.integers(0, 3, n)  # noise
+    ev = pd.DataFrame({"benchmark": "b", "sample_id": [f"q{i}" for i in range(n)],
+                       "label": np.where(text_hits > 1, "text-answerable", "vision-dependent"),
+                       "truth_label": np.where(truth, "text-answerable", "vision-dependent"),
+                       "text_hits": text_hits, "text_n": 3, "text_models": [[]] * n, "text_threshold": 1, "p_value": 0.5,
+                       "blind_hits": blind_hits, "blind_n": 2, "blind_models": [[]] * n,
+                       # min-k: its score is perfect here, but it is unvalidated, so it must not enter
+                       "mink_score": truth.astype(float), "mink_flag": truth, "mink_truth": None})
+    scores, info = fit_combined(ev)
+    assert info["signals"] == ["text-hits", "blind-hits"] and "min-k" not in info["weights"]
+    assert info["weights"]["text-hits"] > 0 and abs(info["weights"]["blind-hits"]) < info["weights"]["text-hits"]
+    assert 0.7 < info["roc_auc"] < 0.98
+    assert len(info["calibration"]["predicted"]) == len(info["calibration"]["observed"]) >= 2
+    assert scores.between(0, 1).all()
+    unlabelled = ev.drop(columns=["truth_label"])
+    s2, info2 = fit_combined(unlabelled)
+    assert s2.isna().all() and info2["method"] is None and "no labelled questions" in info2["reason"]

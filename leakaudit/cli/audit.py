@@ -182,6 +182,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         out.append(panel["text"])
     if panel.get("warning"):
         out.append(f"warning: {panel['warning']}")
+    from ..filter import random_lines
+
+    out += random_lines((summary.get("filter") or {}).get("vs_random") or {})
     for note in summary.get("notes", []):
         out.append(f"note: {note}")
     return out
@@ -372,12 +375,16 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, shots,
     if as_json:
         click.echo(json.dumps({"benchmark": bench_obj.name, "n_input": len(bench_obj), "n_kept": len(fres.kept), "kept_file": str(data_file),
                                "removed_csv": str(Path(out_dir) / "removed.csv"), "removed": dict(fres.reason_counts()),
-                               "overridden": lines}, ensure_ascii=False, allow_nan=False))
+                               "vs_random": fres.vs_random, "overridden": lines}, ensure_ascii=False, allow_nan=False))
         return
     console = make_console()
     console.print(f"kept {len(fres.kept)} of {len(bench_obj)} questions -> {data_file}", markup=False, highlight=False)
     for reason, count in fres.reason_counts().items():
         console.print(f"  removed {count}: {reason}", markup=False, highlight=False)
+    from ..filter import random_lines
+
+    for line in random_lines(fres.vs_random):
+        console.print(line, markup=False, highlight=False)
     console.print(f"manifest: {Path(out_dir) / 'removed.csv'}", markup=False, highlight=False)
 
 
@@ -570,6 +577,10 @@ def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo
         click.echo(line, err=True)
     for c in verdict.checks:
         click.echo(f"{'PASS' if c.passed else 'FAIL'}  {c.name}: {c.message}")
+    from ..filter import random_lines
+
+    for line in random_lines((verdict.audit.summary.get("vs_random") or {}) if verdict.audit else {}):
+        click.echo(line)
     panel = (verdict.audit.summary.get("panel") or {}) if verdict.audit else {}
     if panel.get("text"):
         click.echo(panel["text"])

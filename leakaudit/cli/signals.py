@@ -7,7 +7,7 @@ import click
 
 
 @click.command("signals")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects (name, description, needs, columns, label, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects (name, measures, null, validated, validated_on, needs, columns, label, ...).")
 def signals_cmd(as_json: bool) -> None:
     """List the registered signals (entry point group leakaudit.signals): what each measures and what it needs."""
     from .. import signals
@@ -21,11 +21,13 @@ def signals_cmd(as_json: bool) -> None:
     from .console import make_console
 
     table = Table(title="registered signals (entry point group leakaudit.signals)")
-    for col in ("name", "needs", "label", "removal", "description"):
+    for col in ("name", "needs", "label", "removal", "measures", "null", "validated"):
         table.add_column(col, overflow="fold")
     for s in sigs:
         removal = (s.removal_reason or "") + ("" if s.removes_by_default or not s.removal_reason else " (opt-in)")
-        table.add_row(s.name, ", ".join(s.needs) or "(benchmark only)", s.label or "", removal, s.description)
+        info = s.info()
+        validated = f"on {info['validated_on']}" if info["validated"] else f"no: {info['unvalidated_reason'] or 'not yet'}"
+        table.add_row(s.name, ", ".join(s.needs) or "(benchmark only)", s.label or "", removal, s.description, s.null, validated)
     make_console().print(table)
 
 

@@ -8,6 +8,12 @@ learned where the answer sits, not what it is: evidence of memorized test data.
 Per question and model: ``published_correct``, ``shuffled_accuracy`` (share of the
 shuffles answered right) and ``order_flag`` = right in the published order and right in
 fewer than half of the shuffles (``FLAG_BELOW``).
+
+Noise floor (Facet-Probe, arXiv 2606.26079: 13-50% of "order flips" are decoding noise):
+the published order is asked a second time in its own batch (``rerun_correct``); a
+question whose answer changes without any order change flips by noise
+(``rerun_flip``), and only a question that gives the same answer on the rerun can be
+flagged. The share of ``rerun_flip`` is the signal's null.
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ from ._ask import ask, moving_permutations, permuted, text_prompt
 
 NAME = "option-order"
 DESCRIPTION = "MM-Detect option-order sensitivity: right in the published order, wrong once the options are shuffled"
-COLUMNS = ("published_correct", "shuffled_accuracy", "order_flag")
+COLUMNS = ("published_correct", "rerun_correct", "rerun_flip", "shuffled_accuracy", "order_flag")
 NEEDS = ("text-llm",)
 FLAG_BELOW = 0.5
 
@@ -38,13 +44,17 @@ def order_signal(bench: Benchmark, lm: LM, *, shuffles: int = 3, seed: int = 0, 
             variants.append(permuted(s, perm))
             owner.append((qi, k))
     results = ask(lm, variants, [text_prompt(v, scoring) for v in variants], scoring=scoring)
+    # the same-order rerun: the published questions again, in a batch of their own
+    rerun = ask(lm, mc, [text_prompt(s, scoring) for s in mc], scoring=scoring, batch_size=5)
     rows = []
     for qi, s in enumerate(mc):
         mine = [r for (q, k), r in zip(owner, results) if q == qi]
         published = bool(mine[0]["correct"])
+        again = bool(rerun[qi]["correct"])
         moved = [bool(r["correct"]) for r in mine[1:]]
         acc = sum(moved) / len(moved) if moved else float("nan")
         rows.append({"sample_id": s.id, "sample_hash": s.content_hash, "model": lm.name, "published_correct": published,
+                     "rerun_correct": again, "rerun_flip": float(published != again),
                      "shuffled_accuracy": acc, "n_shuffles": len(moved),
-                     "order_flag": bool(published and moved and acc < FLAG_BELOW)})
+                     "order_flag": bool(published and again and moved and acc < FLAG_BELOW)})
     return pd.DataFrame(rows)

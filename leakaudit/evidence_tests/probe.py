@@ -22,6 +22,18 @@ from knowledge. Label: ``probe_flag`` when the probe's choice is the gold option
 ``p_gold >= 0.5`` (``FLAG_THRESHOLD``). Per benchmark: accuracy against chance (the mean of
 1/number of options) with a Wilson 95% interval and a one-sided normal-approximation
 p-value of the Poisson-binomial count under chance.
+
+Control (issue 23): chance is not the bar. A benchmark whose gold letters lean to B is
+"predictable" from the letter alone (MMStar: 29.8% by always answering B), and any
+classifier learns that prior. So the probe also reports the **majority-letter baseline**
+and a **label-permutation null**: the gold positions are shuffled among questions with the
+same number of options (keeping the letter distribution, so the null model learns the
+same letter prior) and the whole k-fold fit is repeated with the fold assignment kept.
+``permutation_p`` = (1 + #null accuracies >= observed) / (1 + permutations); per question,
+``p_gold_null`` is the mean probability the null models give the question's (permuted)
+gold option and ``p_gold_excess`` = ``p_gold`` - ``p_gold_null``. The model is liblinear's
+logistic regression (11x faster than lbfgs here, 34.1% vs 34.0% on MMStar), so 200
+permutations of MMStar's 1,500 questions take about a minute on 2 cores.
 """
 from __future__ import annotations
 
@@ -39,10 +51,12 @@ from ..schema import LETTERS, Sample
 
 NAME = "probe"
 DESCRIPTION = "model-free blind probe: k-fold logistic model on question/option wording predicts the gold option out of fold"
-COLUMNS = ("p_gold", "probe_choice", "probe_correct", "probe_flag")
+COLUMNS = ("p_gold", "probe_choice", "probe_correct", "probe_flag", "p_gold_null", "p_gold_excess", "probe_null_hit")
 NEEDS: tuple[str, ...] = ()  # no model run: the benchmark alone
 FLAG_THRESHOLD = 0.5
 DEFAULT_FOLDS = 5
+#: label permutations of the null (the issue's minimum: 200)
+DEFAULT_PERMUTATIONS = 200
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOP = frozenset(
@@ -193,24 +207,80 @@ def _softmax_by_group(scores: np.ndarray, q: np.ndarray) -> np.ndarray:
     return out
 
 
-def probe(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0, C: float = 1.0) -> ProbeResult:
+def _out_of_fold_scores(X, y: np.ndarray, fold_row: np.ndarray, k: int, C: float) -> np.ndarray:
+    """Each option row's score from a model that never saw its question (folds fixed by the caller)."""
+    from sklearn.linear_model import LogisticRegression
+
+    scores = np.zeros(len(y))
+    for f in range(k):
+        test = fold_row == f
+        train = ~test
+        if not train.any() or y[train].min() == y[train].max():  # one class only: fall back to uniform
+            continue
+        model = LogisticRegression(C=C, max_iter=2000, solver="liblinear")
+        model.fit(X[train], y[train])
+        scores[test] = model.decision_function(X[test])
+    return scores
+
+
+def _gold_rows(gold_pos: np.ndarray, q: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """0/1 per option row: is this row its question's gold option."""
+    return (pos == gold_pos[q]).astype(int)
+
+
+def _permutation_null(X, gold_pos: np.ndarray, n_options: np.ndarray, q: np.ndarray, pos: np.ndarray, fold_row: np.ndarray,
+                      k: int, C: float, permutations: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Null accuracies (one per permutation), each question's mean null ``p_gold`` and its null hit rate.
+
+    Gold positions are shuffled among questions with the same number of options, so every
+    permutation keeps the benchmark's letter distribution (its majority-letter prior).
+    """
+    rng = np.random.default_rng([seed, 23])
+    groups = [np.flatnonzero(n_options == n) for n in np.unique(n_options)]
+    acc = np.empty(permutations)
+    p_null = np.zeros(len(gold_pos))
+    hit_null = np.zeros(len(gold_pos))
+    for b in range(permutations):
+        perm = gold_pos.copy()
+        for idx in groups:
+            perm[idx] = gold_pos[rng.permutation(idx)]
+        probs = _softmax_by_group(_out_of_fold_scores(X, _gold_rows(perm, q, pos), fold_row, k, C), q)
+        p_gold = probs[pos == perm[q]]  # one row per question, in question order
+        choice = _argmax_by_group(probs, q, pos)
+        acc[b] = float((choice == perm).mean())
+        p_null += p_gold
+        hit_null += choice == perm
+    return acc, p_null / max(permutations, 1), hit_null / max(permutations, 1)
+
+
+def _argmax_by_group(probs: np.ndarray, q: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The chosen option position per question (rows are grouped by question, in order)."""
+    frame = pd.DataFrame({"q": q, "p": probs, "pos": pos})
+    return frame.loc[frame.groupby("q")["p"].idxmax()].sort_values("q")["pos"].to_numpy()
+
+
+def probe(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0, C: float = 1.0,
+          permutations: int = DEFAULT_PERMUTATIONS) -> ProbeResult:
     """Score every multiple-choice question of ``bench`` out of fold; open questions get NaN.
 
     ``folds`` is lowered to the number of distinct question texts when the benchmark is
     small; fewer than 4 multiple-choice questions is an error (nothing to learn from).
+    ``permutations`` label permutations give the null (0: none, and no ``permutation_p``).
     """
-    from sklearn.linear_model import LogisticRegression
-
     if folds < 2:
         raise LeakauditError(f"--folds must be at least 2 (got {folds})")
+    if permutations < 0:
+        raise LeakauditError(f"--permutations must be 0 or more (got {permutations})")
     mc = [s for s in bench.samples if s.is_multiple_choice]
     if len(mc) < 4:
         raise LeakauditError(f"{bench.name}: the probe needs at least 4 multiple-choice questions, found {len(mc)}")
     frame, texts = _option_rows(mc)
     questions = [f"{s.hint or ''} {s.question}".strip() for s in mc]
     X = _design(frame, texts, questions)
-    y = np.array([int(LETTERS[r.pos] == mc[r.q].answer) for r in frame.itertuples()])
     q = frame["q"].to_numpy()
+    pos = frame["pos"].to_numpy()
+    gold_pos = np.array([LETTERS.index(s.answer) for s in mc])
+    y = _gold_rows(gold_pos, q, pos)
     group_key = np.array(["\x1f".join([s.question.strip().lower(), *(o.strip().lower() for o in s.options)]) for s in mc])  # not hash(): salted per process
     k = min(folds, len(np.unique(group_key)))
     if k < 2:  # every question is the same text with the same options: nothing can be held out
@@ -219,21 +289,14 @@ def probe(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0, C: flo
                              "have the same text and options; it needs at least 2 distinct questions")
     fold_q = _folds_for(group_key, k, seed)
     fold_row = fold_q[q]
-    scores = np.zeros(len(frame))
-    for f in range(k):
-        test = fold_row == f
-        train = ~test
-        if not train.any() or y[train].min() == y[train].max():  # one class only: fall back to uniform
-            scores[test] = 0.0
-            continue
-        model = LogisticRegression(C=C, max_iter=2000)
-        model.fit(X[train], y[train])
-        scores[test] = model.decision_function(X[test])
-    probs = _softmax_by_group(scores, q)
+    probs = _softmax_by_group(_out_of_fold_scores(X, y, fold_row, k, C), q)
     frame["p"] = probs
     frame["gold"] = y
     p_gold = frame.loc[frame["gold"] == 1].set_index("q")["p"]
     choice = frame.loc[frame.groupby("q")["p"].idxmax()].set_index("q")["pos"]
+    n_options = np.array([len(s.options) for s in mc])
+    null_acc, p_gold_null, hit_null = (_permutation_null(X, gold_pos, n_options, q, pos, fold_row, k, C, permutations, seed)
+                                       if permutations else (np.array([]), np.full(len(mc), np.nan), np.full(len(mc), np.nan)))
 
     by_id = {id(s): i for i, s in enumerate(mc)}
     recs = []
@@ -245,14 +308,17 @@ def probe(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0, C: flo
             pg = float(p_gold.get(i, float("nan")))
             letter = LETTERS[int(choice[i])]
             rec.update(p_gold=pg, probe_choice=letter, probe_correct=letter == s.answer,
-                       probe_flag=bool(letter == s.answer and pg >= FLAG_THRESHOLD), fold=int(fold_q[i]))
+                       probe_flag=bool(letter == s.answer and pg >= FLAG_THRESHOLD), fold=int(fold_q[i]),
+                       p_gold_null=float(p_gold_null[i]), p_gold_excess=pg - float(p_gold_null[i]), probe_null_hit=float(hit_null[i]))
         else:
-            rec.update(p_gold=float("nan"), probe_choice=None, probe_correct=None, probe_flag=False, fold=None)
+            rec.update(p_gold=float("nan"), probe_choice=None, probe_correct=None, probe_flag=False, fold=None,
+                       p_gold_null=float("nan"), p_gold_excess=float("nan"), probe_null_hit=float("nan"))
         recs.append(rec)
     samples = pd.DataFrame(recs)
     scored = samples[samples["probe_choice"].notna()]
     n = len(scored)
     hits = int(scored["probe_correct"].astype(bool).sum())
+    accuracy = hits / n
     chance_each = scored["chance"].to_numpy(dtype=float)
     expected = float(chance_each.sum())
     var = float((chance_each * (1 - chance_each)).sum())
@@ -260,6 +326,19 @@ def probe(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0, C: flo
     p_value = 0.5 * math.erfc(z / math.sqrt(2)) if not math.isnan(z) else float("nan")
     lo, hi = wilson_interval(hits, n)
     letters = pd.Series([s.answer for s in mc])
+    majority = letters.mode().iloc[0]
+    majority_acc = float((letters == majority).mean())
+    null = {}
+    if permutations:
+        null_lo, null_hi = np.quantile(null_acc, [0.025, 0.975])
+        null = {
+            "permutations": permutations,
+            "permutation_p": float((1 + (null_acc >= accuracy).sum()) / (1 + permutations)),
+            "null_accuracy": float(null_acc.mean()),
+            "null_accuracy_range": [float(null_lo), float(null_hi)],
+            "excess_over_null": accuracy - float(null_acc.mean()),
+            "excess_over_null_ci": [lo - float(null_acc.mean()), hi - float(null_acc.mean())],
+        }
     summary = {
         "benchmark": bench.name,
         "source": bench.source,
@@ -267,14 +346,19 @@ def probe(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0, C: flo
         "n_open_skipped": len(bench.samples) - n,
         "folds": k,
         "seed": seed,
-        "accuracy": hits / n,
+        "accuracy": accuracy,
         "chance": expected / n,
         "ci": [lo, hi],
         "ci_method": "wilson 95%",
         "p_value_vs_chance": p_value,
         "mean_p_gold": float(scored["p_gold"].mean()),
-        "majority_letter": letters.mode().iloc[0],
-        "majority_letter_accuracy": float((letters == letters.mode().iloc[0]).mean()),
+        "majority_letter": majority,
+        "majority_letter_accuracy": majority_acc,
+        "majority_baseline": {"letter": majority, "accuracy": majority_acc, "excess": accuracy - majority_acc,
+                              "what": "always answering the benchmark's most common gold letter"},
+        **null,
+        "null": ("label permutations: gold positions shuffled among questions with the same number of options "
+                 "(letter distribution kept), the k-fold fit repeated with the same folds"),
         "n_flagged": int(samples["probe_flag"].sum()),
         "flag_threshold": FLAG_THRESHOLD,
     }

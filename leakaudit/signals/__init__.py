@@ -133,12 +133,20 @@ def summarize(evidence: pd.DataFrame, settings: "AuditSettings", signals: list[S
         computed = all(c in evidence and not evidence[c].isna().all() for c in _needed(sig)) if sig.columns else True
         share = sig.share(evidence, settings) if computed and len(evidence) else None
         info = {"description": sig.description, "label": sig.label, "removal_reason": sig.removal_reason,
-                "share": None if share is None or share != share else share}
+                "share": None if share is None or share != share else share,
+                "null_description": sig.null, "validated": sig.validated is not None and not sig.unvalidated_reason,
+                "validated_on": sig.validated, "unvalidated_reason": sig.unvalidated_reason}
         if computed and len(evidence) and sig.columns:
             if hasattr(sig, "summary"):
                 info.update(sig.summary(evidence, settings))
+            info.update(sig.null_summary(evidence, settings))
             info.update(truth_agreement(sig, evidence, settings))
         out[sig.name] = info
+    if len(evidence) and "label" in evidence:
+        from .extra import fit_combined
+
+        out["combined"] = {"description": "the validated signals' scores combined by weights fitted on labelled questions",
+                           **fit_combined(evidence)[1]}
     return out
 
 
@@ -237,6 +245,14 @@ def report_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     for sig in registered():
         if sig.name in done:
             rows += sig.report_rows(summary)
+    combined = done.get("combined")
+    if isinstance(combined, dict):
+        if combined.get("method"):
+            weights = ", ".join(f"{k} {v:+.2f}" for k, v in (combined.get("weights") or {}).items())
+            rows.append(("combined", f"fitted on {combined['n_labelled']} labelled questions ({combined['method']}): "
+                                     f"out-of-fold ROC AUC {combined['roc_auc']:.2f}, Brier {combined['brier']:.3f}; weights per unit score: {weights}"))
+        else:
+            rows.append(("combined", f"not fitted: {combined.get('reason')}"))
     return rows
 
 

@@ -101,6 +101,13 @@ class Signal:
     removes_by_default: ClassVar[bool] = False
     #: the AuditSettings field holding its gate threshold (else ``settings.signal_thresholds[name]``)
     threshold_setting: ClassVar[str | None] = None
+    #: what a model that never saw the data would score on it (its control), in words
+    null: ClassVar[str] = ""
+    #: on what data its flag was shown to track the truth (None: not shown yet)
+    validated: ClassVar[str | None] = None
+    #: why it cannot be trusted yet (min-k: no shift-free non-member reference); such a signal
+    #: says UNVALIDATED in every summary and never enters the combined score
+    unvalidated_reason: ClassVar[str | None] = None
 
     # -- evidence --------------------------------------------------------------------------
     def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
@@ -119,6 +126,10 @@ class Signal:
         """A graded per-question score behind the flag (higher = more evidence; NaN = not
         scored), for ROC and precision-recall curves; None when the signal is a flag only."""
         return None
+
+    def null_summary(self, evidence: pd.DataFrame, settings: "AuditSettings") -> dict[str, Any]:
+        """``observed``, ``null``, ``excess`` and ``excess_ci`` (see :mod:`leakaudit.signals.nulls`); {} when it has none."""
+        return {}
 
     def available(self, ctx: EvidenceContext) -> bool:
         """True when the runs it needs have answers (else its columns are empty and it never fires)."""
@@ -155,13 +166,26 @@ class Signal:
         text = f"{share:.1%} of audited questions" if share is not None else "not computed (no answers for " + ", ".join(self.needs) + ")"
         if share is not None and info.get("precision") is not None:
             text += f" (precision {info['precision']:.2f}, recall {info['recall']:.2f} vs {info.get('truth', 'labels')})"
-        return [(self.name, text)]
+        return [(self.name, text + null_text(info))]
 
     def info(self) -> dict[str, Any]:
         """What ``leakaudit signals --json`` prints."""
-        return {"name": self.name, "description": self.description, "needs": list(self.needs), "columns": list(self.columns),
+        return {"name": self.name, "description": self.description, "measures": self.description, "null": self.null,
+                "validated": self.validated is not None and not self.unvalidated_reason, "validated_on": self.validated,
+                "unvalidated_reason": self.unvalidated_reason, "needs": list(self.needs), "columns": list(self.columns),
                 "label": self.label, "removal_reason": self.removal_reason, "removes_by_default": self.removes_by_default,
                 "threshold_setting": self.threshold_setting, "class": f"{type(self).__module__}.{type(self).__qualname__}"}
 
 
-__all__ = ["Check", "EvidenceContext", "Signal"]
+def null_text(info: Mapping[str, Any]) -> str:
+    """``; null ..., excess ...`` (and ``unvalidated``) for a signal's summary line."""
+    from .nulls import describe
+
+    text = describe(dict(info))
+    out = f"; {text}" if text else ""
+    if info.get("unvalidated_reason") and info.get("share") is not None:
+        out += f"; UNVALIDATED: {info['unvalidated_reason']} (not in the combined score)"
+    return out
+
+
+__all__ = ["Check", "EvidenceContext", "Signal", "null_text"]

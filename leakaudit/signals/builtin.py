@@ -10,6 +10,7 @@ import pandas as pd
 from ..outputs import as_list
 
 from .base import Check, EvidenceContext, Signal
+from .nulls import binomial_above, chance_of, rate_vs_null
 
 TEXT_ANSWERABLE, LEAKED = "text-answerable", "leaked"
 #: MMStar's coarse filter: keep a question only if at most 2 of its 8 LLM inspectors answer it
@@ -77,6 +78,17 @@ class TextHits(Signal):
     removal_reason = "text-answerable"
     removes_by_default = True
     threshold_setting = "max_text_answerable"
+    null = "every inspector LLM guesses: Binomial(N asked, 1/options) hits, flagged above the same k-of-n rule"
+    validated = "the demo's 60 questions with ground-truth labels (tests/test_scan_demo.py)"
+
+    def null_summary(self, evidence: pd.DataFrame, settings: Any) -> dict[str, Any]:
+        audited = evidence[evidence["text_n"].fillna(0) > 0]
+        if audited.empty:
+            return {}
+        c = chance_of(audited)
+        p = c ** audited["n_options"].astype(float).to_numpy() if getattr(settings, "circular", False) and "n_options" in audited else c
+        null = binomial_above(audited["text_n"].to_numpy(dtype=float), self.allowed(audited, settings).to_numpy(dtype=float), p)
+        return rate_vs_null(self.fires(audited, settings).astype(float), null, "inspectors guessing at chance")
 
     def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
         text = ctx.by_sample("text")
@@ -122,6 +134,15 @@ class BlindHits(Signal):
     columns = ("blind_hits", "blind_n", "blind_models")
     order = 20
     removal_reason = "blind-answerable"
+    null = "every vision model guesses without the image: right with probability 1/options each"
+    validated = "the demo's 60 questions with ground-truth labels (tests/test_scan_demo.py)"
+
+    def null_summary(self, evidence: pd.DataFrame, settings: Any) -> dict[str, Any]:
+        asked = evidence[evidence["blind_n"].fillna(0) > 0]
+        if asked.empty:
+            return {}
+        null = binomial_above(asked["blind_n"].to_numpy(dtype=float), np.zeros(len(asked)), chance_of(asked))
+        return rate_vs_null(self.fires(asked, settings).astype(float), null, "vision models guessing blind")
 
     def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
         blind = ctx.by_sample("blind")
@@ -154,6 +175,15 @@ class Leaked(Signal):
     order = 30
     removal_reason = "leaked"
     threshold_setting = "max_leaked"
+    null = "each vision model guesses blind and its base LLM guesses text-only: leaked with probability c(1-c), c = 1/options"
+
+    def null_summary(self, evidence: pd.DataFrame, settings: Any) -> dict[str, Any]:
+        asked = evidence[evidence["blind_n"].fillna(0) > 0] if "blind_n" in evidence else evidence.iloc[0:0]
+        if asked.empty:
+            return {}
+        c = chance_of(asked)
+        null = 1 - (1 - c * (1 - c)) ** asked["blind_n"].to_numpy(dtype=float)
+        return rate_vs_null(self.fires(asked, settings).astype(float), null, "blind and base-LLM guesses")
 
     def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
         blind = ctx.by_sample("blind")

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LeakauditError
-from .base import Check, EvidenceContext, Signal
+from .base import Check, EvidenceContext, Signal, null_text
+from .nulls import chance_of, paired_vs_null, rate_vs_null
 
 
 def _truth_of(ctx: EvidenceContext, key: str | None) -> list[Any]:
@@ -134,7 +135,7 @@ class EvidenceSignal(Signal):
         text = f"{share:.1%} of audited questions flagged"
         if info.get("precision") is not None:
             text += f" (precision {info['precision']:.2f}, recall {info['recall']:.2f} vs {info.get('truth', 'labels')})"
-        return [(self.name, text)]
+        return [(self.name, text + null_text(info))]
 
 
 class Probe(EvidenceSignal):
@@ -149,7 +150,17 @@ class Probe(EvidenceSignal):
     opt_in = False
     order = 50
     removal_reason = "probe-answerable"
-    extra_columns = ("probe_choice",)
+    extra_columns = ("probe_choice", "p_gold_null", "probe_null_hit")
+    null = ("label permutations: gold letters shuffled among questions with the same number of options (the letter prior kept), "
+            "the k-fold probe refitted with the same folds")
+    validated = "the demo's truth_signals['probe'] (tests/test_evidence_demo.py)"
+
+    def null_summary(self, evidence: pd.DataFrame, settings: Any) -> dict[str, Any]:
+        if "probe_null_hit" not in evidence or "probe_choice" not in evidence:
+            return {}
+        ok = evidence["probe_choice"].notna() & pd.to_numeric(evidence["probe_null_hit"], errors="coerce").notna()
+        right = (evidence.loc[ok, "probe_choice"] == evidence.loc[ok, "answer"]).astype(float)
+        return rate_vs_null(right, evidence.loc[ok, "probe_null_hit"], "probe refitted on permuted labels")
 
     def available(self, ctx: EvidenceContext) -> bool:
         return ctx.benchmark is not None and sum(1 for s in ctx.benchmark.samples if s.is_multiple_choice) >= 4
@@ -183,7 +194,7 @@ class Probe(EvidenceSignal):
         text = f"accuracy {info['accuracy']:.1%} vs chance {info['chance']:.1%} (95% CI {lo:.1%}-{hi:.1%}, n={info['n']}); {flagged}"
         if info.get("precision") is not None:
             text += f" (precision {info['precision']:.2f}, recall {info['recall']:.2f} vs {info.get('truth', 'labels')})"
-        return [(self.name, text)]
+        return [(self.name, text + null_text(info))]
 
 
 class OptionOrder(EvidenceSignal):
@@ -193,6 +204,14 @@ class OptionOrder(EvidenceSignal):
     prefix = "order"
     test_name = "option-order"
     truth_key = "member"
+    extra_columns = ("rerun_flip",)
+    null = ("noise floor: the published order asked again in a separate batch; a question right once and wrong on the rerun "
+            "flips without any order change (Facet-Probe), and only questions stable under the rerun can be flagged")
+    validated = "the demo's truth_signals['member'] (synthetic, tests/test_evidence_lm_signals.py)"
+
+    def null_summary(self, evidence: pd.DataFrame, settings: Any) -> dict[str, Any]:
+        return rate_vs_null(self.fires(evidence, settings).astype(float).where(evidence["rerun_flip"].notna()), evidence["rerun_flip"],
+                            "same-order rerun flips")
 
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
         from ..evidence_tests.order import order_signal
@@ -207,6 +226,12 @@ class SlotGuess(EvidenceSignal):
     prefix = "slot"
     test_name = "slot-guess"
     truth_key = "member"
+    extra_columns = ("exact_fill", "control_exact_fill")
+    null = "the same slot in the question's words shuffled (a text nobody wrote, same vocabulary): language modelling without memory"
+    validated = "the demo's truth_signals['member'] (synthetic, tests/test_evidence_lm_signals.py)"
+
+    def null_summary(self, evidence: pd.DataFrame, settings: Any) -> dict[str, Any]:
+        return paired_vs_null(evidence["exact_fill"], evidence["control_exact_fill"], "exact fills in the shuffled control")
 
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
         from ..evidence_tests.slot import slot_signal
@@ -221,6 +246,14 @@ class MinK(EvidenceSignal):
     prefix = "mink"
     test_name = "min-k"
     truth_key = "member"
+    null = ("word-shuffled copies of each question as non-members, flagged above their 95th percentile (5% by construction); "
+            "shuffled text differs in distribution, which membership tests detect instead of membership")
+    unvalidated_reason = ("no shift-free non-member reference: word-shuffled copies differ in distribution from the questions, "
+                          "and membership tests fall to ~50% AUC once such shift is removed (arXiv 2504.18349)")
+
+    def null_summary(self, evidence: pd.DataFrame, settings: Any) -> dict[str, Any]:
+        flag = self.fires(evidence, settings).astype(float).where(pd.to_numeric(evidence[self.columns[0]], errors="coerce").notna())
+        return rate_vs_null(flag, np.full(len(evidence), 0.05), "5% of shuffled references above their 95th percentile")
 
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
         from ..evidence_tests.mink import mink_signal
@@ -230,6 +263,10 @@ class MinK(EvidenceSignal):
 
 class _Ablation(EvidenceSignal):
     condition = ""
+    null = "a model that gets no usable image information guesses: right with probability 1/options"
+
+    def null_summary(self, evidence: pd.DataFrame, settings: Any) -> dict[str, Any]:
+        return rate_vs_null(pd.to_numeric(evidence[self.columns[0]], errors="coerce"), chance_of(evidence), "guessing at 1/options")
 
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
         from ..evidence_tests import ablation
@@ -249,6 +286,7 @@ class WrongImage(_Ablation):
     test_name = condition = "wrong-image"
     truth_key = "wrong_image"
     model_kind = "lvlm"
+    validated = "the demo's truth_signals['wrong_image'] (tests/test_evidence_lm_signals.py)"
 
 
 class OcrOnly(_Ablation):
@@ -257,6 +295,7 @@ class OcrOnly(_Ablation):
     prefix = "ocr_only"
     test_name = condition = "ocr-only"
     truth_key = "ocr_only"
+    validated = "the demo's truth_signals['ocr_only'] (tests/test_evidence_lm_signals.py)"
 
 
 class CaptionOnly(_Ablation):
@@ -265,6 +304,7 @@ class CaptionOnly(_Ablation):
     prefix = "caption_only"
     test_name = condition = "caption-only"
     truth_key = "wrong_image"
+    validated = "the demo's truth_signals['wrong_image'] (tests/test_evidence_lm_signals.py)"
 
 
 class OpenForm(EvidenceSignal):
@@ -274,6 +314,12 @@ class OpenForm(EvidenceSignal):
     prefix = "open_form"
     test_name = "open-form"
     truth_key = "elimination"
+    null = "a guesser is right as multiple choice with probability 1/options and (almost) never open: flagged at 1/options"
+    validated = "the demo's truth_signals['elimination'] (tests/test_evidence_lm_signals.py)"
+
+    def null_summary(self, evidence: pd.DataFrame, settings: Any) -> dict[str, Any]:
+        flag = self.fires(evidence, settings).astype(float).where(pd.to_numeric(evidence[self.columns[0]], errors="coerce").notna())
+        return rate_vs_null(flag, chance_of(evidence), "guessing among the options")
 
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
         from ..evidence_tests.open_form import open_form_signal
@@ -284,16 +330,8 @@ class OpenForm(EvidenceSignal):
 EXTRA = (Probe, OptionOrder, SlotGuess, MinK, WrongImage, OcrOnly, CaptionOnly, OpenForm)
 
 
-def evidence_matrix(evidence: pd.DataFrame) -> pd.DataFrame:
-    """Questions x signals: each computed signal's score and flag, and the rank-average ``combined_score``.
-
-    Scores: ``text-hits`` = text_hits / text_n, ``blind-hits`` = blind_hits / blind_n, each
-    evidence signal its ``<prefix>_score``; the combined score is
-    :func:`leakaudit.evidence_tests.combined.combined_score` (mean percentile rank over the
-    signals a question has).
-    """
-    from ..evidence_tests.combined import combined_score
-
+def _signal_scores(evidence: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Questions x signals: each computed signal's score and flag (unvalidated signals' scores kept aside)."""
     from . import registered
 
     m = pd.DataFrame({"benchmark": evidence["benchmark"].to_numpy(), "sample_id": evidence["sample_id"].to_numpy()})
@@ -306,10 +344,77 @@ def evidence_matrix(evidence: pd.DataFrame) -> pd.DataFrame:
         # text-hits fires by the audit's k-of-n rule, which its label already applied
         flag = evidence["label"] == "text-answerable" if sig.name == "text-hits" else sig.fires(evidence, None)
         m[f"{sig.name}_flag"] = flag.to_numpy()
-        names.append(sig.name)
-    m["combined_score"] = combined_score(m[names]).to_numpy() if names else np.nan
+        if not sig.unvalidated_reason:
+            names.append(sig.name)
+    return m, names
+
+
+#: fewest labelled questions of each class the combination is fitted on
+MIN_PER_CLASS = 5
+
+
+def fit_combined(evidence: pd.DataFrame, *, folds: int = 5, seed: int = 0) -> tuple[pd.Series, dict[str, Any]]:
+    """The combined score, fitted: out-of-fold P(text-answerable) from a logistic regression on the validated signals' scores.
+
+    The weights come from labelled questions (``truth_label``: the demo's ground truth, or a
+    user's labels), never from hand: ``cross_val_predict`` gives each question a score from
+    a model that did not see its label, ``calibration_curve`` shows whether a score of 0.8
+    means 80%, and the weights are those of the model refitted on every labelled question.
+    Unvalidated signals (min-k) never enter. Without enough labelled questions there is no
+    combined score (NaN) and the info says why.
+    """
+    from sklearn.calibration import calibration_curve
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from . import label_truth
+
+    m, names = _signal_scores(evidence)
+    empty = pd.Series(np.nan, index=evidence.index)
+    truth = label_truth(evidence)
+    if not names:
+        return empty, {"method": None, "reason": "no validated signal has scores"}
+    if truth is None:
+        return empty, {"method": None, "reason": "no labelled questions (truth_label) to fit the weights on", "signals": names}
+    y_all, keep = truth
+    keep = keep.to_numpy()
+    y = y_all.to_numpy(dtype=bool)[keep]
+    if min(int(y.sum()), int((~y).sum())) < MIN_PER_CLASS:
+        return empty, {"method": None, "signals": names,
+                       "reason": f"fewer than {MIN_PER_CLASS} labelled questions of each class ({int(y.sum())} positive, {int((~y).sum())} negative)"}
+    X_all = m[names].astype(float)
+    X_all = X_all.fillna(X_all.median()).fillna(0.0).to_numpy()
+    X = X_all[keep]
+    k = max(2, min(folds, int(y.sum()), int((~y).sum())))
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    oof = cross_val_predict(model, X, y, cv=StratifiedKFold(k, shuffle=True, random_state=seed), method="predict_proba")[:, 1]
+    model.fit(X, y)
+    scores = pd.Series(model.predict_proba(X_all)[:, 1], index=evidence.index)
+    scores[keep] = oof  # a labelled question's own label never scores it
+    prob_true, prob_pred = calibration_curve(y, oof, n_bins=5, strategy="quantile")
+    coef = model[-1].coef_[0] / model[0].scale_
+    info = {"method": f"logistic regression on the validated signals' scores, {k}-fold out-of-fold predictions", "signals": names,
+            "n_labelled": int(len(y)), "positives": int(y.sum()),
+            "weights": {n: float(w) for n, w in zip(names, coef)}, "intercept": float(model[-1].intercept_[0]),
+            "roc_auc": float(roc_auc_score(y, oof)), "brier": float(brier_score_loss(y, oof)),
+            "calibration": {"predicted": [float(x) for x in prob_pred], "observed": [float(x) for x in prob_true]}}
+    return scores, info
+
+
+def evidence_matrix(evidence: pd.DataFrame) -> pd.DataFrame:
+    """Questions x signals: each computed signal's score and flag, and the fitted ``combined_score``.
+
+    Scores: ``text-hits`` = text_hits / text_n, ``blind-hits`` = blind_hits / blind_n, each
+    evidence signal its ``<prefix>_score``; the combined score is :func:`fit_combined`'s
+    (NaN where there are no labelled questions to fit it on).
+    """
+    m, _ = _signal_scores(evidence)
+    m["combined_score"] = fit_combined(evidence)[0].to_numpy()
     return m
 
 
 __all__ = ["CaptionOnly", "EXTRA", "EvidenceSignal", "MinK", "OcrOnly", "OpenForm", "OptionOrder", "Probe", "SlotGuess", "WrongImage",
-           "evidence_matrix"]
+           "evidence_matrix", "fit_combined"]
