@@ -4,7 +4,8 @@ One SQLite file per run directory (``DIR/answers.sqlite``). An answer is keyed b
 (benchmark, sample hash, model, condition, blind mode, shots, prompt hash, scoring,
 rotation); writing the same key twice is a no-op, so a killed run resumes where it
 stopped and re-running with one more model only runs that model. Each insert is
-committed at once (WAL mode), so a SIGKILL loses at most the answer being computed.
+committed at once (WAL mode), so a SIGKILL loses at most the answer being computed;
+answers that already exist elsewhere (an import) go in as one transaction (``add_many``).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
 from .errors import DataError, LeakauditError
@@ -96,6 +98,34 @@ class Answer:
 
     def key(self) -> AnswerKey:
         return answer_key(**{f: getattr(self, f) for f in KEY_FIELDS})
+
+
+_INSERT_ANSWER = "INSERT OR IGNORE INTO answers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
+
+def _answer_row(answer: Answer) -> tuple:
+    """The answers-table row of ``answer``, in column order (key fields normalised by answer_key)."""
+    key = answer.key()
+    return (
+        key.benchmark,
+        answer.sample_id,
+        key.sample_hash,
+        key.model,
+        key.condition,
+        key.blind_mode,
+        key.shots,
+        key.prompt_hash,
+        key.scoring,
+        key.rotation,
+        answer.raw_response,
+        json.dumps(answer.option_scores) if answer.option_scores is not None else None,
+        answer.chosen,
+        int(bool(answer.correct)),
+        answer.extraction,
+        answer.seconds,
+        answer.source,
+        answer.created_at,
+    )
 
 
 class StoreError(LeakauditError):
@@ -233,38 +263,18 @@ class AnswerStore:
     @_guarded("storing an answer")
     def add(self, answer: Answer) -> bool:
         """Insert one answer and commit; False when that key was already stored."""
-        key = answer.key()
-        cur = self.conn.execute(
-            "INSERT OR IGNORE INTO answers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                key.benchmark,
-                answer.sample_id,
-                key.sample_hash,
-                key.model,
-                key.condition,
-                key.blind_mode,
-                key.shots,
-                key.prompt_hash,
-                key.scoring,
-                key.rotation,
-                answer.raw_response,
-                json.dumps(answer.option_scores) if answer.option_scores is not None else None,
-                answer.chosen,
-                int(bool(answer.correct)),
-                answer.extraction,
-                answer.seconds,
-                answer.source,
-                answer.created_at,
-            ),
-        )
+        cur = self.conn.execute(_INSERT_ANSWER, _answer_row(answer))
         self.conn.commit()
         return cur.rowcount == 1
 
+    @_guarded("storing answers")
     def add_many(self, answers: Iterable[Answer]) -> int:
-        n = 0
-        for a in answers:
-            n += self.add(a)
-        return n
+        """Insert answers already computed (an import, a finished engine's output) in one
+        transaction; the number newly stored (keys already there are skipped)."""
+        before = self.conn.total_changes
+        with self.conn:
+            self.conn.executemany(_INSERT_ANSWER, (_answer_row(a) for a in answers))
+        return self.conn.total_changes - before
 
     @_guarded("recording the run")
     def record_run(self, info: dict[str, Any]) -> int:
@@ -296,10 +306,37 @@ class AnswerStore:
             sql += " WHERE " + " AND ".join(f"{k} = ?" for k in where)
             params = list(where.values())
         sql = sql.replace("SELECT *", "SELECT rowid AS _rowid, *", 1)
-        df = pd.read_sql_query(sql, self.conn, params=params)
-        df["correct"] = df["correct"].astype(bool)
-        df["option_scores"] = [self._json_cell(v, rid, "option_scores", "answers") for v, rid in zip(df["option_scores"], df["_rowid"])]
-        return df.drop(columns="_rowid")
+        # in chunks: the rows pass through Python tuples once, a chunk at a time, not all at once
+        parts = []
+        for df in pd.read_sql_query(sql, self.conn, params=params, chunksize=200_000):
+            df["correct"] = df["correct"].astype(bool)
+            df["option_scores"] = self._json_lists(df["option_scores"], df["_rowid"], "option_scores", "answers")
+            parts.append(df.drop(columns="_rowid"))
+        if not parts:
+            return pd.read_sql_query(sql + " LIMIT 0", self.conn, params=params).drop(columns="_rowid").astype({"correct": bool})
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+    def _json_lists(self, values: pd.Series, rowids: pd.Series, column: str, table: str) -> list[Any]:
+        """Decode a column of flat JSON lists (option scores) in one parse; a cell of any other
+        shape, or bad JSON, is decoded on its own (naming its row when it is bad)."""
+        text = values.astype(object).where(values.notna(), None)
+        if not text.notna().any():
+            return [None] * len(text)
+        flat = text.str.fullmatch(r"\[[^\[\]\"{}]*\]", na=False).to_numpy(dtype=bool)
+        out: list[Any] = [None] * len(text)
+        if flat.any():
+            try:
+                joined = json.loads("[" + ",".join(text[flat].tolist()) + "]")
+            except ValueError:
+                joined = None
+            if joined is not None and len(joined) == int(flat.sum()):
+                for i, v in zip(np.flatnonzero(flat).tolist(), joined):
+                    out[i] = v
+            else:
+                flat[:] = False
+        for i in np.flatnonzero(~flat & text.notna().to_numpy()).tolist():
+            out[i] = self._json_cell(text.iat[i], rowids.iat[i], column, table)
+        return out
 
     def _json_cell(self, value: Any, rowid: Any, column: str, table: str) -> Any:
         """Decode one JSON cell, or name the table row and column that holds bad JSON."""

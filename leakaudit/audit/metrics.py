@@ -23,7 +23,7 @@ import math
 
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -72,6 +72,10 @@ def latest_answers(answers: pd.DataFrame, prefer_scoring: str | None = None) -> 
     return df.drop(columns="_preferred")
 
 
+#: option letter -> its index among the options (``str.upper`` first, as ``ord(c.upper()) - ord("A")``)
+_LETTER_INDEX = {chr(ord("A") + i): i for i in range(26)}
+
+
 def chosen_confidence(option_scores: Any, chosen: Any) -> float:
     """Softmax share of the chosen option among the option scores; NaN without scores.
 
@@ -79,15 +83,37 @@ def chosen_confidence(option_scores: Any, chosen: Any) -> float:
     answer does not. The audit can require a text-only hit to be confident (``min_confidence``)
     so that a guess that happens to be right is not taken for knowledge.
     """
-    if not isinstance(option_scores, (list, tuple)) or not isinstance(chosen, str) or len(chosen) != 1:
-        return math.nan
-    idx = ord(chosen.upper()) - ord("A")
-    vals = [float(v) if v is not None and not math.isnan(float(v)) else -math.inf for v in option_scores]
-    if not 0 <= idx < len(vals) or vals[idx] == -math.inf:
-        return math.nan
-    top = max(vals)
-    weights = [math.exp(v - top) for v in vals]
-    return weights[idx] / sum(weights)
+    return float(option_confidences([option_scores], [chosen])[0])
+
+
+def option_confidences(option_scores: Sequence[Any], chosen: Sequence[Any]) -> np.ndarray:
+    """:func:`chosen_confidence` of every answer at once (a store holds a million of them).
+
+    Answers are grouped by their number of options and each group is one array; ``math.exp``
+    and a left-to-right sum keep every value bit-identical to the one-answer definition
+    (numpy's own ``exp`` differs from it in the last bit).
+    """
+    scores = list(option_scores)
+    out = np.full(len(scores), np.nan)
+    letters = pd.Series(list(chosen), dtype=object)
+    single = letters.map(lambda c: isinstance(c, str) and len(c) == 1).to_numpy(dtype=bool)
+    if not single.any():
+        return out
+    index = letters.where(single).str.upper().map(_LETTER_INDEX).to_numpy(dtype=float)
+    n_opt = np.fromiter((len(v) if isinstance(v, (list, tuple)) else 0 for v in scores), dtype=np.int64, count=len(scores))
+    for width in np.unique(n_opt[(n_opt > 0) & (index < n_opt)]):
+        rows = np.flatnonzero((n_opt == width) & (index < width))
+        vals = np.array([scores[i] for i in rows], dtype=float).reshape(len(rows), width)
+        vals[np.isnan(vals)] = -np.inf
+        idx = index[rows].astype(np.int64)
+        own = vals[np.arange(len(rows)), idx]
+        flat = (vals - vals.max(axis=1, keepdims=True)).ravel()
+        weights = np.fromiter(map(math.exp, flat), dtype=float, count=flat.size).reshape(vals.shape)
+        total = weights[:, 0].copy()
+        for j in range(1, width):
+            total += weights[:, j]
+        out[rows] = np.where(own == -np.inf, np.nan, weights[np.arange(len(rows)), idx] / total)
+    return out
 
 
 def question_correctness(answers: pd.DataFrame, n_options: Mapping[tuple[str, str], int], *, circular: bool,
@@ -103,7 +129,8 @@ def question_correctness(answers: pd.DataFrame, n_options: Mapping[tuple[str, st
     if answers.empty:
         return pd.DataFrame(columns=cols)
     df = latest_answers(answers, prefer_scoring)
-    df = df.assign(confidence=[chosen_confidence(sc, ch) for sc, ch in zip(df["option_scores"], df["chosen"])])
+    if "confidence" not in df:
+        df = df.assign(confidence=option_confidences(df["option_scores"], df["chosen"]))
     if not circular:
         out = df[df["rotation"] == 0][cols].copy()
         out["correct"] = out["correct"].astype(float)
@@ -263,16 +290,22 @@ def compute_metrics(
 
     for bench, bsamples in samples.groupby("benchmark", sort=True):
         hashes = list(bsamples["sample_hash"])
-        pos = {h: i for i, h in enumerate(hashes)}
+        row_of = pd.Series(np.arange(len(hashes)), index=hashes)
+        row_of = row_of[~row_of.index.duplicated(keep="last")]
 
         def matrix(df: pd.DataFrame, models: list[str]) -> np.ndarray:
             mat = np.full((len(hashes), len(models)), np.nan)
             sub = df[(df["benchmark"] == bench) & df["model"].isin(models)]
-            col = {m: j for j, m in enumerate(models)}
-            for h, m, c in zip(sub["sample_hash"], sub["model"], sub["correct"]):
-                i = pos.get(h)
-                if i is not None:
-                    mat[i, col[m]] = c
+            rows = row_of.reindex(sub["sample_hash"]).to_numpy()
+            first: dict[str, int] = {}
+            for j, m in enumerate(models):
+                first.setdefault(m, j)
+            cols = pd.Series(first).reindex(sub["model"]).to_numpy()
+            found = ~np.isnan(rows)
+            mat[rows[found].astype(np.int64), cols[found].astype(np.int64)] = sub["correct"].to_numpy(dtype=float)[found]
+            for j, m in enumerate(models):  # a model named twice (two LVLMs on one base LLM) fills every column it heads
+                if first[m] != j:
+                    mat[:, j] = mat[:, first[m]]
             return mat
 
         bases = [roles[m].base_llm for m in lvlms]

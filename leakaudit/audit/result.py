@@ -41,9 +41,9 @@ from .metrics import (
     AVERAGE,
     METRIC_COLUMNS,
     check_base_llms,
-    chosen_confidence,
     compute_metrics,
     model_roles,
+    option_confidences,
     question_correctness,
 )
 
@@ -190,8 +190,7 @@ def _samples_frame(store: AnswerStore, answers: pd.DataFrame, benchmark: Any) ->
     table = store.samples()[cols]
     benches = set(answers["benchmark"]) if benchmark is None else {benchmark}
     table = table[table["benchmark"].isin(benches)]
-    known = set(zip(table["benchmark"], table["sample_hash"]))
-    extra = answers[[(b, h) not in known for b, h in zip(answers["benchmark"], answers["sample_hash"])]]
+    extra = answers[~_pairs(answers).isin(_pairs(table))]
     if not extra.empty:
         # answers of samples never registered: recover what the answers themselves tell
         ex = extra.sort_values("rotation").drop_duplicates(["benchmark", "sample_hash"])
@@ -201,6 +200,11 @@ def _samples_frame(store: AnswerStore, answers: pd.DataFrame, benchmark: Any) ->
             "category": None, "l2_category": None, "n_options": n_opt, "answer": None, "label": None,
         })], ignore_index=True)
     return table.reset_index(drop=True)
+
+
+def _pairs(frame: pd.DataFrame) -> pd.MultiIndex:
+    """(benchmark, sample_hash) of every row, for set operations without a Python loop over rows."""
+    return pd.MultiIndex.from_arrays([frame["benchmark"], frame["sample_hash"]])
 
 
 def _benchmark_sources(store: AnswerStore, benchmark: Any, names: list[str]) -> dict[str, str | None]:
@@ -270,6 +274,8 @@ def audit(
         if answers.empty:
             what = f" for benchmark {bench_name!r}" if bench_name else ""
             raise LeakauditError(f"the store {store_path} has no answers{what}" + (f" with scoring {scoring!r}" if scoring else ""))
+        # each answer's confidence, once: question_correctness and answers_table both read it
+        answers = answers.assign(confidence=option_confidences(answers["option_scores"], answers["chosen"]))
         samples = _samples_frame(store, answers, benchmark)
         sources = _benchmark_sources(store, benchmark, sorted(set(samples["benchmark"])))
     samples = samples.drop_duplicates(["benchmark", "sample_hash"]).reset_index(drop=True)
@@ -379,9 +385,9 @@ def answers_table(answers: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
     ``confidence`` is the softmax share of the chosen option among the option scores (NaN for
     free-text or imported answers): the number ``min_confidence`` compares against.
     """
-    keys = set(zip(samples["benchmark"], samples["sample_hash"]))
-    rows = answers[[k in keys for k in zip(answers["benchmark"], answers["sample_hash"])]]
-    rows = rows.assign(confidence=[chosen_confidence(sc, ch) for sc, ch in zip(rows["option_scores"], rows["chosen"])])
+    rows = answers[_pairs(answers).isin(_pairs(samples))]
+    if "confidence" not in rows:
+        rows = rows.assign(confidence=option_confidences(rows["option_scores"], rows["chosen"]))
     rows = rows.assign(correct=rows["correct"].astype(bool), shots=rows["shots"].astype(int), rotation=rows["rotation"].astype(int))
     rows = rows.sort_values(["benchmark", "sample_id", "model", "condition", "shots", "rotation"], kind="mergesort")
     return rows[[c for c in ANSWER_COLUMNS if c in rows.columns]].reset_index(drop=True)

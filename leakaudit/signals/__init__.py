@@ -116,10 +116,10 @@ def decide(evidence: pd.DataFrame, settings: "AuditSettings", signals: list[Sign
     done = unaudited.copy()
     for sig in removing(settings, signals):
         hit = _fires(sig, evidence, settings) & ~done
-        for idx in evidence.index[hit]:
-            out.at[idx, "kept"] = False
-            out.at[idx, "reason"] = sig.removal_reason or sig.name
-            out.at[idx, "detail"] = sig.detail(evidence.loc[idx], settings)
+        if hit.any():
+            out.loc[hit, "kept"] = False
+            out.loc[hit, "reason"] = sig.removal_reason or sig.name
+            out.loc[hit, "detail"] = [sig.detail(row, settings) for row in evidence[hit].to_dict(orient="records")]
         done |= hit
     out["kept"] = out["kept"].astype(bool)
     return out
