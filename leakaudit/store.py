@@ -298,44 +298,73 @@ class AnswerStore:
         return int(self.conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
 
     @_guarded("reading answers")
-    def answers(self, **where: Any) -> pd.DataFrame:
-        """All answers as a DataFrame (option_scores decoded), filtered by equality on columns."""
+    def answers(self, *, scores: str = "lists", **where: Any) -> pd.DataFrame:
+        """All answers as a DataFrame (option_scores decoded), filtered by equality on columns.
+
+        ``scores="arrow"``: option_scores as one Arrow list<double> column instead of a Python
+        list per answer (a million answers: ~40 MB instead of ~270 MB); cells read as lists."""
         sql = "SELECT * FROM answers"
         params: list[Any] = []
         if where:
             sql += " WHERE " + " AND ".join(f"{k} = ?" for k in where)
             params = list(where.values())
         sql = sql.replace("SELECT *", "SELECT rowid AS _rowid, *", 1)
-        # in chunks: the rows pass through Python tuples once, a chunk at a time, not all at once
-        parts = []
-        for df in pd.read_sql_query(sql, self.conn, params=params, chunksize=200_000):
-            df["correct"] = df["correct"].astype(bool)
+        # in chunks, so the rows pass through Python tuples a chunk at a time; the option scores
+        # are decoded once all is read, so the lists do not sit among the freed tuples' memory
+        parts = list(pd.read_sql_query(sql, self.conn, params=params, chunksize=100_000))
+        df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        del parts
+        df["correct"] = df["correct"].astype(bool)
+        if scores == "arrow":
+            df["option_scores"] = self._score_column(df["option_scores"], df["_rowid"])
+        else:
             df["option_scores"] = self._json_lists(df["option_scores"], df["_rowid"], "option_scores", "answers")
-            parts.append(df.drop(columns="_rowid"))
-        if not parts:
-            return pd.read_sql_query(sql + " LIMIT 0", self.conn, params=params).drop(columns="_rowid").astype({"correct": bool})
-        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        return df.drop(columns="_rowid")
+
+    def _score_column(self, values: pd.Series, rowids: pd.Series) -> pd.Series:
+        """option_scores cells as an Arrow list<double> column: lists of plain numbers are split
+        and parsed by Arrow; a column with any other cell goes through :meth:`_json_lists`."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        text = values.astype("str")
+        present = text.notna().to_numpy(dtype=bool)
+        plain = text.str.fullmatch(r"\[[-+0-9.eEINaify, ]+\]").to_numpy(dtype=bool, na_value=False)
+        if (plain == present).all():
+            parts = pc.split_pattern(pa.array(text.str.slice(1, -1), type=pa.string()), ",")
+            try:
+                numbers = pc.cast(pc.utf8_trim_whitespace(parts.flatten()), pa.float64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                numbers = None
+            if numbers is not None:
+                lists = pa.ListArray.from_arrays(parts.offsets, numbers, mask=pa.array(~present))
+                return pd.Series(pd.arrays.ArrowExtensionArray(lists), index=values.index)
+        lists = self._json_lists(values, rowids, "option_scores", "answers")
+        return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(lists, type=pa.list_(pa.float64()))), index=values.index)
 
     def _json_lists(self, values: pd.Series, rowids: pd.Series, column: str, table: str) -> list[Any]:
         """Decode a column of flat JSON lists (option scores) in one parse; a cell of any other
         shape, or bad JSON, is decoded on its own (naming its row when it is bad)."""
-        text = values.astype(object).where(values.notna(), None)
-        if not text.notna().any():
-            return [None] * len(text)
-        flat = text.str.fullmatch(r"\[[^\[\]\"{}]*\]", na=False).to_numpy(dtype=bool)
-        out: list[Any] = [None] * len(text)
+        present = values.notna().to_numpy(dtype=bool)
+        if not present.any():
+            return [None] * len(values)
+        text = values.astype("str")
+        flat = text.str.fullmatch(r"\[[^\[\]\"{}]*\]").to_numpy(dtype=bool, na_value=False)
+        out: list[Any] = [None] * len(values)
         if flat.any():
             try:
                 joined = json.loads("[" + ",".join(text[flat].tolist()) + "]")
             except ValueError:
                 joined = None
-            if joined is not None and len(joined) == int(flat.sum()):
+            if joined is not None and flat.all():
+                return joined
+            if joined is not None:
                 for i, v in zip(np.flatnonzero(flat).tolist(), joined):
                     out[i] = v
             else:
                 flat[:] = False
-        for i in np.flatnonzero(~flat & text.notna().to_numpy()).tolist():
-            out[i] = self._json_cell(text.iat[i], rowids.iat[i], column, table)
+        for i in np.flatnonzero(~flat & present).tolist():
+            out[i] = self._json_cell(values.iat[i], rowids.iat[i], column, table)
         return out
 
     def _json_cell(self, value: Any, rowid: Any, column: str, table: str) -> Any:

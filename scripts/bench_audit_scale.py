@@ -86,12 +86,12 @@ def import_answers(run_dir: Path, bench_file: Path, llms: int, lvlms: int, seed:
             scores[np.arange(len(gold)), gold] += np.where(knows, 3.0, 0.0)
             chosen = scores.argmax(axis=1)
             stored += store.add_many(
-                Answer(benchmark=BENCH, sample_id=s.id, sample_hash=s.content_hash, model=model, condition=condition,
+                Answer(benchmark=s.benchmark, sample_id=s.id, sample_hash=s.content_hash, model=model, condition=condition,
                        prompt_hash="synthetic", scoring="letter", correct=bool(c == g), blind_mode=blind_mode,
                        option_scores=[round(float(x), 4) for x in sc], chosen="ABCD"[c], extraction="argmax",
-                       source="import:synthetic", created_at=1.0 + k)
+                       source="live", created_at=1.0 + k)
                 for s, sc, c, g in zip(bench.samples, scores, chosen, gold))
-        store.record_run({"benchmark": BENCH, "source": str(bench_file), "models": llm + list(bases)})
+        store.record_run({"benchmark": bench.name, "source": str(bench_file), "models": llm + list(bases)})
     return stored
 
 

@@ -188,13 +188,13 @@ def _samples_frame(store: AnswerStore, answers: pd.DataFrame, benchmark: Any) ->
         ]
         return pd.DataFrame.from_records(recs, columns=cols)
     table = store.samples()[cols]
-    benches = set(answers["benchmark"]) if benchmark is None else {benchmark}
+    benches = set(answers["benchmark"].unique()) if benchmark is None else {benchmark}
     table = table[table["benchmark"].isin(benches)]
     extra = answers[~_pairs(answers).isin(_pairs(table))]
     if not extra.empty:
         # answers of samples never registered: recover what the answers themselves tell
         ex = extra.sort_values("rotation").drop_duplicates(["benchmark", "sample_hash"])
-        n_opt = ex["option_scores"].map(lambda v: len(v) if isinstance(v, list) else np.nan)
+        n_opt = ex["option_scores"].astype(object).map(lambda v: len(v) if isinstance(v, (list, np.ndarray)) else np.nan)
         table = pd.concat([table, pd.DataFrame({
             "benchmark": ex["benchmark"], "sample_hash": ex["sample_hash"], "sample_id": ex["sample_id"],
             "category": None, "l2_category": None, "n_options": n_opt, "answer": None, "label": None,
@@ -259,12 +259,15 @@ def audit(
     notes: list[str] = []
     store_path = resolve_store(run_dir)
     with AnswerStore(store_path, read_only=True) as store:
-        answers = store.answers()
+        answers = store.answers(scores="arrow")
         # image-ablation answers (wrong-image, ocr-only, caption-only) feed their signals only
-        answers = answers[~answers["condition"].isin(ABLATIONS)] if len(answers) else answers
+        ablation = answers["condition"].isin(ABLATIONS)
+        if ablation.any():  # (a filter copies every column: only when something is left out)
+            answers = answers[~ablation]
         bench_name = benchmark if isinstance(benchmark, str) or benchmark is None else benchmark.name
         if bench_name is not None:
-            answers = answers[answers["benchmark"] == bench_name]
+            if (answers["benchmark"] != bench_name).any():
+                answers = answers[answers["benchmark"] == bench_name]
         if benchmark is not None and not isinstance(benchmark, str):
             answers = answers[answers["sample_hash"].isin({s.content_hash for s in benchmark.samples})]
         if scoring is not None:
@@ -311,6 +314,7 @@ def audit(
     if inspectors is None:
         # imported text-only runs (other papers' 0-shot, 2-shot, random-guess outputs) join the panel only when named
         text_src = answers.loc[answers["condition"] == "text", ["model", "source"]] if "source" in answers else answers.iloc[0:0]
+        text_src = text_src.drop_duplicates()
         live = set(text_src.loc[~text_src["source"].astype(str).str.startswith("import:"), "model"])
         imported = sorted(set(llms) & (set(text_src["model"]) - live))
         if imported:
@@ -340,7 +344,7 @@ def audit(
     evidence_shots: dict[str, int] = {}
     parts = []
     for model, grp in text.groupby("model"):
-        shots = sorted(set(int(s) for s in grp["shots"]))
+        shots = sorted(set(int(s) for s in grp["shots"].unique()))
         use = text_shots if text_shots in shots else shots[-1]
         evidence_shots[model] = use
         if use != text_shots and model in voters:
@@ -352,7 +356,7 @@ def audit(
     lowest = lambda df: df.sort_values("shots").drop_duplicates(["benchmark", "sample_hash", "model"])  # noqa: E731
     by_condition = {"text": text_ev, "text_all": text_all}
     lvlm_voters = set(lvlm_panel.voters)
-    for cond in sorted(set(correct["condition"]) - {"text"}):
+    for cond in sorted(set(correct["condition"].unique()) - {"text"}):
         frame = lowest(correct[(correct["condition"] == cond) & ~correct["model"].isin(random_models)])
         if cond == "blind":
             frame = sure_hits(frame[frame["model"].isin(lvlm_voters)], min_confidence)
@@ -360,7 +364,7 @@ def audit(
     evidence = compute_evidence(by_condition, samples, roles, settings, answers=answers,
                                 benchmark=benchmark if not isinstance(benchmark, str) else None, notes=notes, zoo=zoo_obj,
                                 run_dir=store_path.parent)
-    used = sorted(set(text_ev["model"])) if len(text_ev) else []
+    used = sorted(set(text_ev["model"].unique())) if len(text_ev) else []
     if not used:
         notes.append("no inspector LLM answered text-only: nothing can be judged text-answerable; "
                      "run some, e.g. `leakaudit run BENCH --models smollm2-135m,gemma3-270m --condition text --run-dir RUN`")
@@ -385,7 +389,8 @@ def answers_table(answers: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
     ``confidence`` is the softmax share of the chosen option among the option scores (NaN for
     free-text or imported answers): the number ``min_confidence`` compares against.
     """
-    rows = answers[_pairs(answers).isin(_pairs(samples))]
+    audited = _pairs(answers).isin(_pairs(samples))
+    rows = answers if audited.all() else answers[audited]
     if "confidence" not in rows:
         rows = rows.assign(confidence=option_confidences(rows["option_scores"], rows["chosen"]))
     rows = rows.assign(correct=rows["correct"].astype(bool), shots=rows["shots"].astype(int), rotation=rows["rotation"].astype(int))

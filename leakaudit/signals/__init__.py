@@ -172,11 +172,11 @@ def truth_agreement(sig: Signal, evidence: pd.DataFrame, settings: "AuditSetting
     """Precision / recall of a signal's flag against ground truth (see :func:`truth_of`), and
     the ROC AUC and average precision of its graded score where it has one. Empty when no
     audited question is labelled."""
-    from sklearn.metrics import precision_score, recall_score
-
     truth = truth_of(sig, evidence)
     if truth is None or not truth[1].any():
         return {}
+    from sklearn.metrics import precision_score, recall_score
+
     y, keep, source = truth
     fired = _fires(sig, evidence, settings)
     yt = y[keep].astype(bool).to_numpy()
