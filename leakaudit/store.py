@@ -316,7 +316,10 @@ class AnswerStore:
         del parts
         df["correct"] = df["correct"].astype(bool)
         if scores == "arrow":
+            import pyarrow as pa
+
             df["option_scores"] = self._score_column(df["option_scores"], df["_rowid"])
+            pa.default_memory_pool().release_unused()  # the parse's scratch memory goes back to the system
         else:
             df["option_scores"] = self._json_lists(df["option_scores"], df["_rowid"], "option_scores", "answers")
         return df.drop(columns="_rowid")

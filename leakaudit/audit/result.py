@@ -387,15 +387,24 @@ def answers_table(answers: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
     """The stored answers of the audited questions (ANSWER_COLUMNS), each with the chosen option's confidence.
 
     ``confidence`` is the softmax share of the chosen option among the option scores (NaN for
-    free-text or imported answers): the number ``min_confidence`` compares against.
+    free-text or imported answers): the number ``min_confidence`` compares against. The
+    columns are moved out of ``answers`` one by one (it is left empty), so a million answers
+    are never held twice.
     """
     audited = _pairs(answers).isin(_pairs(samples))
-    rows = answers if audited.all() else answers[audited]
-    if "confidence" not in rows:
-        rows = rows.assign(confidence=option_confidences(rows["option_scores"], rows["chosen"]))
-    rows = rows.assign(correct=rows["correct"].astype(bool), shots=rows["shots"].astype(int), rotation=rows["rotation"].astype(int))
-    rows = rows.sort_values(["benchmark", "sample_id", "model", "condition", "shots", "rotation"], kind="mergesort")
-    return rows[[c for c in ANSWER_COLUMNS if c in rows.columns]].reset_index(drop=True)
+    if "confidence" not in answers:
+        answers["confidence"] = option_confidences(answers["option_scores"], answers["chosen"])
+    answers["correct"] = answers["correct"].astype(bool)
+    answers["shots"] = answers["shots"].astype(int)
+    answers["rotation"] = answers["rotation"].astype(int)
+    keys = ["benchmark", "sample_id", "model", "condition", "shots", "rotation"]
+    rows = np.flatnonzero(audited)
+    order = rows[answers.iloc[rows][keys].reset_index(drop=True).sort_values(keys, kind="mergesort").index.to_numpy()]
+    out = {}
+    for col in [c for c in ANSWER_COLUMNS if c in answers.columns]:
+        out[col] = answers.pop(col).iloc[order].reset_index(drop=True)
+    answers.drop(columns=list(answers.columns), inplace=True)
+    return pd.DataFrame(out)
 
 
 def sure_hits(correct: pd.DataFrame, min_confidence: float | None) -> pd.DataFrame:
