@@ -128,7 +128,7 @@ def run_stage(stage: str, work: Path, llms: int, lvlms: int, seed: int) -> dict:
         from leakaudit import load_benchmark
         from leakaudit.evidence_tests.probe import probe
 
-        out["probe_accuracy"] = probe(load_benchmark(str(bench_file))).accuracy
+        out["probe_accuracy"] = probe(load_benchmark(str(bench_file))).summary.get("accuracy")
     return out
 
 
