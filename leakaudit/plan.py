@@ -191,8 +191,9 @@ def plan_table(frame: pd.DataFrame, title: str):
 
     table = Table(title=title, caption=(
         f"GPU memory: params x bytes/param x {ACTIVATION_FACTOR} + {CUDA_OVERHEAD_GB} GB; time: prompt tokens / "
-        f"({GPU_PEAK_FLOPS / 1e12:.0f} TFLOP/s x {MFU} / 2 x params), one H100. Nothing was loaded."))
-    cols = ["model", "kind", "backend", "dtype", "condition", "size_b", "weights", "gpu_gb", "questions", "stored", "to_ask", "prompt_tokens", "est_seconds"]
+        f"({GPU_PEAK_FLOPS / 1e12:.0f} TFLOP/s x {MFU} / 2 x params), one H100. Backend: with the dtype it loads "
+        f"(hf auto: bf16 on a GPU or a CPU with bf16 arithmetic, else fp32). Nothing was loaded."))
+    cols = ["model", "kind", "backend", "condition", "size_b", "weights", "gpu_gb", "questions", "stored", "to_ask", "prompt_tokens", "est_seconds"]
     for c in cols:
         table.add_column(c, justify="right" if c in ("size_b", "gpu_gb", "questions", "stored", "to_ask", "prompt_tokens", "est_seconds") else "left",
                          overflow="fold")
@@ -201,10 +202,11 @@ def plan_table(frame: pd.DataFrame, title: str):
         return "-" if v is None or (isinstance(v, float) and v != v) else (f"{v:g}" if isinstance(v, float) else str(v))
 
     for r in frame.itertuples(index=False):
-        table.add_row(*[fmt(getattr(r, c)) for c in cols])
+        # the backend cell carries the dtype it loads ("hf bf16"): one column fewer keeps names unbroken
+        table.add_row(*[fmt(getattr(r, c)) if c != "backend" else f"{r.backend} {str(r.dtype).replace(' (auto)', '')}" for c in cols])
     total_s = frame["est_seconds"].dropna().sum()
     peak = frame["gpu_gb"].dropna().max() if frame["gpu_gb"].notna().any() else None
-    table.add_row("total", "", "", "", "", "", "", f"max {fmt(peak)}", str(int(frame["questions"].sum())), str(int(frame["stored"].sum())),
+    table.add_row("total", "", "", "", "", "", f"max {fmt(peak)}", str(int(frame["questions"].sum())), str(int(frame["stored"].sum())),
                   str(int(frame["to_ask"].sum())), str(int(frame["prompt_tokens"].sum())), f"{total_s:.0f}")
     return table
 
