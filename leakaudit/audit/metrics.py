@@ -118,22 +118,6 @@ def option_confidences(option_scores: Sequence[Any], chosen: Sequence[Any]) -> n
             total += weights[:, j]
         out[rows] = np.where(own == -np.inf, np.nan, weights[np.arange(len(rows)), idx] / total)
     return out
-    index = letters.where(single).str.upper().map(_LETTER_INDEX).to_numpy(dtype=float)
-    n_opt = np.fromiter((len(v) if isinstance(v, (list, tuple)) else 0 for v in scores), dtype=np.int64, count=len(scores))
-    for width in np.unique(n_opt[(n_opt > 0) & (index < n_opt)]):
-        rows = np.flatnonzero((n_opt == width) & (index < width))
-        vals = np.array([scores[i] for i in rows], dtype=float).reshape(len(rows), width)
-        vals[np.isnan(vals)] = -np.inf
-        idx = index[rows].astype(np.int64)
-        own = vals[np.arange(len(rows)), idx]
-        with np.errstate(invalid="ignore"):  # inf - inf: NaN, as in the one-answer definition
-            flat = (vals - vals.max(axis=1, keepdims=True)).ravel()
-        weights = np.fromiter(map(math.exp, flat), dtype=float, count=flat.size).reshape(vals.shape)
-        total = weights[:, 0].copy()
-        for j in range(1, width):
-            total += weights[:, j]
-        out[rows] = np.where(own == -np.inf, np.nan, weights[np.arange(len(rows)), idx] / total)
-    return out
 
 
 def _score_rows(option_scores: Sequence[Any]) -> tuple[np.ndarray, Any]:
