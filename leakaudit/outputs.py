@@ -87,9 +87,25 @@ def write_table(df: pd.DataFrame, path: Path, list_columns: Iterable[str] = ()) 
     path = Path(path)
     if path.suffix == ".csv":
         lists_to_json(df, list_columns).to_csv(path, index=False)
+    elif any(isinstance(t, pd.ArrowDtype) for t in df.dtypes):
+        _arrow_parquet(df, path)
     else:
         df.to_parquet(path, index=False)
     return path
+
+
+def _arrow_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Parquet of a frame with Arrow list columns (the audit's option scores), read back as
+    every other list column is: pandas cannot rebuild its own name of such a dtype."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = json.loads(table.schema.metadata[b"pandas"])
+    for col in meta["columns"]:
+        if str(col.get("numpy_type", "")).endswith("[pyarrow]"):
+            col["numpy_type"] = "object"
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"pandas": json.dumps(meta).encode()}), path)
 
 
 __all__ = ["ALL_CATEGORIES", "SCHEMA_VERSION", "as_list", "label_all_rows", "lists_from_files", "lists_to_json",

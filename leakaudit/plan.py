@@ -36,6 +36,7 @@ class PlanRow:
     model: str
     kind: str
     backend: str
+    dtype: str  # weights dtype the backend will load (hf ``auto`` resolved for this machine)
     condition: str
     size_b: float | None
     weights: str  # where the weights are: local path / "hf cache" / "download <id>" / "API"
@@ -45,6 +46,19 @@ class PlanRow:
     to_ask: int
     prompt_tokens: int
     est_seconds: float | None
+
+
+def planned_dtype(spec: Any) -> str:
+    """The dtype a model will run in: the zoo's, or for the hf backend's ``auto`` what it
+    resolves to on this machine (``bf16 (auto)`` on a CPU with bf16 arithmetic)."""
+    dtype = getattr(spec, "quantization", None) or getattr(spec, "dtype", "auto") or "auto"
+    if dtype != "auto" or getattr(spec, "backend", "") != "hf":
+        return dtype
+    import torch
+
+    from .backends.transformers_backend import auto_dtype
+
+    return f"{auto_dtype(torch.cuda.is_available())} (auto)"
 
 
 def bytes_per_param(spec: Any) -> float:
@@ -161,7 +175,7 @@ def make_plan(benchmark: Any, jobs: Sequence[tuple[str, str, int, str]], *, zoo:
             pending = [it for i, (it, key) in enumerate(zip(items, item_keys)) if key not in have and i not in copied]
             tokens = _prompt_tokens(items)
             secs = seconds_for(spec, _prompt_tokens(pending))
-            rows.append(PlanRow(model=spec.name, kind=spec.kind, backend=spec.backend, condition=condition + (f" ({blind})" if condition == "blind" else ""),
+            rows.append(PlanRow(model=spec.name, kind=spec.kind, backend=spec.backend, dtype=planned_dtype(spec), condition=condition + (f" ({blind})" if condition == "blind" else ""),
                                 size_b=spec.size, weights=weights_location(spec), gpu_gb=gpu_memory_gb(spec), questions=len(keys),
                                 stored=len(have), to_ask=len(pending), prompt_tokens=tokens,
                                 est_seconds=None if secs is None else float(f"{secs:.3g}")))
@@ -177,7 +191,8 @@ def plan_table(frame: pd.DataFrame, title: str):
 
     table = Table(title=title, caption=(
         f"GPU memory: params x bytes/param x {ACTIVATION_FACTOR} + {CUDA_OVERHEAD_GB} GB; time: prompt tokens / "
-        f"({GPU_PEAK_FLOPS / 1e12:.0f} TFLOP/s x {MFU} / 2 x params), one H100. Nothing was loaded."))
+        f"({GPU_PEAK_FLOPS / 1e12:.0f} TFLOP/s x {MFU} / 2 x params), one H100. Backend: with the dtype it loads "
+        f"(hf auto: bf16 on a GPU or a CPU with bf16 arithmetic, else fp32). Nothing was loaded."))
     cols = ["model", "kind", "backend", "condition", "size_b", "weights", "gpu_gb", "questions", "stored", "to_ask", "prompt_tokens", "est_seconds"]
     for c in cols:
         table.add_column(c, justify="right" if c in ("size_b", "gpu_gb", "questions", "stored", "to_ask", "prompt_tokens", "est_seconds") else "left",
@@ -187,7 +202,8 @@ def plan_table(frame: pd.DataFrame, title: str):
         return "-" if v is None or (isinstance(v, float) and v != v) else (f"{v:g}" if isinstance(v, float) else str(v))
 
     for r in frame.itertuples(index=False):
-        table.add_row(*[fmt(getattr(r, c)) for c in cols])
+        # the backend cell carries the dtype it loads ("hf bf16"): one column fewer keeps names unbroken
+        table.add_row(*[fmt(getattr(r, c)) if c != "backend" else f"{r.backend} {str(r.dtype).replace(' (auto)', '')}" for c in cols])
     total_s = frame["est_seconds"].dropna().sum()
     peak = frame["gpu_gb"].dropna().max() if frame["gpu_gb"].notna().any() else None
     table.add_row("total", "", "", "", "", "", f"max {fmt(peak)}", str(int(frame["questions"].sum())), str(int(frame["stored"].sum())),

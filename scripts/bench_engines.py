@@ -12,7 +12,9 @@ leakaudit's ``LM`` interface on each engine that is installed:
 
 Each engine is loaded (load time printed apart), warmed up on 4 questions, then times
 ``letter_logprobs`` on all questions. The table gives questions/s, the ratio to
-transformers measured in this run, and how often each engine picks transformers' letter.
+transformers measured in this run, and how often each engine picks transformers' letter;
+then this machine's matmul rate in fp32 and bf16, the FLOPs of the tokens transformers
+computed for these questions and each engine's seconds against that bound.
 On a shared machine, run it when it is quiet; ``--repeat`` takes the best of several passes.
 Example::
 
@@ -22,15 +24,20 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine_bound import TokenCounter, bound_lines, machine_rates  # noqa: E402
 
 ENGINES = {
     "transformers": "smollm2-135m",
@@ -90,6 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     rows: list[dict] = []
     reference: list[int] | None = None
+    work: dict | None = None  # tokens and FLOPs of transformers' timed pass
     for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
         if engine not in ENGINES:
             parser.error(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
@@ -106,9 +114,13 @@ def main(argv: list[str] | None = None) -> dict:
         for _ in range(max(1, args.repeat)):
             if hasattr(lm, "_prefix_cache"):
                 lm._prefix_cache.clear()  # the shared prefix is paid inside the timed region
-            t0 = time.perf_counter()
-            scores = lm.letter_logprobs(prompts, letters)
-            best = min(best, time.perf_counter() - t0)
+            counter = TokenCounter(lm.model) if engine == "transformers" else contextlib.nullcontext()
+            with counter:
+                t0 = time.perf_counter()
+                scores = lm.letter_logprobs(prompts, letters)
+                best = min(best, time.perf_counter() - t0)
+        if engine == "transformers":
+            work = {"tokens": counter.tokens, "flops": 2.0 * sum(p.numel() for p in lm.model.parameters()) * counter.tokens}
         chosen = [row.index(max(row)) for row in scores]
         correct = sum(c == s.answer_index for c, s in zip(chosen, samples)) / len(samples)
         if engine == "transformers":
@@ -126,24 +138,26 @@ def main(argv: list[str] | None = None) -> dict:
         if "qps" in r and base:
             r["ratio_vs_transformers"] = round(r["qps"] / base, 2)
 
-    from rich.console import Console
-    from rich.table import Table
-
     import torch
 
-    table = Table(title=f"SmolLM2-135M, {len(samples)} {bench.name} questions, {args.shots}-shot letter scoring "
-                        f"({torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs)")
-    for col in ("engine", "load s", "seconds", "questions/s", "x transformers", "accuracy", "same letter as transformers"):
-        table.add_column(col, justify="left" if col == "engine" else "right")
+    print(f"\nSmolLM2-135M, {len(samples)} {bench.name} questions, {args.shots}-shot letters "
+          f"({torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs)")
+    print(f"{'engine':<14}{'load s':>8}{'seconds':>9}{'q/s':>8}{'x transf.':>11}{'accuracy':>10}{'same letter':>13}")
     for r in rows:
         if "skipped" in r:
-            table.add_row(r["engine"], "-", "-", "-", "-", "-", f"skipped: {r['skipped']}"[:60])
+            print(f"{r['engine']:<14}skipped: {r['skipped']}"[:80])
             continue
         agree = "-" if r["agree_with_transformers"] is None else f"{r['agree_with_transformers']:.1%}"
-        table.add_row(r["engine"], f"{r['load_seconds']:.1f}", f"{r['seconds']:.2f}", f"{r['qps']:.2f}",
-                      f"{r.get('ratio_vs_transformers', float('nan')):.2f}", f"{r['accuracy']:.3f}", agree)
-    Console().print(table)
-    out = {"benchmark": bench.name, "questions": len(samples), "shots": args.shots, "rows": rows}
+        print(f"{r['engine']:<14}{r['load_seconds']:>8.1f}{r['seconds']:>9.2f}{r['qps']:>8.2f}"
+              f"{r.get('ratio_vs_transformers', float('nan')):>11.2f}{r['accuracy']:>10.3f}{agree:>13}")
+    print("same letter: share of questions where the engine picks transformers' letter\n")
+    rates = machine_rates()
+    # the same questions through the same weights: transformers' count (prefix cache included) is the work of every engine
+    flops = work["flops"] if work else None
+    for line in bound_lines(rates, [(r["engine"], r["seconds"], flops) for r in rows if "seconds" in r]):
+        print(line)
+    out = {"benchmark": bench.name, "questions": len(samples), "shots": args.shots, "rows": rows, "work": work,
+           "matmul_gflops": rates}
     if args.json:
         args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
     return out

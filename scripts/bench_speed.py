@@ -11,7 +11,9 @@ Scores the same MMStar questions (text only, 2-shot) with SmolLM2-135M twice:
   prompts differ in which solved questions they show; both have the same structure.
 
 The runners alternate over chunks of the questions so that load from other jobs on a
-shared machine hits both alike. Prints questions/second of each and the ratio. Example::
+shared machine hits both alike. Prints questions/second of each and the ratio, this
+machine's measured matmul rate in fp32 and bf16, the FLOPs of the tokens each runner
+computed and how far each is from the bound they set (``machine_bound.py``). Example::
 
     python scripts/bench_speed.py --n 200
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +33,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 SHARED = Path(os.environ.get("LEAKAUDIT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 DEFAULT_DATA = SHARED / "mmstar_text" / "mmstar_text.parquet"
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine_bound import TokenCounter, bound_lines, machine_rates  # noqa: E402
 
 
 def load_questions(path: Path, n: int):
@@ -140,12 +146,15 @@ def main(argv: list[str] | None = None) -> dict:
     # the two runners alternate chunk by chunk, so a change in machine load (other jobs
     # on a shared machine) hits both alike; each chunk pays its own prefix / task setup
     la_s = lm_s = la_hits = lm_hits = 0.0
+    la_tokens, lm_tokens = TokenCounter(lm.model), TokenCounter(lm.model)
     size = -(-len(samples) // max(1, args.chunks))
     for start in range(0, len(samples), size):
         chunk = samples[start : start + size]
-        seconds, acc = run_leakaudit(lm, bench, chunk, args.shots)
+        with la_tokens:
+            seconds, acc = run_leakaudit(lm, bench, chunk, args.shots)
         la_s, la_hits = la_s + seconds, la_hits + acc * len(chunk)
-        seconds, acc = run_lmeval(lm, bench, chunk, args.shots, args.batch_size)
+        with lm_tokens:
+            seconds, acc = run_lmeval(lm, bench, chunk, args.shots, args.batch_size)
         lm_s, lm_hits = lm_s + seconds, lm_hits + acc * len(chunk)
         print(f"{start + len(chunk)}/{len(samples)} questions: leakaudit {la_s:.1f} s, lm-eval {lm_s:.1f} s", flush=True)
     la_acc, lm_acc = la_hits / len(samples), lm_hits / len(samples)
@@ -164,17 +173,20 @@ def main(argv: list[str] | None = None) -> dict:
         "lmeval_acc": round(lm_acc, 4),
         "speedup": round(lm_s / la_s, 2),
     }
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{args.model}, {len(samples)} MMStar questions, {args.shots}-shot letter scoring")
-    for col in ("runner", "seconds", "questions/s", "accuracy"):
-        table.add_column(col)
-    table.add_row("leakaudit (prefix KV cache)", f"{la_s:.1f}", f"{out['leakaudit_qps']:.2f}", f"{la_acc:.3f}")
-    table.add_row("lm-eval 0.4 multiple_choice", f"{lm_s:.1f}", f"{out['lmeval_qps']:.2f}", f"{lm_acc:.3f}")
-    console = Console()
-    console.print(table)
-    console.print(f"speed-up: {out['speedup']:.2f}x (leakaudit / lm-eval questions per second)")
+    n_params = sum(p.numel() for p in lm.model.parameters())
+    rates = machine_rates()
+    flops = {"leakaudit": 2.0 * n_params * la_tokens.tokens, "lm-eval": 2.0 * n_params * lm_tokens.tokens}
+    out.update(params=n_params, leakaudit_tokens=la_tokens.tokens, lmeval_tokens=lm_tokens.tokens,
+               leakaudit_flops=flops["leakaudit"], lmeval_flops=flops["lm-eval"],
+               matmul_gflops_fp32=rates["fp32"], matmul_gflops_bf16=rates["bf16"])
+    print(f"\n{args.model}, {len(samples)} MMStar questions, {args.shots}-shot letter scoring, "
+          f"{str(next(lm.model.parameters()).dtype).replace('torch.', '')}")
+    print(f"{'runner':<30}{'seconds':>9}{'questions/s':>13}{'accuracy':>10}{'tokens':>10}")
+    print(f"{'leakaudit (prefix KV cache)':<30}{la_s:>9.1f}{out['leakaudit_qps']:>13.2f}{la_acc:>10.3f}{la_tokens.tokens:>10}")
+    print(f"{'lm-eval 0.4 multiple_choice':<30}{lm_s:>9.1f}{out['lmeval_qps']:>13.2f}{lm_acc:>10.3f}{lm_tokens.tokens:>10}")
+    print(f"speed-up: {out['speedup']:.2f}x (leakaudit / lm-eval questions per second)\n")
+    for line in bound_lines(rates, [("leakaudit", la_s, flops["leakaudit"]), ("lm-eval", lm_s, flops["lm-eval"])]):
+        print(line)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
     return out

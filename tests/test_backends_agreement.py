@@ -52,7 +52,7 @@ def backends(smollm2_path):
     from leakaudit.zoo import load_zoo
 
     zoo = load_zoo()
-    return zoo.load("smollm2-135m"), zoo.load("smollm2-135m-llamacpp", n_threads=1)
+    return zoo.load("smollm2-135m", dtype="fp32"), zoo.load("smollm2-135m-llamacpp", n_threads=1)
 
 
 @pytest.fixture(scope="module")

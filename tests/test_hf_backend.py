@@ -41,7 +41,7 @@ def _sample(i: int, q, opts, ans, prefix="q") -> Sample:
 def lm(smollm2_path):
     from leakaudit.zoo import load_zoo
 
-    return load_zoo().load("smollm2-135m")
+    return load_zoo().load("smollm2-135m", dtype="fp32")  # numerics tests: fp32 whatever this CPU runs by default
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +209,40 @@ def test_lvlm_path_with_images_and_its_text_tower(tiny_llava):
     assert n == len(ids) - n_ctx >= 1
     assert total == pytest.approx(sum(float(logprobs[i - 1, ids[i]]) for i in range(n_ctx, len(ids))), abs=1e-4)
     assert isinstance(vlm.generate([seen], max_new_tokens=3)[0], str)
+
+
+def test_auto_dtype_is_bf16_only_where_cpuinfo_names_bf16_arithmetic(monkeypatch):
+    """dtype auto on a CPU: bf16 where /proc/cpuinfo lists avx512_bf16, amx_bf16 or ARM's bf16, else fp32."""
+    from leakaudit.backends import transformers_backend as tb
+
+    x86 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile\n"
+    arm = "processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n"
+    old = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n"
+    assert tb.cpu_bf16(x86) == "avx512_bf16" and tb.cpu_bf16(arm) == "bf16" and tb.cpu_bf16(old) is None
+    assert tb.cpu_bf16("model name\t: bf16 in a name is not a flag\n") is None
+    monkeypatch.setattr(tb, "cpu_bf16", lambda cpuinfo=None: "amx_bf16")
+    assert tb.auto_dtype(on_cuda=False) == "bf16"
+    monkeypatch.setattr(tb, "cpu_bf16", lambda cpuinfo=None: None)
+    assert tb.auto_dtype(on_cuda=False) == "fp32"
+    lm = tb.HFBackend.__new__(tb.HFBackend)
+    lm.name, lm.dtype_name = "m", "fp32"
+    import torch
+
+    assert lm._resolve_dtype(on_cuda=False) is torch.float32  # --dtype fp32 forces fp32 on any CPU
+    lm.dtype_name = "auto"
+    assert lm._resolve_dtype(on_cuda=False) is torch.float32
+
+
+def test_plan_shows_the_dtype_auto_resolves_to(monkeypatch):
+    from dataclasses import replace
+
+    from leakaudit import plan
+    from leakaudit.backends import transformers_backend as tb
+    from leakaudit.zoo import load_zoo
+
+    zoo = load_zoo()
+    monkeypatch.setattr(tb, "cpu_bf16", lambda cpuinfo=None: "avx512_bf16")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert plan.planned_dtype(zoo["smollm2-135m"]) == "bf16 (auto)"
+    assert plan.planned_dtype(replace(zoo["smollm2-135m"], dtype="fp32")) == "fp32"
+    assert plan.planned_dtype(replace(zoo["smollm2-135m"], quantization="4bit")) == "4bit"

@@ -54,7 +54,7 @@ def vllm_lm(zoo):
 
 @pytest.fixture(scope="module")
 def hf_lm(zoo):
-    lm = zoo.load("smollm2-135m")
+    lm = zoo.load("smollm2-135m", dtype="fp32")
     yield lm
     zoo.unload("smollm2-135m")
 

@@ -52,7 +52,7 @@ def pair(one_thread_when_busy):
     from leakaudit.zoo import load_zoo
 
     zoo = load_zoo()
-    hf = zoo.load("smollm2-135m")
+    hf = zoo.load("smollm2-135m", dtype="fp32")
     spec = zoo["smollm2-135m-vllm"]
     original = VLLMBackend._sampling
     VLLMBackend._sampling = staticmethod(lambda **kw: kw)

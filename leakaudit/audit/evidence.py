@@ -74,15 +74,15 @@ def compute_evidence(
                               answers=answers, benchmark=benchmark, notes=notes if notes is not None else [], zoo=zoo,
                               run_dir=run_dir)
     signals = sig.registered()
-    vision = ctx.by_sample("vision")
-    base = []
-    for s in ctx.samples.itertuples(index=False):
-        n_opt = int(s.n_options) if not pd.isna(s.n_options) else 0
-        v_hits, v_n, _, _ = vision.get((s.benchmark, s.sample_hash), (0, 0, [], set()))
-        base.append({"benchmark": s.benchmark, "sample_id": s.sample_id, "sample_hash": s.sample_hash, "category": s.category,
-                     "l2_category": s.l2_category, "n_options": n_opt, "chance": 1.0 / n_opt if n_opt else 0.0, "answer": s.answer,
-                     "vision_hits": v_hits, "vision_n": v_n})
-    evidence = pd.concat([pd.DataFrame.from_records(base, columns=BASE_COLUMNS), sig.compute_columns(ctx, signals)], axis=1)
+    vision = ctx.per_sample("vision")
+    n_opt = pd.to_numeric(ctx.samples["n_options"]).fillna(0).astype(int)
+    base = pd.DataFrame({
+        "benchmark": ctx.samples["benchmark"], "sample_id": ctx.samples["sample_id"], "sample_hash": ctx.samples["sample_hash"],
+        "category": ctx.samples["category"], "l2_category": ctx.samples["l2_category"], "n_options": n_opt,
+        "chance": n_opt.map(lambda o: 1.0 / o if o else 0.0), "answer": ctx.samples["answer"],
+        "vision_hits": vision["hits"], "vision_n": vision["n"],
+    }, columns=BASE_COLUMNS)
+    evidence = pd.concat([base, sig.compute_columns(ctx, signals)], axis=1)
     evidence["label"] = sig.label_questions(evidence, settings, signals)
     truth = ctx.samples["label"] if "label" in ctx.samples else pd.Series(None, index=evidence.index)
     evidence["truth_label"] = [t if isinstance(t, str) and t else None for t in truth]

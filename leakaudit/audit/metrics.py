@@ -23,10 +23,12 @@ import math
 
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import LeakauditError
 
@@ -76,6 +78,10 @@ def latest_answers(answers: pd.DataFrame, prefer_scoring: str | None = None) -> 
     return df.drop(columns="_preferred")
 
 
+#: option letter -> its index among the options (``str.upper`` first, as ``ord(c.upper()) - ord("A")``)
+_LETTER_INDEX = {chr(ord("A") + i): i for i in range(26)}
+
+
 def chosen_confidence(option_scores: Any, chosen: Any) -> float:
     """Softmax share of the chosen option among the option scores; NaN without scores.
 
@@ -83,15 +89,55 @@ def chosen_confidence(option_scores: Any, chosen: Any) -> float:
     answer does not. The audit can require a text-only hit to be confident (``min_confidence``)
     so that a guess that happens to be right is not taken for knowledge.
     """
-    if not isinstance(option_scores, (list, tuple)) or not isinstance(chosen, str) or len(chosen) != 1:
-        return math.nan
-    idx = ord(chosen.upper()) - ord("A")
-    vals = [float(v) if v is not None and not math.isnan(float(v)) else -math.inf for v in option_scores]
-    if not 0 <= idx < len(vals) or vals[idx] == -math.inf:
-        return math.nan
-    top = max(vals)
-    weights = [math.exp(v - top) for v in vals]
-    return weights[idx] / sum(weights)
+    return float(option_confidences([option_scores], [chosen])[0])
+
+
+def option_confidences(option_scores: Sequence[Any], chosen: Sequence[Any]) -> np.ndarray:
+    """:func:`chosen_confidence` of every answer at once (a store holds a million of them).
+
+    Answers are grouped by their number of options and each group is one array; ``math.exp``
+    and a left-to-right sum keep every value bit-identical to the one-answer definition
+    (numpy's own ``exp`` differs from it in the last bit).
+    """
+    widths, rows_of = _score_rows(option_scores)
+    out = np.full(len(widths), np.nan)
+    letters = chosen if isinstance(chosen, pd.Series) else pd.Series(list(chosen), dtype=object)
+    if pd.api.types.is_object_dtype(letters.dtype):  # anything at all: only one-character strings are letters
+        letters = letters.where(letters.map(lambda c: isinstance(c, str)), None).astype("str")
+    single = (letters.str.len() == 1).to_numpy(dtype=bool, na_value=False)
+    if not single.any():
+        return out
+    index = letters.where(single).str.upper().map(_LETTER_INDEX).to_numpy(dtype=float)
+    for width in np.unique(widths[(widths > 0) & (index < widths)]):
+        rows = np.flatnonzero((widths == width) & (index < width))
+        vals = rows_of(rows, int(width))
+        vals[np.isnan(vals)] = -np.inf
+        idx = index[rows].astype(np.int64)
+        own = vals[np.arange(len(rows)), idx]
+        with np.errstate(invalid="ignore"):  # inf - inf: NaN, as in the one-answer definition
+            flat = (vals - vals.max(axis=1, keepdims=True)).ravel()
+        weights = np.fromiter(map(math.exp, flat), dtype=float, count=flat.size).reshape(vals.shape)
+        total = weights[:, 0].copy()
+        for j in range(1, width):
+            total += weights[:, j]
+        out[rows] = np.where(own == -np.inf, np.nan, weights[np.arange(len(rows)), idx] / total)
+    return out
+
+
+def _score_rows(option_scores: Sequence[Any]) -> tuple[np.ndarray, Any]:
+    """Number of scores per answer (0: none) and ``rows_of(rows, width)``, the (rows, width)
+    float array of those answers' scores (None -> NaN). Reads Python lists, or an Arrow list
+    column (``AnswerStore.answers(scores="arrow")``) without making a Python object per answer."""
+    dtype = getattr(option_scores, "dtype", None)
+    if isinstance(dtype, pd.ArrowDtype) and pa.types.is_list(dtype.pyarrow_dtype):
+        arr = pa.chunked_array(option_scores.array._pa_array).combine_chunks() if len(option_scores) else pa.array([], dtype.pyarrow_dtype)
+        widths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy().astype(np.int64)
+        values = pc.cast(arr.flatten(), pa.float64()).to_numpy(zero_copy_only=False)
+        starts = np.cumsum(widths) - widths
+        return widths, lambda rows, width: values[starts[rows, None] + np.arange(width)]
+    scores = list(option_scores)
+    widths = np.fromiter((len(v) if isinstance(v, (list, tuple)) else 0 for v in scores), dtype=np.int64, count=len(scores))
+    return widths, lambda rows, width: np.array([scores[i] for i in rows], dtype=float).reshape(len(rows), width)
 
 
 def question_correctness(answers: pd.DataFrame, n_options: Mapping[tuple[str, str], int], *, circular: bool,
@@ -106,8 +152,11 @@ def question_correctness(answers: pd.DataFrame, n_options: Mapping[tuple[str, st
     cols = ["benchmark", "sample_hash", "model", "condition", "shots", "correct", "confidence"]
     if answers.empty:
         return pd.DataFrame(columns=cols)
-    df = latest_answers(answers, prefer_scoring)
-    df = df.assign(confidence=[chosen_confidence(sc, ch) for sc, ch in zip(df["option_scores"], df["chosen"])])
+    if "confidence" not in answers:
+        answers = answers.assign(confidence=option_confidences(answers["option_scores"], answers["chosen"]))
+    # only the columns used from here on: a million answers are sorted and deduplicated
+    df = latest_answers(answers[["benchmark", "sample_hash", "model", "condition", "shots", "rotation", "scoring", "created_at",
+                                 "correct", "confidence"]], prefer_scoring)
     if not circular:
         out = df[df["rotation"] == 0][cols].copy()
         out["correct"] = out["correct"].astype(float)
@@ -117,8 +166,11 @@ def question_correctness(answers: pd.DataFrame, n_options: Mapping[tuple[str, st
         n_rot=("rotation", "nunique"), max_rot=("rotation", "max"), all_right=("correct", "all"), first=("correct", "first"),
         confidence=("confidence", "min"),
     ).reset_index()
-    need = [max(1, int(n_options.get((b, h), 1) or 1)) for b, h in zip(agg["benchmark"], agg["sample_hash"])]
-    agg["need"] = need
+    options = pd.Series(list(n_options.values()), index=pd.MultiIndex.from_tuples(list(n_options), names=["benchmark", "sample_hash"]),
+                        dtype=float) if n_options else pd.Series(dtype=float)
+    options = options.reindex(pd.MultiIndex.from_arrays([agg["benchmark"], agg["sample_hash"]])) if len(options) else \
+        pd.Series(np.nan, index=agg.index)
+    agg["need"] = np.maximum(1, options.fillna(1).replace(0, 1).to_numpy().astype(np.int64))
     complete = (agg["n_rot"] >= agg["need"]) & (agg["max_rot"] < agg["need"])
     agg = agg[complete]
     agg["correct"] = agg["all_right"].astype(float)
@@ -144,7 +196,8 @@ def model_roles(answers: pd.DataFrame, zoo: Any = None, base_llms: Mapping[str, 
     """
     base_llms = dict(base_llms or {})
     roles: dict[str, ModelRole] = {}
-    for model, conds in answers.groupby("model")["condition"].agg(lambda c: set(c)).items():
+    pairs = answers[["model", "condition"]].drop_duplicates()
+    for model, conds in pairs.groupby("model")["condition"].agg(lambda c: set(c)).items():
         spec = _zoo_spec(zoo, model)
         if spec is not None:
             kind = str(getattr(spec, "kind", "") or "").lower() or ("lvlm" if conds & {"vision", "blind"} else "llm")
@@ -167,7 +220,7 @@ def unknown_base_llms(roles: Mapping[str, ModelRole], blind_models: Iterable[str
     A base LLM that is named but never ran text-only gets its own note from ``compute_metrics``.
     """
     out = {}
-    for m in sorted(set(blind_models)):
+    for m in sorted(set(pd.unique(pd.Series(blind_models, dtype=object)))):
         role = roles[m]
         if role.kind == "lvlm" and role.base_llm is None:
             where = "its model-zoo entry has no base_llm" if role.in_zoo else "it is not in the model zoo"
@@ -177,12 +230,37 @@ def unknown_base_llms(roles: Mapping[str, ModelRole], blind_models: Iterable[str
 
 
 # -- bootstrap ---------------------------------------------------------------------------
-def bootstrap_weights(n: int, n_boot: int, seed: int, key: str) -> np.ndarray:
-    """(n_boot, n) resampling counts; seeded per group so results do not depend on order."""
+#: resampling counts held at once by :func:`bootstrap_scores` (a block of replicates x questions)
+BOOT_BLOCK = 2_000_000
+
+
+def bootstrap_blocks(n: int, n_boot: int, seed: int, key: str, block: int = BOOT_BLOCK):
+    """(rows, n) blocks of resampling counts, n_boot rows in all; seeded per group so results
+    do not depend on order. The generator draws replicate after replicate, so the blocks
+    stacked are exactly :func:`bootstrap_weights` (tested), without holding it whole."""
     if n == 0 or n_boot <= 0:
-        return np.zeros((0, n))
+        return
     rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+    p = np.full(n, 1.0 / n)
+    rows = max(1, block // n)
+    for start in range(0, n_boot, rows):
+        yield rng.multinomial(n, p, size=min(rows, n_boot - start)).astype(float)
+
+
+def bootstrap_weights(n: int, n_boot: int, seed: int, key: str) -> np.ndarray:
+    """(n_boot, n) resampling counts, all at once (small groups, tests)."""
+    blocks = list(bootstrap_blocks(n, n_boot, seed, key))
+    return np.vstack(blocks) if blocks else np.zeros((0, n))
+
+
+def bootstrap_scores(mats: list[np.ndarray], n_boot: int, seed: int, key: str) -> list[np.ndarray] | None:
+    """(n_boot, n_cols) bootstrap replicates of :func:`_scores` for each matrix, one shared
+    resample per replicate (paired); None without replicates. Counts times 0/1 sum exactly,
+    so computing block by block gives the same numbers as all at once."""
+    blocks = [[_scores(M, w) for M in mats] for w in bootstrap_blocks(mats[0].shape[0], n_boot, seed, key)]
+    if not blocks:
+        return None
+    return [np.vstack([b[i] for b in blocks]) for i in range(len(mats))]
 
 
 def _scores(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -246,11 +324,12 @@ def compute_metrics(
     vision = vision.sort_values("shots").drop_duplicates(["benchmark", "sample_hash", "model"], keep="first")
     blind = blind.sort_values("shots").drop_duplicates(["benchmark", "sample_hash", "model"], keep="first")
 
-    text_shot_sets = text.groupby("model")["shots"].agg(lambda s: sorted(set(int(x) for x in s))).to_dict()
+    text_shot_sets = text[["model", "shots"]].drop_duplicates().groupby("model")["shots"].agg(lambda s: sorted(set(int(x) for x in s))).to_dict()
     missing_t: dict[str, str] = {}
-    blind_lvlms = set(blind["model"])
+    blind_lvlms = set(blind["model"].unique())
+    present_t = set(text_at["model"].unique())
     for llm in set(llms) | {roles[m].base_llm for m in lvlms if roles[m].base_llm and m in blind_lvlms}:
-        if llm in text_at["model"].values:
+        if llm in present_t:
             continue
         have = text_shot_sets.get(llm)
         if have:
@@ -262,16 +341,22 @@ def compute_metrics(
 
     for bench, bsamples in samples.groupby("benchmark", sort=True):
         hashes = list(bsamples["sample_hash"])
-        pos = {h: i for i, h in enumerate(hashes)}
+        row_of = pd.Series(np.arange(len(hashes)), index=hashes)
+        row_of = row_of[~row_of.index.duplicated(keep="last")]
 
         def matrix(df: pd.DataFrame, models: list[str]) -> np.ndarray:
             mat = np.full((len(hashes), len(models)), np.nan)
             sub = df[(df["benchmark"] == bench) & df["model"].isin(models)]
-            col = {m: j for j, m in enumerate(models)}
-            for h, m, c in zip(sub["sample_hash"], sub["model"], sub["correct"]):
-                i = pos.get(h)
-                if i is not None:
-                    mat[i, col[m]] = c
+            rows = row_of.reindex(sub["sample_hash"]).to_numpy()
+            first: dict[str, int] = {}
+            for j, m in enumerate(models):
+                first.setdefault(m, j)
+            cols = pd.Series(first).reindex(sub["model"]).to_numpy()
+            found = ~np.isnan(rows)
+            mat[rows[found].astype(np.int64), cols[found].astype(np.int64)] = sub["correct"].to_numpy(dtype=float)[found]
+            for j, m in enumerate(models):  # a model named twice (two LVLMs on one base LLM) fills every column it heads
+                if first[m] != j:
+                    mat[:, j] = mat[:, first[m]]
             return mat
 
         bases = [roles[m].base_llm for m in lvlms]
@@ -279,7 +364,7 @@ def compute_metrics(
         B = matrix(blind, lvlms)
         T_base = matrix(text_at, [b or "" for b in bases])
         T_llm = matrix(text_at, llms)
-        bench_models = set(correctness.loc[correctness["benchmark"] == bench, "model"])
+        bench_models = set(correctness.loc[correctness["benchmark"] == bench, "model"].unique())
         chance = bsamples["chance"].to_numpy(dtype=float) * 100.0
         cats = bsamples["category"].to_numpy(dtype=object)
 
@@ -287,13 +372,14 @@ def compute_metrics(
         for cat in sorted({c for c in cats if isinstance(c, str)}):
             groups.append((cat, np.flatnonzero(cats == cat)))
         for cat, idx in groups:
-            W = bootstrap_weights(len(idx), n_boot, seed, f"{bench}\x00{cat}")
-            sv, swv, st, stl = (_scores(M[idx]) for M in (V, B, T_base, T_llm))
+            mats = [M[idx] for M in (V, B, T_base, T_llm)]
+            sv, swv, st, stl = (_scores(M) for M in mats)
             mg = sv - swv
             ml = np.maximum(0.0, swv - st)
             ml = np.where(np.isnan(swv) | np.isnan(st), np.nan, ml)
-            if W.shape[0]:
-                sv_b, swv_b, st_b, stl_b = (_scores(M[idx], W) for M in (V, B, T_base, T_llm))
+            boot = bootstrap_scores(mats, n_boot, seed, f"{bench}\x00{cat}")
+            if boot is not None:
+                sv_b, swv_b, st_b, stl_b = boot
                 mg_b = sv_b - swv_b
                 ml_b = np.where(np.isnan(swv_b) | np.isnan(st_b), np.nan, np.maximum(0.0, swv_b - st_b))
             else:

@@ -40,10 +40,10 @@ from .evidence import (
 from .metrics import (
     AVERAGE,
     METRIC_COLUMNS,
-    chosen_confidence,
     compute_metrics,
     unknown_base_llms,
     model_roles,
+    option_confidences,
     question_correctness,
 )
 
@@ -196,15 +196,15 @@ def _checked_summary(file: Path, summary: Any) -> dict[str, Any]:
     """A summary.json someone else may have written: an object whose number fields are numbers or null."""
     if not isinstance(summary, dict):
         raise DataError(file, None, None, f"expected a JSON object, got {type(summary).__name__}")
-    for field in SUMMARY_NUMBERS:
-        if not _is_number(summary.get(field)):
-            raise DataError(file, None, field, f"expected a number or null, got {summary[field]!r:.80}")
-    for field in SUMMARY_OBJECTS:
-        if summary.get(field) is not None and not isinstance(summary[field], dict):
-            raise DataError(file, None, field, f"expected a JSON object or null, got {type(summary[field]).__name__}")
-    for field in SUMMARY_LISTS:
-        if summary.get(field) is not None and not isinstance(summary[field], list):
-            raise DataError(file, None, field, f"expected a JSON list or null, got {type(summary[field]).__name__}")
+    for key in SUMMARY_NUMBERS:
+        if not _is_number(summary.get(key)):
+            raise DataError(file, None, key, f"expected a number or null, got {summary[key]!r:.80}")
+    for key in SUMMARY_OBJECTS:
+        if summary.get(key) is not None and not isinstance(summary[key], dict):
+            raise DataError(file, None, key, f"expected a JSON object or null, got {type(summary[key]).__name__}")
+    for key in SUMMARY_LISTS:
+        if summary.get(key) is not None and not isinstance(summary[key], list):
+            raise DataError(file, None, key, f"expected a JSON list or null, got {type(summary[key]).__name__}")
     for (outer, inner), kinds in SUMMARY_NESTED.items():
         value = (summary.get(outer) or {}).get(inner)
         if value is not None and not isinstance(value, kinds):
@@ -213,9 +213,9 @@ def _checked_summary(file: Path, summary: Any) -> dict[str, Any]:
     if summary.get("verdict") is not None and not isinstance(summary["verdict"], (dict, str)):
         raise DataError(file, None, "verdict", f"expected an object, a text or null, got {type(summary['verdict']).__name__}")
     for bench, info in (summary.get("benchmarks") or {}).items() if isinstance(summary.get("benchmarks"), dict) else ():
-        for field, value in (info.items() if isinstance(info, dict) else ()):
-            if (field.startswith(("share_", "mean_")) or field == "n_samples") and not _is_number(value):
-                raise DataError(file, None, f"benchmarks.{bench}.{field}", f"expected a number or null, got {value!r:.80}")
+        for name, value in (info.items() if isinstance(info, dict) else ()):
+            if (name.startswith(("share_", "mean_")) or name == "n_samples") and not _is_number(value):
+                raise DataError(file, None, f"benchmarks.{bench}.{name}", f"expected a number or null, got {value!r:.80}")
     return summary
 
 
@@ -261,19 +261,23 @@ def _samples_frame(store: AnswerStore, answers: pd.DataFrame, benchmark: Any) ->
         ]
         return pd.DataFrame.from_records(recs, columns=cols)
     table = store.samples()[cols]
-    benches = set(answers["benchmark"]) if benchmark is None else {benchmark}
+    benches = set(answers["benchmark"].unique()) if benchmark is None else {benchmark}
     table = table[table["benchmark"].isin(benches)]
-    known = set(zip(table["benchmark"], table["sample_hash"]))
-    extra = answers[[(b, h) not in known for b, h in zip(answers["benchmark"], answers["sample_hash"])]]
+    extra = answers[~_pairs(answers).isin(_pairs(table))]
     if not extra.empty:
         # answers of samples never registered: recover what the answers themselves tell
         ex = extra.sort_values("rotation").drop_duplicates(["benchmark", "sample_hash"])
-        n_opt = ex["option_scores"].map(lambda v: len(v) if isinstance(v, list) else np.nan)
+        n_opt = ex["option_scores"].astype(object).map(lambda v: len(v) if isinstance(v, (list, np.ndarray)) else np.nan)
         table = pd.concat([table, pd.DataFrame({
             "benchmark": ex["benchmark"], "sample_hash": ex["sample_hash"], "sample_id": ex["sample_id"],
             "category": None, "l2_category": None, "n_options": n_opt, "answer": None, "label": None,
         })], ignore_index=True)
     return table.reset_index(drop=True)
+
+
+def _pairs(frame: pd.DataFrame) -> pd.MultiIndex:
+    """(benchmark, sample_hash) of every row, for set operations without a Python loop over rows."""
+    return pd.MultiIndex.from_arrays([frame["benchmark"], frame["sample_hash"]])
 
 
 def _benchmark_sources(store: AnswerStore, benchmark: Any, names: list[str]) -> dict[str, str | None]:
@@ -328,12 +332,15 @@ def audit(
     notes: list[str] = []
     store_path = resolve_store(run_dir)
     with AnswerStore(store_path, read_only=True) as store:
-        answers = store.answers()
+        answers = store.answers(scores="arrow")
         # image-ablation answers (wrong-image, ocr-only, caption-only) feed their signals only
-        answers = answers[~answers["condition"].isin(ABLATIONS)] if len(answers) else answers
+        ablation = answers["condition"].isin(ABLATIONS)
+        if ablation.any():  # (a filter copies every column: only when something is left out)
+            answers = answers[~ablation]
         bench_name = benchmark if isinstance(benchmark, str) or benchmark is None else benchmark.name
         if bench_name is not None:
-            answers = answers[answers["benchmark"] == bench_name]
+            if (answers["benchmark"] != bench_name).any():
+                answers = answers[answers["benchmark"] == bench_name]
         if benchmark is not None and not isinstance(benchmark, str):
             answers = answers[answers["sample_hash"].isin({s.content_hash for s in benchmark.samples})]
         if scoring is not None:
@@ -343,6 +350,8 @@ def audit(
         if answers.empty:
             what = f" for benchmark {bench_name!r}" if bench_name else ""
             raise LeakauditError(f"the store {store_path} has no answers{what}" + (f" with scoring {scoring!r}" if scoring else ""))
+        # each answer's confidence, once: question_correctness and answers_table both read it
+        answers = answers.assign(confidence=option_confidences(answers["option_scores"], answers["chosen"]))
         samples = _samples_frame(store, answers, benchmark)
         sources = _benchmark_sources(store, benchmark, sorted(set(samples["benchmark"])))
     samples = samples.drop_duplicates(["benchmark", "sample_hash"]).reset_index(drop=True)
@@ -381,6 +390,7 @@ def audit(
     if inspectors is None:
         # imported text-only runs (other papers' 0-shot, 2-shot, random-guess outputs) join the panel only when named
         text_src = answers.loc[answers["condition"] == "text", ["model", "source"]] if "source" in answers else answers.iloc[0:0]
+        text_src = text_src.drop_duplicates()
         live = set(text_src.loc[~text_src["source"].astype(str).str.startswith("import:"), "model"])
         imported = sorted(set(llms) & (set(text_src["model"]) - live))
         if imported:
@@ -410,7 +420,7 @@ def audit(
     evidence_shots: dict[str, int] = {}
     parts = []
     for model, grp in text.groupby("model"):
-        shots = sorted(set(int(s) for s in grp["shots"]))
+        shots = sorted(set(int(s) for s in grp["shots"].unique()))
         use = text_shots if text_shots in shots else shots[-1]
         evidence_shots[model] = use
         if use != text_shots and model in voters:
@@ -422,7 +432,7 @@ def audit(
     lowest = lambda df: df.sort_values("shots").drop_duplicates(["benchmark", "sample_hash", "model"])  # noqa: E731
     by_condition = {"text": text_ev, "text_all": text_all}
     lvlm_voters = set(lvlm_panel.voters)
-    for cond in sorted(set(correct["condition"]) - {"text"}):
+    for cond in sorted(set(correct["condition"].unique()) - {"text"}):
         frame = lowest(correct[(correct["condition"] == cond) & ~correct["model"].isin(random_models)])
         if cond == "blind":
             frame = sure_hits(frame[frame["model"].isin(lvlm_voters)], min_confidence)
@@ -430,7 +440,7 @@ def audit(
     evidence = compute_evidence(by_condition, samples, roles, settings, answers=answers,
                                 benchmark=benchmark if not isinstance(benchmark, str) else None, notes=notes, zoo=zoo_obj,
                                 run_dir=store_path.parent)
-    used = sorted(set(text_ev["model"])) if len(text_ev) else []
+    used = sorted(set(text_ev["model"].unique())) if len(text_ev) else []
     summary = build_summary(evidence, mres.averages, roles, sources=sources, store=store_path, k=k, n=n, text_shots=text_shots,
                             evidence_shots=evidence_shots, circular=circular, n_boot=n_boot, seed=seed, scoring=scoring,
                             blind_mode=blind_mode, notes=notes, inspectors=used,
@@ -460,14 +470,24 @@ def answers_table(answers: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
     """The stored answers of the audited questions (ANSWER_COLUMNS), each with the chosen option's confidence.
 
     ``confidence`` is the softmax share of the chosen option among the option scores (NaN for
-    free-text or imported answers): the number ``min_confidence`` compares against.
+    free-text or imported answers): the number ``min_confidence`` compares against. The
+    columns are moved out of ``answers`` one by one (it is left empty), so a million answers
+    are never held twice.
     """
-    keys = set(zip(samples["benchmark"], samples["sample_hash"]))
-    rows = answers[[k in keys for k in zip(answers["benchmark"], answers["sample_hash"])]]
-    rows = rows.assign(confidence=[chosen_confidence(sc, ch) for sc, ch in zip(rows["option_scores"], rows["chosen"])])
-    rows = rows.assign(correct=rows["correct"].astype(bool), shots=rows["shots"].astype(int), rotation=rows["rotation"].astype(int))
-    rows = rows.sort_values(["benchmark", "sample_id", "model", "condition", "shots", "rotation"], kind="mergesort")
-    return rows[[c for c in ANSWER_COLUMNS if c in rows.columns]].reset_index(drop=True)
+    audited = _pairs(answers).isin(_pairs(samples))
+    if "confidence" not in answers:
+        answers["confidence"] = option_confidences(answers["option_scores"], answers["chosen"])
+    answers["correct"] = answers["correct"].astype(bool)
+    answers["shots"] = answers["shots"].astype(int)
+    answers["rotation"] = answers["rotation"].astype(int)
+    keys = ["benchmark", "sample_id", "model", "condition", "shots", "rotation"]
+    rows = np.flatnonzero(audited)
+    order = rows[answers.iloc[rows][keys].reset_index(drop=True).sort_values(keys, kind="mergesort").index.to_numpy()]
+    out = {}
+    for col in [c for c in ANSWER_COLUMNS if c in answers.columns]:
+        out[col] = answers.pop(col).iloc[order].reset_index(drop=True)
+    answers.drop(columns=list(answers.columns), inplace=True)
+    return pd.DataFrame(out)
 
 
 def sure_hits(correct: pd.DataFrame, min_confidence: float | None) -> pd.DataFrame:

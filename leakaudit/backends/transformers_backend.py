@@ -63,6 +63,38 @@ DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 GGUF_CACHE_DIR = "hf-from-gguf"
 
 
+#: /proc/cpuinfo flags of CPUs with bf16 arithmetic: x86 AVX512-BF16 and AMX-BF16, ARM's BF16 extension
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+def cpu_bf16(cpuinfo: str | None = None) -> str | None:
+    """The /proc/cpuinfo flag by which this CPU computes in bf16 natively, or None.
+
+    Read from the flags (x86 ``flags``, ARM ``Features``), never guessed from a model name;
+    None where the file is missing (macOS, Windows) or names none of ``CPU_BF16_FLAGS``.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            flags.update(value.split())
+    return next((f for f in CPU_BF16_FLAGS if f in flags), None)
+
+
+def auto_dtype(on_cuda: bool) -> str:
+    """What ``dtype: auto`` means here: bf16 on a GPU that has it (else fp16); on a CPU, bf16
+    where it computes bf16 natively (about 2.6x the fp32 matmul rate, issue 22) and fp32
+    elsewhere, where bf16 is emulated and slower."""
+    if on_cuda:
+        return "bf16" if _torch().cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_bf16() else "fp32"
+
+
 def _torch():
     import torch
 
@@ -243,9 +275,7 @@ class HFBackend(LM):
     def _resolve_dtype(self, on_cuda: bool):
         torch = _torch()
         if self.dtype_name == "auto":
-            if on_cuda:
-                return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            return torch.float32  # half precision on CPU is slow and less exact
+            return getattr(torch, DTYPE_NAMES[auto_dtype(on_cuda)])
         if self.dtype_name not in DTYPE_NAMES:
             raise ConfigError(f"model {self.name!r}, field 'dtype': {self.dtype_name!r} is not one of auto, bf16, fp16, fp32")
         return getattr(torch, DTYPE_NAMES[self.dtype_name])

@@ -116,10 +116,10 @@ def decide(evidence: pd.DataFrame, settings: "AuditSettings", signals: list[Sign
     done = unaudited.copy()
     for sig in removing(settings, signals):
         hit = _fires(sig, evidence, settings) & ~done
-        for idx in evidence.index[hit]:
-            out.at[idx, "kept"] = False
-            out.at[idx, "reason"] = sig.removal_reason or sig.name
-            out.at[idx, "detail"] = sig.detail(evidence.loc[idx], settings)
+        if hit.any():
+            out.loc[hit, "kept"] = False
+            out.loc[hit, "reason"] = sig.removal_reason or sig.name
+            out.loc[hit, "detail"] = [sig.detail(row, settings) for row in evidence[hit].to_dict(orient="records")]
         done |= hit
     out["kept"] = out["kept"].astype(bool)
     return out
@@ -180,11 +180,11 @@ def truth_agreement(sig: Signal, evidence: pd.DataFrame, settings: "AuditSetting
     """Precision / recall of a signal's flag against ground truth (see :func:`truth_of`), and
     the ROC AUC and average precision of its graded score where it has one. Empty when no
     audited question is labelled."""
-    from sklearn.metrics import precision_score, recall_score
-
     truth = truth_of(sig, evidence)
     if truth is None or not truth[1].any():
         return {}
+    from sklearn.metrics import precision_score, recall_score
+
     y, keep, source = truth
     fired = _fires(sig, evidence, settings)
     yt = y[keep].astype(bool).to_numpy()

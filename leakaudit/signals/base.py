@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,17 +69,46 @@ class EvidenceContext:
 
     def by_sample(self, condition: str) -> dict[tuple[str, str], tuple[int, int, list[str], set[str]]]:
         """(benchmark, sample_hash) -> (hits, models asked, models right, models wrong) of one condition."""
-        out: dict[tuple[str, str], tuple[int, int, list[str], set[str]]] = {}
-        df = self.frame(condition)
-        if df.empty:
-            return out
-        for (b, h), grp in df.groupby(["benchmark", "sample_hash"], sort=False):
-            right = sorted(grp.loc[grp["correct"] > 0, "model"])
-            out[(b, h)] = (len(right), len(grp), right, set(grp.loc[grp["correct"] <= 0, "model"]))
-        return out
+        keys, hits, asked, right, wrong = _tally(self.frame(condition))
+        return {k: (int(h), int(n), r, w) for k, h, n, r, w in zip(keys, hits, asked, right, wrong)}
+
+    def per_sample(self, condition: str) -> pd.DataFrame:
+        """:meth:`by_sample` aligned with ``samples`` (one row each, same order): ``hits``, ``n``
+        (models asked), ``right`` (sorted names) and ``wrong`` (a set); 0, 0, [], set() where
+        no model of that condition answered the question."""
+        keys, hits, asked, right, wrong = _tally(self.frame(condition))
+        at = keys.get_indexer(pd.MultiIndex.from_arrays([self.samples["benchmark"], self.samples["sample_hash"]])) if len(keys) else \
+            np.full(len(self.samples), -1)
+        # index -1 (not answered) lands on the appended 0 / [] / set()
+        right, wrong = right + [[]], wrong + [set()]
+        return pd.DataFrame({"hits": np.append(hits, 0)[at], "n": np.append(asked, 0)[at],
+                             "right": [right[g] for g in at], "wrong": [wrong[g] for g in at]})
 
     def keys(self) -> list[tuple[str, str]]:
         return list(zip(self.samples["benchmark"], self.samples["sample_hash"]))
+
+
+def _tally(df: pd.DataFrame) -> tuple[pd.MultiIndex, np.ndarray, np.ndarray, list[list[str]], list[set[str]]]:
+    """Per (benchmark, sample_hash) of ``df``: hits (``correct > 0``), rows, the right models
+    sorted by name and the set of wrong ones (``correct <= 0``), in one pass over the rows."""
+    if df.empty:
+        return pd.MultiIndex.from_arrays([[], []]), np.zeros(0, int), np.zeros(0, int), [], []
+    codes, keys = pd.MultiIndex.from_arrays([df["benchmark"], df["sample_hash"]]).factorize()
+    models = df["model"].to_numpy(dtype=str)
+    correct = pd.to_numeric(df["correct"]).to_numpy(dtype=float)
+    asked = np.bincount(codes, minlength=len(keys))
+    is_right = correct > 0
+    hits = np.bincount(codes[is_right], minlength=len(keys))
+    right = _split_sorted(codes[is_right], models[is_right], len(keys))
+    wrong = [set(m) for m in _split_sorted(codes[correct <= 0], models[correct <= 0], len(keys))]
+    return keys, hits, asked, right, wrong
+
+
+def _split_sorted(codes: np.ndarray, names: np.ndarray, groups: int) -> list[list[str]]:
+    """``names`` gathered per group code, each group's list sorted."""
+    order = np.lexsort((names, codes))
+    bounds = np.searchsorted(codes[order], np.arange(1, groups))
+    return [part.tolist() for part in np.split(names[order], bounds)]
 
 
 class Signal:

@@ -65,6 +65,12 @@ def hit_share(evidence: pd.DataFrame, hits: str, n: str) -> pd.Series:
     return pd.to_numeric(evidence[hits], errors="coerce") / asked.where(asked > 0)
 
 
+def _guess(n_options: int, circular: bool) -> float:
+    """Chance that a guess is right: 1/options, or every rotation right under circular evaluation."""
+    chance = 1.0 / n_options if n_options else 0.0
+    return chance ** n_options if (circular and n_options) else chance
+
+
 class TextHits(Signal):
     """MMStar's coarse filter: how many inspector LLMs answer the question without the image."""
 
@@ -91,16 +97,16 @@ class TextHits(Signal):
         return rate_vs_null(self.fires(audited, settings).astype(float), null, "inspectors guessing at chance")
 
     def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
-        text = ctx.by_sample("text")
-        rows = []
-        for (b, h), n_opt in zip(ctx.keys(), ctx.samples["n_options"]):
-            hits, n, right, _ = text.get((b, h), (0, 0, [], set()))
-            n_opt = int(n_opt) if not pd.isna(n_opt) else 0
-            chance = 1.0 / n_opt if n_opt else 0.0
-            guess = chance ** n_opt if (ctx.settings.circular and n_opt) else chance
-            rows.append({"text_hits": hits, "text_n": n, "text_models": list(right),
-                         "text_threshold": max_text_hits(n, ctx.settings.k, ctx.settings.n), "p_value": binomial_p(hits, n, guess)})
-        return pd.DataFrame.from_records(rows, columns=list(self.columns))
+        text = ctx.per_sample("text")
+        n_opt = pd.to_numeric(ctx.samples["n_options"]).fillna(0).astype(int).to_numpy()
+        # chance of a guess per option count, threshold per panel size and p-value per distinct
+        # (hits, asked, chance): a few hundred distinct values however many questions
+        guess = {o: _guess(o, ctx.settings.circular) for o in set(n_opt.tolist())}
+        allowed = {t: max_text_hits(t, ctx.settings.k, ctx.settings.n) for t in set(text["n"].tolist())}
+        cases = list(zip(text["hits"].tolist(), text["n"].tolist(), (guess[o] for o in n_opt.tolist())))
+        p_of = {c: binomial_p(*c) for c in set(cases)}
+        return pd.DataFrame({"text_hits": text["hits"], "text_n": text["n"], "text_models": [list(r) for r in text["right"]],
+                             "text_threshold": text["n"].map(allowed), "p_value": [p_of[c] for c in cases]}, columns=list(self.columns))
 
     def allowed(self, evidence: pd.DataFrame, settings: Any) -> pd.Series:
         return evidence["text_n"].fillna(0).astype(int).map(lambda t: max_text_hits(t, settings.k, settings.n))
@@ -145,12 +151,9 @@ class BlindHits(Signal):
         return rate_vs_null(self.fires(asked, settings).astype(float), null, "vision models guessing blind")
 
     def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
-        blind = ctx.by_sample("blind")
-        rows = []
-        for key in ctx.keys():
-            hits, n, right, _ = blind.get(key, (0, 0, [], set()))
-            rows.append({"blind_hits": hits, "blind_n": n, "blind_models": list(right)})
-        return pd.DataFrame.from_records(rows, columns=list(self.columns))
+        blind = ctx.per_sample("blind")
+        return pd.DataFrame({"blind_hits": blind["hits"], "blind_n": blind["n"], "blind_models": [list(r) for r in blind["right"]]},
+                            columns=list(self.columns))
 
     def fires(self, evidence: pd.DataFrame, settings: Any) -> pd.Series:
         return evidence["blind_hits"].fillna(0) > 0
@@ -186,16 +189,11 @@ class Leaked(Signal):
         return rate_vs_null(self.fires(asked, settings).astype(float), null, "blind and base-LLM guesses")
 
     def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
-        blind = ctx.by_sample("blind")
-        text = ctx.by_sample("text_all")
-        rows = []
-        for key in ctx.keys():
-            _, _, b_right, _ = blind.get(key, (0, 0, [], set()))
-            _, _, _, t_wrong = text.get(key, (0, 0, [], set()))
-            roles = ctx.roles
-            leaked = [m for m in b_right if roles.get(m) is not None and roles[m].base_llm and roles[m].base_llm in t_wrong]
-            rows.append({"leaked_models": list(leaked)})
-        return pd.DataFrame.from_records(rows, columns=list(self.columns))
+        blind = ctx.per_sample("blind")
+        text = ctx.per_sample("text_all")
+        base = {m: r.base_llm for m, r in ctx.roles.items() if r is not None and r.base_llm}
+        leaked = [[m for m in b_right if base.get(m) in t_wrong] for b_right, t_wrong in zip(blind["right"], text["wrong"])]
+        return pd.DataFrame({"leaked_models": leaked}, columns=list(self.columns))
 
     def fires(self, evidence: pd.DataFrame, settings: Any) -> pd.Series:
         col = evidence["leaked_models"]
