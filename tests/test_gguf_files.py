@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from leakaudit import gguf_files
 from leakaudit.errors import ConfigError, MissingDependencyError
 from leakaudit.gguf_files import ChecksumError
-from leakaudit.zoo import DEFAULT_ZOO, load_zoo, zoo_frame, zoo_from_dict
+from leakaudit.zoo import load_zoo, zoo_frame, zoo_from_dict
 
 CHUNKS = [b"GGUF" + bytes(range(60)), b"second part " * 7, b"third"]
 WHOLE = b"".join(CHUNKS)
@@ -167,3 +166,19 @@ def test_panel_line_says_code_tuned_and_largest_size():
     assert s["weak"] and s["largest_b"] == 1.54
     assert "4 distinct LLMs, largest 1.54B; 2 tuned for code (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b)" in s["text"]
     assert "2 tuned for code" in s["warning"]
+
+
+def test_the_cli_refuses_a_wrong_hash_with_a_clear_error(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from leakaudit.cli import main
+
+    monkeypatch.setenv("LEAKAUDIT_CACHE", str(tmp_path / "cache"))
+    f = tmp_path / "m.gguf"
+    f.write_bytes(WHOLE)
+    zoo = tmp_path / "zoo.yaml"
+    zoo.write_text(yaml.safe_dump({"models": {"fake": {"kind": "llm", "backend": "llamacpp", "gguf": {"path": str(f), "sha256": "2" * 64}}}}))
+    res = CliRunner().invoke(main, ["run", "demo", "--models", "fake", "--zoo-file", str(zoo), "--condition", "text", "--limit", "1",
+                                    "--run-dir", str(tmp_path / "run")])
+    assert res.exit_code == 2, res.output
+    assert "sha256 of" in res.output and "the zoo pins 2222" in res.output and "Traceback" not in res.output
