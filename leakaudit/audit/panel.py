@@ -77,21 +77,38 @@ def build_panel(names: Iterable[str], zoo: Any) -> Panel:
     return panel
 
 
+def tuned_for(zoo: Any, names: Iterable[str]) -> dict[str, list[str]]:
+    """Models tuned for something other than general chat (zoo ``tuned_for``), by what: ``{"code": [...]}``."""
+    out: dict[str, list[str]] = {}
+    for name in names:
+        what = getattr(_spec(zoo, name), "tuned_for", None)
+        if isinstance(what, str) and what:
+            out.setdefault(what, []).append(name)
+    return out
+
+
+def tuned_text(tuned: dict[str, list[str]]) -> str:
+    """``"; 2 tuned for code (a, b)"`` for the panel line, or ``""``."""
+    return "".join(f"; {len(ms)} tuned for {what} ({', '.join(ms)})" for what, ms in tuned.items())
+
+
 def strength(inspectors: list[str], zoo: Any) -> dict[str, Any]:
-    """Distinct LLMs and largest size of the inspector panel, against MMStar's, with a warning when weak."""
+    """Distinct LLMs, largest size and specialised (e.g. code-tuned) members of the panel, against MMStar's."""
     sizes = [s for s in (size_b(zoo, m) for m in inspectors) if s is not None]
     largest = max(sizes) if sizes else None
     n = len(inspectors)
+    tuned = tuned_for(zoo, inspectors)
     weak = n < MMSTAR_PANEL["n_llms"] or largest is None or largest < MMSTAR_PANEL["min_size_b"]
     size_text = f"largest {largest:g}B" if largest is not None else "sizes unknown"
-    text = f"panel: {n} distinct LLM{'s' if n != 1 else ''}, {size_text} (MMStar: 8 LLMs, 7B-70B)"
+    panel_text = f"{n} distinct LLM{'s' if n != 1 else ''}, {size_text}{tuned_text(tuned)}"
+    text = f"panel: {panel_text} (MMStar: 8 LLMs, 7B-70B)"
     warning = None
     if weak:
-        warning = (f"weak panel: {n} distinct LLM{'s' if n != 1 else ''}, {size_text}, where MMStar used 8 LLMs of 7B-70B. "
+        warning = (f"weak panel: {panel_text}, where MMStar used 8 general LLMs of 7B-70B. "
                    "Questions these models cannot answer may still be answerable from the text by a stronger LLM, so "
                    "the text-answerable share is a lower bound and a pass is weak evidence.")
-    return {"distinct_llms": n, "largest_b": largest, "reference": MMSTAR_PANEL["text"], "weak": weak, "text": text,
-            "warning": warning}
+    return {"distinct_llms": n, "largest_b": largest, "tuned_for": tuned, "reference": MMSTAR_PANEL["text"], "weak": weak,
+            "text": text, "warning": warning}
 
 
-__all__ = ["Panel", "build_panel", "is_random", "size_b", "strength", "weights_id"]
+__all__ = ["Panel", "build_panel", "is_random", "size_b", "strength", "tuned_for", "tuned_text", "weights_id"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..audit.panel import tuned_for, tuned_text
+
 #: MMStar's coarse filter panel: 8 LLM inspectors, the open ones 7B to 72B
 MMSTAR_PANEL = "MMStar's 8 LLM inspectors (7B–72B open models plus GPT4-Turbo and GeminiPro)"
 
@@ -23,6 +25,7 @@ class Panel:
     distinct: list[str] = field(default_factory=list)   # one name per family x size
     largest_b: float | None = None                      # parameters of the largest, in billions
     unknown_size: list[str] = field(default_factory=list)
+    tuned: dict[str, list[str]] = field(default_factory=dict)  # e.g. {"code": [...]}: not general chat models
 
     @property
     def n_distinct(self) -> int:
@@ -43,7 +46,7 @@ class Panel:
         if self.n_distinct < 8 or (self.largest_b is not None and self.largest_b < 7):
             weak = " A weaker panel finds fewer text-answerable questions: a low share is a lower bound."
         return (f"Panel: {self.n_distinct} distinct text-only LLM{'s' if self.n_distinct != 1 else ''}{dup}, "
-                f"{self.size_text()} ({names}); {MMSTAR_PANEL}.{weak}")
+                f"{self.size_text()} ({names}){tuned_text(self.tuned)}; {MMSTAR_PANEL}.{weak}")
 
 
 def fmt_size(billions: float) -> str:
@@ -79,7 +82,8 @@ def panel_of(summary: dict[str, Any], zoo: Any = None) -> Panel:
             unknown.append(name)
         else:
             sizes.append(float(size))
-    return Panel(llms=llms, distinct=list(seen.values()), largest_b=max(sizes) if sizes else None, unknown_size=unknown)
+    return Panel(llms=llms, distinct=list(seen.values()), largest_b=max(sizes) if sizes else None, unknown_size=unknown,
+                 tuned=tuned_for(zoo, seen.values()))
 
 
 __all__ = ["MMSTAR_PANEL", "Panel", "fmt_size", "panel_of"]
