@@ -56,9 +56,12 @@ def planned_dtype(spec: Any) -> str:
         return dtype
     import torch
 
-    from .backends.transformers_backend import auto_dtype
+    from .backends.transformers_backend import auto_dtype, cpu_bf16
 
-    return f"{auto_dtype(torch.cuda.is_available())} (auto)"
+    resolved = auto_dtype(torch.cuda.is_available())
+    if resolved == "fp32" and not torch.cuda.is_available() and cpu_bf16():
+        return "fp32 (auto; bf16 opt-in)"  # the CPU has bf16, but it changes answers (CPU_BF16_BY_DEFAULT)
+    return f"{resolved} (auto)"
 
 
 def bytes_per_param(spec: Any) -> float:
@@ -211,7 +214,7 @@ def plan_table(frame: pd.DataFrame, title: str):
 
     for r in frame.itertuples(index=False):
         # the backend cell carries the dtype it loads ("hf bf16"): one column fewer keeps names unbroken
-        table.add_row(*[fmt(getattr(r, c)) if c != "backend" else f"{r.backend} {str(r.dtype).replace(' (auto)', '')}" for c in cols])
+        table.add_row(*[fmt(getattr(r, c)) if c != "backend" else f"{r.backend} {str(r.dtype).split(' (')[0]}" for c in cols])
     total_s = frame["est_seconds"].dropna().sum()
     peak = frame["gpu_gb"].dropna().max() if frame["gpu_gb"].notna().any() else None
     table.add_row("total", "", "", "", "", "", f"max {fmt(peak)}", str(int(frame["questions"].sum())), str(int(frame["stored"].sum())),

@@ -221,6 +221,8 @@ def test_auto_dtype_is_bf16_only_where_cpuinfo_names_bf16_arithmetic(monkeypatch
     assert tb.cpu_bf16(x86) == "avx512_bf16" and tb.cpu_bf16(arm) == "bf16" and tb.cpu_bf16(old) is None
     assert tb.cpu_bf16("model name\t: bf16 in a name is not a flag\n") is None
     monkeypatch.setattr(tb, "cpu_bf16", lambda cpuinfo=None: "amx_bf16")
+    assert tb.auto_dtype(on_cuda=False) == "fp32"  # bf16 changed 16.5% of SmolLM2's letters: opt-in only
+    monkeypatch.setattr(tb, "CPU_BF16_BY_DEFAULT", True)
     assert tb.auto_dtype(on_cuda=False) == "bf16"
     monkeypatch.setattr(tb, "cpu_bf16", lambda cpuinfo=None: None)
     assert tb.auto_dtype(on_cuda=False) == "fp32"
@@ -243,6 +245,8 @@ def test_plan_shows_the_dtype_auto_resolves_to(monkeypatch):
     zoo = load_zoo()
     monkeypatch.setattr(tb, "cpu_bf16", lambda cpuinfo=None: "avx512_bf16")
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert plan.planned_dtype(zoo["smollm2-135m"]) == "fp32 (auto; bf16 opt-in)"
+    monkeypatch.setattr(tb, "CPU_BF16_BY_DEFAULT", True)
     assert plan.planned_dtype(zoo["smollm2-135m"]) == "bf16 (auto)"
     assert plan.planned_dtype(replace(zoo["smollm2-135m"], dtype="fp32")) == "fp32"
     assert plan.planned_dtype(replace(zoo["smollm2-135m"], quantization="4bit")) == "4bit"

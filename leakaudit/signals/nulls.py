@@ -34,15 +34,19 @@ def wilson(hits: float, n: int, z: float = Z95) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def _paired_floats(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two per-question columns as floats (anything not a number: NaN) and where both are numbers."""
+    x, y = (np.asarray(pd.to_numeric(pd.Series(np.asarray(v, dtype=object)), errors="coerce"), dtype=float) for v in (a, b))
+    return x, y, ~np.isnan(x) & ~np.isnan(y)
+
+
 def rate_vs_null(fired: pd.Series | np.ndarray, null_prob: pd.Series | np.ndarray, what: str) -> dict[str, Any]:
     """Observed firing rate against the mean per-question null probability, with the excess's 95% interval.
 
     ``fired`` is 0/1 (or a rate in [0, 1]) per question; ``null_prob`` the probability a
     model that never saw the data would fire on it. Rows where either is NaN are left out.
     """
-    f = np.asarray(pd.to_numeric(pd.Series(np.asarray(fired, dtype=object)), errors="coerce"), dtype=float)
-    p0 = np.asarray(pd.to_numeric(pd.Series(np.asarray(null_prob, dtype=object)), errors="coerce"), dtype=float)
-    ok = ~np.isnan(f) & ~np.isnan(p0)
+    f, p0, ok = _paired_floats(fired, null_prob)
     n = int(ok.sum())
     if n == 0:
         return {}
@@ -57,9 +61,7 @@ def rate_vs_null(fired: pd.Series | np.ndarray, null_prob: pd.Series | np.ndarra
 
 def paired_vs_null(observed: pd.Series | np.ndarray, control: pd.Series | np.ndarray, what: str) -> dict[str, Any]:
     """Mean of ``observed`` against the mean of a per-question ``control`` (same questions): paired interval."""
-    o = np.asarray(pd.to_numeric(pd.Series(np.asarray(observed, dtype=object)), errors="coerce"), dtype=float)
-    c = np.asarray(pd.to_numeric(pd.Series(np.asarray(control, dtype=object)), errors="coerce"), dtype=float)
-    ok = ~np.isnan(o) & ~np.isnan(c)
+    o, c, ok = _paired_floats(observed, control)
     n = int(ok.sum())
     if n == 0:
         return {}
