@@ -94,7 +94,9 @@ class TextHits(Signal):
         c = chance_of(audited)
         p = c ** audited["n_options"].astype(float).to_numpy() if getattr(settings, "circular", False) and "n_options" in audited else c
         null = binomial_above(audited["text_n"].to_numpy(dtype=float), self.allowed(audited, settings).to_numpy(dtype=float), p)
-        return rate_vs_null(self.fires(audited, settings).astype(float), null, "inspectors guessing at chance")
+        # a guess counts at any confidence here, so under --min-confidence this null is an upper bound (the excess a lower one)
+        what = "inspectors guessing at chance" + (", hits at any confidence" if getattr(settings, "min_confidence", None) else "")
+        return rate_vs_null(self.fires(audited, settings).astype(float), null, what)
 
     def compute(self, ctx: EvidenceContext) -> pd.DataFrame:
         text = ctx.per_sample("text")
