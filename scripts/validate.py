@@ -4,6 +4,7 @@
     python scripts/validate.py --runs DIR prepare          # question files into DIR/data (shuffled, seeded)
     python scripts/validate.py --runs DIR run mmstar       # the panel's text-only answers, slice by slice
     python scripts/validate.py --runs DIR run others       # MathVista MC, MATH-Vision MC, MMBench, MMMU-Pro
+    python scripts/validate.py --runs DIR run small        # only the three small samples (a lane beside others)
     python scripts/validate.py --runs DIR tables           # the tables of docs/validation.md (markdown)
     python scripts/validate.py --runs DIR all              # all of the above in order
 
@@ -55,15 +56,16 @@ BENCHES = {
     "mmbench": ("mmbench", SHARED / "mmbench_samples"),
     "mmmu_pro": ("mmmu_pro", SHARED / "mmmu_pro_samples"),
 }
-LANES = {"mmstar": ["mmstar"], "others": ["mathvista", "mathvision", "mmbench", "mmmu_pro"]}
+LANES = {"mmstar": ["mmstar"], "others": ["mathvista", "mathvision", "mmbench", "mmmu_pro"],
+         "small": ["mmbench", "mmmu_pro", "mathvision"]}
 #: slice ends (questions): small first, so a complete panel exists early; each model restarts once per slice
-SLICES = {"mmstar": [50, 100, 200, 400, 700, 1000, 1500], "mathvista": [60, 120, 240, 540]}
+SLICES = {"mmstar": [50, 100, 200, 400, 700, 1000, 1500], "mathvista": [60, 120, 240, 540], "mathvision": [50]}
 #: bf16 weights for the Qwen models on the hf backend: about 2.6x the fp32 matmul throughput of this CPU
 #: (avx512_bf16), and the study's long pole; the small models keep the zoo's fp32
 DTYPES = {"qwen2.5-coder-0.5b": "bf16", "qwen2.5-coder-1.5b": "bf16"}
 #: the backend check: the Qwen models through llama.cpp on the first questions the hf lane asks
 SPEED_MODELS = ["qwen2.5-coder-0.5b-llamacpp", "qwen2.5-coder-1.5b-llamacpp"]
-SPEED_QUESTIONS = 30
+SPEED_QUESTIONS = 20
 
 
 def log(msg: str) -> None:
@@ -120,7 +122,8 @@ def n_questions(runs: Path, bench: str) -> int:
 def run_command(runs: Path, bench: str, model: str, limit: int, run_dir: Path | None = None) -> list[str]:
     return [sys.executable, "-m", "leakaudit", "run", BENCHES[bench][0], "--path", str(bench_path(runs, bench)), "--no-images",
             "--models", model, "--condition", "text", "--limit", str(limit), "--run-dir", str(run_dir or runs / bench),
-            "--no-progress", "--json"] + (["--dtype", DTYPES[model]] if model in DTYPES else [])
+            "--no-progress", "--json"] + (["--dtype", DTYPES[model]] if model in DTYPES else []) \
+        + (["--model-args", "n_threads=1"] if model.endswith("-llamacpp") else [])  # one thread: the spin-waits of two cost more on a busy machine
 
 
 def run_lane(runs: Path, lane: str) -> None:
@@ -161,7 +164,7 @@ def wilson(hits: int, n: int) -> tuple[float, float]:
 
 
 def answered_by_all(runs: Path, bench: str, models: list[str]):
-    """The benchmark restricted to the questions every inspector answered (a prefix of the seeded order)."""
+    """The benchmark restricted to the first questions (seeded order) that every inspector answered."""
     from leakaudit.benchmark import load_benchmark
     from leakaudit.store import AnswerStore
 
@@ -174,7 +177,13 @@ def answered_by_all(runs: Path, bench: str, models: list[str]):
     text = answers[(answers["condition"] == "text") & answers["model"].isin(models)]
     per_model = [set(text.loc[text["model"] == m, "sample_hash"]) for m in models]
     done = set.intersection(*per_model) if per_model else set()
-    return full, full.subset([s.id for s in full.samples if s.content_hash in done])
+    # the longest prefix of the seeded order: a slice cut short stores its questions by length, not by order
+    prefix = []
+    for s in full.samples:
+        if s.content_hash not in done:
+            break
+        prefix.append(s.id)
+    return full, full.subset(prefix)
 
 
 def mathvista_reference(pids: list[str]) -> dict[str, int]:
@@ -267,6 +276,30 @@ def bench_numbers(runs: Path, bench: str, models: list[str]) -> dict:
     return out
 
 
+def speed_numbers(runs: Path) -> dict:
+    """hf (bf16) vs llama.cpp on the same first MMStar questions: model seconds per answer, same choice, accuracy."""
+    from leakaudit.store import AnswerStore
+
+    out: dict = {}
+    cpp_file, hf_file = runs / "speed-llamacpp" / "answers.sqlite", runs / "mmstar" / "answers.sqlite"
+    if not (cpp_file.is_file() and hf_file.is_file()):
+        return out
+    with AnswerStore(cpp_file, read_only=True) as s1, AnswerStore(hf_file, read_only=True) as s2:
+        cpp, hf = s1.answers(), s2.answers()
+    for twin in SPEED_MODELS:
+        name = twin.removesuffix("-llamacpp")
+        a = cpp[cpp["model"] == twin].set_index("sample_hash")
+        b = hf[hf["model"] == name].set_index("sample_hash")
+        both = a.index.intersection(b.index)
+        if not len(both):
+            continue
+        a, b = a.loc[both], b.loc[both]
+        out[name] = {"questions": int(len(both)), "hf_bf16_s_per_q": float(b["seconds"].mean()), "llamacpp_s_per_q": float(a["seconds"].mean()),
+                     "same_choice": int((a["chosen"] == b["chosen"]).sum()), "hf_accuracy": float(b["correct"].mean()),
+                     "llamacpp_accuracy": float(a["correct"].mean())}
+    return out
+
+
 def fmt_pct(x: float | None) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
 
@@ -277,7 +310,7 @@ def fmt_ci(ci) -> str:
 
 def print_tables(runs: Path, json_out: Path | None = None) -> dict:
     models = inspectors()
-    numbers = {b: bench_numbers(runs, b, models) for b in BENCHES}
+    numbers: dict = {b: bench_numbers(runs, b, models) for b in BENCHES}
     print(f"panel ({GROUP}, text-only inspectors): {', '.join(models)}; cloze scoring, 0-shot, hit at >= 0.5 of the option probability\n")
     print("| benchmark | questions | asked of all 4 | flagged text-answerable | 95% CI (Wilson) | agreement with published references | wall time (under load) |")
     print("|---|---:|---:|---:|---:|---|---:|")
@@ -308,6 +341,20 @@ def print_tables(runs: Path, json_out: Path | None = None) -> dict:
             print(f"confusion (panel flag vs reference): tp {a['tp']}, fp {a['fp']}, fn {a['fn']}, tn {a['tn']}")
             for m, am in n["agreement_per_model"].items():
                 print(f"  {m} alone: kappa {am['kappa']:.2f}, precision {am['precision']:.2f}, recall {am['recall']:.2f}")
+    for b, n in numbers.items():
+        if "accuracy" not in n and n.get("probe"):
+            p = n["probe"]
+            print(f"\n{b}: no question answered by all inspectors yet; probe (model-free, all {p.get('n')} questions): "
+                  f"accuracy {fmt_pct(p.get('accuracy'))} (CI {fmt_ci(p.get('ci'))}), chance {fmt_pct(p.get('chance'))}")
+    speed = speed_numbers(runs)
+    if speed:
+        print("\nbackends on the same MMStar questions (cloze, 0-shot; model seconds per answer, measured under load)")
+        print("| model | questions | hf bf16 s/q | llama.cpp s/q (1 thread) | same choice | accuracy hf / llama.cpp |")
+        print("|---|---:|---:|---:|---:|---|")
+        for m, v in speed.items():
+            print(f"| {m} | {v['questions']} | {v['hf_bf16_s_per_q']:.1f} | {v['llamacpp_s_per_q']:.1f} | {v['same_choice']} | "
+                  f"{fmt_pct(v['hf_accuracy'])} / {fmt_pct(v['llamacpp_accuracy'])} |")
+    numbers["_speed"] = speed
     if json_out:
         from leakaudit.audit.result import jsonable
 

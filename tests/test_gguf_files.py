@@ -182,3 +182,11 @@ def test_the_cli_refuses_a_wrong_hash_with_a_clear_error(tmp_path, monkeypatch):
                                     "--run-dir", str(tmp_path / "run")])
     assert res.exit_code == 2, res.output
     assert "sha256 of" in res.output and "the zoo pins 2222" in res.output and "Traceback" not in res.output
+
+
+def test_report_panel_sentence_names_the_code_tuned_models_once():
+    from leakaudit.report.panel import panel_of
+
+    panel = panel_of({"settings": {"inspectors": ["smollm2-135m", "qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-llamacpp"]}}, load_zoo())
+    assert panel.n_distinct == 2 and panel.largest_b == 1.54
+    assert "largest 1.5B (smollm2-135m, qwen2.5-coder-1.5b); 1 tuned for code (qwen2.5-coder-1.5b)" in panel.sentence()
