@@ -21,7 +21,7 @@ from .benchmark import Benchmark
 from .errors import LeakauditError
 from .settings import AuditSettings
 from .signals import REASON_BALANCE, REASON_UNAUDITED
-from .signals.builtin import threshold_rule
+from .signals.builtin import hit_share, threshold_rule
 from .outputs import as_list, write_table
 
 REMOVED_FILE = "removed.csv"
@@ -158,8 +158,7 @@ def per_question_metrics(evidence: pd.DataFrame) -> dict[str, np.ndarray]:
     def share(hits: str, n: str) -> np.ndarray:
         if hits not in evidence or n not in evidence:
             return np.full(len(evidence), np.nan)
-        asked = pd.to_numeric(evidence[n], errors="coerce").to_numpy(dtype=float)
-        return np.where(asked > 0, pd.to_numeric(evidence[hits], errors="coerce").to_numpy(dtype=float) / np.where(asked > 0, asked, 1), np.nan)
+        return hit_share(evidence, hits, n).to_numpy(dtype=float)
 
     out = {"text_accuracy": 100 * share("text_hits", "text_n"), "MG": 100 * (share("vision_hits", "vision_n") - share("blind_hits", "blind_n"))}
     return {k: v for k, v in out.items() if not np.isnan(v).all()}

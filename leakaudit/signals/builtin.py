@@ -91,8 +91,9 @@ class TextHits(Signal):
         audited = evidence[evidence["text_n"].fillna(0) > 0]
         if audited.empty:
             return {}
-        c = chance_of(audited)
-        p = c ** audited["n_options"].astype(float).to_numpy() if getattr(settings, "circular", False) and "n_options" in audited else c
+        circular = bool(getattr(settings, "circular", False))
+        p = np.array([_guess(o, circular) for o in pd.to_numeric(audited["n_options"]).fillna(0).astype(int)])
+        p = np.where(p > 0, p, np.nan)  # an open question has no chance to guess: left out, as in chance_of
         null = binomial_above(audited["text_n"].to_numpy(dtype=float), self.allowed(audited, settings).to_numpy(dtype=float), p)
         # a guess counts at any confidence here, so under --min-confidence this null is an upper bound (the excess a lower one)
         what = "inspectors guessing at chance" + (", hits at any confidence" if getattr(settings, "min_confidence", None) else "")

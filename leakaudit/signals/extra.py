@@ -353,7 +353,8 @@ def _signal_scores(evidence: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 MIN_PER_CLASS = 5
 
 
-def fit_combined(evidence: pd.DataFrame, *, folds: int = 5, seed: int = 0) -> tuple[pd.Series, dict[str, Any]]:
+def fit_combined(evidence: pd.DataFrame, *, folds: int = 5, seed: int = 0,
+                 scores: tuple[pd.DataFrame, list[str]] | None = None) -> tuple[pd.Series, dict[str, Any]]:
     """The combined score, fitted: out-of-fold P(text-answerable) from a logistic regression on the validated signals' scores.
 
     The weights come from labelled questions (``truth_label``: the demo's ground truth, or a
@@ -361,7 +362,8 @@ def fit_combined(evidence: pd.DataFrame, *, folds: int = 5, seed: int = 0) -> tu
     a model that did not see its label, ``calibration_curve`` shows whether a score of 0.8
     means 80%, and the weights are those of the model refitted on every labelled question.
     Unvalidated signals (min-k) never enter. Without enough labelled questions there is no
-    combined score (NaN) and the info says why.
+    combined score (NaN) and the info says why. ``scores``: :func:`_signal_scores` when the
+    caller has it already (``evidence_matrix``).
     """
     from sklearn.calibration import calibration_curve
     from sklearn.linear_model import LogisticRegression
@@ -372,7 +374,7 @@ def fit_combined(evidence: pd.DataFrame, *, folds: int = 5, seed: int = 0) -> tu
 
     from . import label_truth
 
-    m, names = _signal_scores(evidence)
+    m, names = scores if scores is not None else _signal_scores(evidence)
     empty = pd.Series(np.nan, index=evidence.index)
     truth = label_truth(evidence)
     if not names:
@@ -411,8 +413,8 @@ def evidence_matrix(evidence: pd.DataFrame) -> pd.DataFrame:
     evidence signal its ``<prefix>_score``; the combined score is :func:`fit_combined`'s
     (NaN where there are no labelled questions to fit it on).
     """
-    m, _ = _signal_scores(evidence)
-    m["combined_score"] = fit_combined(evidence)[0].to_numpy()
+    m, names = _signal_scores(evidence)
+    m["combined_score"] = fit_combined(evidence, scores=(m, names))[0].to_numpy()
     return m
 
 

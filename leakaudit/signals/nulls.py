@@ -20,18 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..evidence_tests.probe import wilson_interval
+
 Z95 = 1.959964
-
-
-def wilson(hits: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a proportion (good at small n and near 0 or 1)."""
-    if n <= 0:
-        return (float("nan"), float("nan"))
-    p = hits / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(max(p * (1 - p) / n + z * z / (4 * n * n), 0.0)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def _paired_floats(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -51,7 +42,7 @@ def rate_vs_null(fired: pd.Series | np.ndarray, null_prob: pd.Series | np.ndarra
     if n == 0:
         return {}
     observed, null = float(f[ok].mean()), float(p0[ok].mean())
-    lo, hi = wilson(float(f[ok].sum()), n)
+    lo, hi = wilson_interval(float(f[ok].sum()), n)
     # one-sided normal approximation of the Poisson-binomial count under the null
     var = float((p0[ok] * (1 - p0[ok])).sum())
     z = (float(f[ok].sum()) - float(p0[ok].sum())) / math.sqrt(var) if var > 0 else float("nan")
@@ -99,4 +90,4 @@ def describe(info: dict[str, Any], *, unit: str = "of questions") -> str:
             f"({info.get('null_what', 'null')}): excess {100 * info['excess']:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]")
 
 
-__all__ = ["Z95", "binomial_above", "chance_of", "describe", "paired_vs_null", "rate_vs_null", "wilson"]
+__all__ = ["Z95", "binomial_above", "chance_of", "describe", "paired_vs_null", "rate_vs_null"]
