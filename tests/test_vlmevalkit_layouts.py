@@ -256,8 +256,10 @@ def test_audit_folder_csvs_keep_na_texts(tmp_path):
     from leakaudit.audit.result import AuditResult
 
     (tmp_path / "summary.json").write_text("{}")
-    pd.DataFrame([{"model": "NA", "benchmark": "b", "category": "None", "S_v": 50.0, "S_t": None}]).to_csv(tmp_path / "metrics.csv", index=False)
-    pd.DataFrame([{"sample_id": "NA", "sample_hash": "h", "category": "null"}]).to_csv(tmp_path / "samples.csv", index=False)
+    pd.DataFrame([{"model": "NA", "kind": "lvlm", "benchmark": "b", "category": "None", "S_v": 50.0, "S_wv": 40.0, "S_t": None, "MG": 10.0,
+                   "ML": None}]).to_csv(tmp_path / "metrics.csv", index=False)
+    pd.DataFrame([{"benchmark": "b", "sample_id": "NA", "sample_hash": "h", "category": "null", "chance": 0.25, "text_hits": 1,
+                   "text_n": 2}]).to_csv(tmp_path / "samples.csv", index=False)
     res = AuditResult.load(tmp_path)
     row = res.metrics.iloc[0]
     assert (row["model"], row["category"], row["S_v"]) == ("NA", "None", 50.0) and pd.isna(row["S_t"])

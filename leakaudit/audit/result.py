@@ -235,7 +235,9 @@ def _checked_summary(file: Path, summary: Any) -> dict[str, Any]:
 #: or by another tool is told which one is missing or wrong instead of failing inside the report.
 METRIC_KEYS = ("model", "kind", "benchmark", "S_v", "S_wv", "S_t", "MG", "ML")
 METRIC_NUMBERS = tuple(c for c in METRIC_COLUMNS if c.startswith(SCORE_PREFIXES)) + ("n", "n_v", "n_wv", "n_t", "chance", "text_shots", "n_models")
-SAMPLE_KEYS = ("benchmark", "sample_id", "chance", "text_hits", "text_n")
+SAMPLE_KEYS = ("benchmark", "sample_id")
+#: what a report draws from every sample besides its keys (``regenerate`` reads the keys and labels only)
+REPORT_SAMPLE_KEYS = ("chance", "text_hits", "text_n")
 SAMPLE_NUMBERS = ("n_options", "chance", "vision_hits", "vision_n", "text_hits", "text_n", "text_threshold", "p_value", "blind_hits", "blind_n")
 SAMPLE_FLAGS = ("kept",)
 ANSWER_KEYS = ("model", "condition", "rotation")

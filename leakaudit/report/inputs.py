@@ -220,9 +220,16 @@ class ReportInputs:
 def load_report_inputs(report_dir: str | Path, *, load_images: bool = True) -> ReportInputs:
     """Read an audit output folder (``summary.json`` + ``metrics.csv`` + samples) for a report."""
     from ..audit import AuditResult
+    from ..audit.result import REPORT_SAMPLE_KEYS, SAMPLES_CSV, SAMPLES_PARQUET
+    from ..errors import DataError
 
     report_dir = Path(report_dir)
     result = AuditResult.load(report_dir)  # a file that is not what its name says is a DataError naming it
+    missing = [c for c in REPORT_SAMPLE_KEYS if c not in result.samples.columns]
+    if missing and len(result.samples):
+        name = SAMPLES_PARQUET if (report_dir / SAMPLES_PARQUET).is_file() else SAMPLES_CSV
+        raise DataError(report_dir / name, None, missing[0], f"no {', '.join(missing)} column: the report plots the text-only hits "
+                        f"of every sample (found {', '.join(map(str, result.samples.columns))[:200]})")
     store_path = find_store(report_dir, result.summary)
     runs: list[dict[str, Any]] = []
     digest = None
