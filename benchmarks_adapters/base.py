@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Iterable
 
 from leakaudit.benchmark import Benchmark
 from leakaudit.errors import DataError, RowErrors
-from leakaudit.io import load_hub_rows, read_local_rows
+from leakaudit.io import VLMEVALKIT_COLUMNS, load_hub_rows, read_local_rows
 from leakaudit.schema import Sample
 
 
@@ -38,10 +38,12 @@ class BenchmarkAdapter:
     required_columns: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
     #: file names a local copy usually has (``data.jsonl``); a folder path finds them
     local_files: ClassVar[tuple[str, ...]] = ()
-    #: also read VLMEvalKit TSV files (index, question, A.., answer, base64 image)
+    #: also read VLMEvalKit's layout (index, question, A.., answer, base64 image): its TSV files
+    #: and result tables, and any copy of them in another format (CSV, JSON Lines, parquet)
     accepts_vlmevalkit: ClassVar[bool] = True
-    #: its own layout keeps the options in ``A``, ``B``.. columns (MMBench), so a VLMEvalKit
-    #: table of it reads natively; every other adapter reads such a table with the VLMEvalKit mapper
+    #: its own layout keeps the options in ``A``, ``B``.. columns (MMBench, submissions), so a
+    #: VLMEvalKit table of it reads natively; every other adapter reads such a table with
+    #: ``vlmevalkit_row_to_sample``
     options_in_letter_columns: ClassVar[bool] = False
     #: MMBench-style circular copies share ``index % 1_000_000`` (meta['circular_group'])
     circular_groups: ClassVar[bool] = False
@@ -94,7 +96,7 @@ class BenchmarkAdapter:
         return self.build(rows, source=source, fmt="hub", file=source, root=None, on_error=on_error, limit=limit, split=split)
 
     def load_local(self, path: Path, *, split: str | None = None, limit: int | None = None, on_error: str = "raise") -> Benchmark:
-        from leakaudit.io import TABLE_FORMATS, filter_split
+        from leakaudit.io import columns_of, filter_split
 
         rows, fmt, file, root = read_local_rows(path, adapter=self)
         rows, used = filter_split(rows, split, self.hub_split if self.files_hold_all_splits else None, Path(file))
@@ -102,33 +104,28 @@ class BenchmarkAdapter:
             import logging
 
             logging.getLogger(__name__).warning("%s holds several splits; loading split %r (pass --split for another)", file, used)
-        vlmevalkit = fmt in TABLE_FORMATS and bool(rows) and self.reads_as_vlmevalkit(rows[0])
-        mapper = self._vlmevalkit_row_to_sample if vlmevalkit else None
+        mapper = self.vlmevalkit_row_to_sample if rows and self.reads_as_vlmevalkit(columns_of(rows)) else None
         return self.build(rows, source=file, fmt=fmt, file=file, root=root, on_error=on_error, limit=limit, split=used or split or self.hub_split, mapper=mapper)
 
-    def _vlmevalkit_row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample:
+    def reads_as_vlmevalkit(self, columns: Iterable[str]) -> bool:
+        """True when a file with these columns is in VLMEvalKit's layout rather than this benchmark's own.
+
+        VLMEvalKit's core columns (index, question, answer) must be there, and either a column
+        of the benchmark's own layout is missing (SEED-Bench's ``choice_a``, MathVista's
+        ``pid``) or the options sit in ``A``, ``B``.. columns where the own layout has none:
+        MMStar's hub copy has the same index/question/answer/category columns with the options
+        inline, VLMEvalKit's ``MMStar.tsv`` has them in ``A``..``D``. The columns decide, not the format.
+        """
+        cols = set(columns)
+        if not self.accepts_vlmevalkit or not all(c in cols for c in VLMEVALKIT_COLUMNS):
+            return False
+        return bool(self.missing_columns(cols)) or (not self.options_in_letter_columns and {"A", "B"} <= cols)
+
+    def vlmevalkit_row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample:
+        """One row of VLMEvalKit's layout; an adapter whose benchmark VLMEvalKit lays out otherwise overrides it (MMMU, MathVista)."""
         from .common import vlmevalkit_row_to_sample
 
         return vlmevalkit_row_to_sample(self.name, row, index, file=file, root=root, circular=self.circular_groups)
-
-    def reads_as_vlmevalkit(self, row: dict[str, Any]) -> bool:
-        """True when a table row is VLMEvalKit's layout rather than this benchmark's own.
-
-        VLMEvalKit distributes every multiple-choice benchmark with the options in ``A``,
-        ``B``.. columns; MMStar's own layout has the same index/question/answer/category
-        columns but its options inline, so the option columns decide, not the column set.
-        """
-        if not self.accepts_vlmevalkit:
-            return False
-        from leakaudit.io import VLMEVALKIT_COLUMNS
-
-        if not self.options_in_letter_columns and {"A", "B", *VLMEVALKIT_COLUMNS} <= set(row):
-            return True
-        return not self.has_native_columns(row)
-
-    def has_native_columns(self, row: dict[str, Any]) -> bool:
-        """True when ``row`` has every required column of this benchmark's own layout."""
-        return not self.missing_columns(row.keys())
 
     def missing_columns(self, columns: Iterable[str]) -> list[str]:
         cols = set(columns)

@@ -31,6 +31,8 @@ from leakaudit.textsafe import MAX_NESTING, bracket_depth as _bracket_depth, nes
 _B64_RE = re.compile(r"^[A-Za-z0-9+/=\s]+$")
 #: longest text accepted in one field (a question, an option, a hint); longer is refused at load
 MAX_FIELD_CHARS = 200_000
+#: longest list of images in one text cell (VLMEvalKit's multi-image rows: a list of base64 strings)
+MAX_IMAGE_LIST_CHARS = 100_000_000
 #: longest image path accepted (most file systems allow 4096 bytes, 255 per component)
 MAX_PATH_CHARS, MAX_NAME_BYTES = 4096, 255
 _DATA_URI_RE = re.compile(r"^data:image/[A-Za-z0-9.+-]+;base64,", re.IGNORECASE)
@@ -119,8 +121,8 @@ def derive_id(prefix: str, *parts: Any) -> str:
 
 
 # -- options and answers ----------------------------------------------------------------
-def parse_list(value: Any, *, file=None, row=None, field="options") -> list[Any]:
-    """A list from a list, a numpy array, a JSON string or a Python-list literal string."""
+def parse_list(value: Any, *, file=None, row=None, field="options", max_chars: int = MAX_FIELD_CHARS) -> list[Any]:
+    """A list from a list, a numpy array, a JSON string or a Python-list literal string (at most ``max_chars`` long)."""
     if is_missing_container(value):
         return []
     if isinstance(value, (list, tuple)):
@@ -131,8 +133,8 @@ def parse_list(value: Any, *, file=None, row=None, field="options") -> list[Any]
         s = value.strip()
         if not s.startswith("["):
             raise DataError(file, row, field, f"expected a list (JSON or Python literal), got {s[:60]!r}")
-        if len(s) > MAX_FIELD_CHARS:
-            raise DataError(file, row, field, f"list text is {len(s):,} characters long; the limit is {MAX_FIELD_CHARS:,}")
+        if len(s) > max_chars:
+            raise DataError(file, row, field, f"list text is {len(s):,} characters long; the limit is {max_chars:,}")
         if _bracket_depth(s) > MAX_NESTING:
             raise DataError(file, row, field, f"value nested more than {MAX_NESTING} levels deep")
         try:
@@ -163,9 +165,10 @@ def options_from_list(value: Any, *, file=None, row=None, field="options") -> li
 def options_from_columns(row: dict[str, Any], letters: str = LETTERS, *, names: Iterable[str] | None = None, file=None, row_index=None) -> list[str]:
     """Options from ``A``..``J`` (or ``choice_a``..) columns, up to the last present one (MMBench has NaN for absent D).
 
-    Missing options may only trail: an empty (or ``nan``) option followed by a present one
-    (A=x, B=y, C=nan, D=z; or options {A, C, D}) is an error naming the gap, never a
-    silently shorter question.
+    Only an empty cell (or None / NaN) is an absent option; "None", "N/A", "nan"... are option
+    texts. Missing options may only trail: an empty option followed by a present one (A=x,
+    B=y, C empty, D=z; or options {A, C, D}) is an error naming the gap, never a silently
+    shorter question.
     """
     cols = list(names) if names is not None else list(letters)
     present = [c for c in cols if not is_missing(row.get(c))]
@@ -348,7 +351,8 @@ def image_refs(value: Any, *, file=None, row=None, field="image", root: Path | N
     if isinstance(value, str):
         s = value.strip()
         if s.startswith("["):
-            return image_refs(parse_list(s, file=file, row=row, field=field), file=file, row=row, field=field, root=root)
+            items = parse_list(s, file=file, row=row, field=field, max_chars=MAX_IMAGE_LIST_CHARS)
+            return image_refs(items, file=file, row=row, field=field, root=root)
         if _DATA_URI_RE.match(s):
             return [ImageRef(b64=s[s.index(",") + 1:], origin=origin)]
         if looks_like_base64_image(s):

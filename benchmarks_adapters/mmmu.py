@@ -4,6 +4,11 @@ Hub layout: ``id`` (``validation_<Subject>_<n>``), ``question`` with ``<image n>
 placeholders, ``options`` as a Python-list string, ``answer``, ``image_1``..``image_7``,
 ``question_type`` (multiple-choice / open), ``subfield``. Open questions are kept with
 their free-form answer and an answer type (integer / float / text / list).
+
+VLMEvalKit's ``MMMU_DEV_VAL.tsv`` lays the same questions out as ``index``, ``question``,
+``A``..``I``, ``answer``, ``image`` (base64, or a list of them for several images),
+``image_path``, ``split`` (dev / validation), ``category``, ``l2-category``; it loads too,
+the validation split unless ``--split dev``.
 """
 from __future__ import annotations
 
@@ -14,7 +19,17 @@ from leakaudit.errors import DataError
 from leakaudit.schema import Sample
 
 from .base import BenchmarkAdapter
-from .common import free_form_type, images_from_columns, normalise_letter, options_from_list, parse_list, text
+from .common import (
+    first,
+    free_form_type,
+    images_from_columns,
+    is_missing_container,
+    normalise_letter,
+    options_from_columns,
+    options_from_list,
+    parse_list,
+    text,
+)
 
 #: Hub revision loaded by default; override with ``load(..., revision=...)`` or by
 #: setting this before loading. "main" is the dataset's head: these machines cannot reach
@@ -63,6 +78,8 @@ class MMMUAdapter(BenchmarkAdapter):
     hub_split = "validation"
     hub_revision = MMMU_REVISION
     required_columns = ("id", "question", "options", "answer")
+    #: VLMEvalKit's MMMU_DEV_VAL.tsv holds the dev and the validation split
+    files_hold_all_splits = True
 
     def row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample:
         sid = text(row.get("id"), file=file, row=index, field="id", required=True)
@@ -94,3 +111,22 @@ class MMMUAdapter(BenchmarkAdapter):
                 "has_image": bool(images),
             },
         )
+
+    def vlmevalkit_row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample:
+        """A VLMEvalKit row mapped onto the hub layout and read as one: the same answers, images and (given an ``id`` column) ids."""
+        options = options_from_columns(row, file=file, row_index=index)
+        vlm_index = text(row.get("index"), file=file, row=index, field="index")
+        hub_row = {
+            **row,
+            "id": text(row.get("id"), file=file, row=index, field="id") or vlm_index,
+            "options": options,
+            "image_1": row.get("image") if not is_missing_container(row.get("image")) else row.get("image_path"),
+            "question_type": row.get("question_type") or ("multiple-choice" if options else "open"),
+            "subfield": first(row, "subfield", "l2-category", "l2_category"),
+        }
+        sample = self.row_to_sample(hub_row, index, file=file, root=root)
+        if sample.category is None:  # the id is VLMEvalKit's index, not validation_<Subject>_<n>: the row's own subject
+            sample.category = text(row.get("category"), file=file, row=index, field="category")
+        sample.hint = text(row.get("hint"), file=file, row=index, field="hint")  # VLMEvalKit puts it before the question
+        sample.meta.update(layout="vlmevalkit", index=vlm_index)
+        return sample

@@ -55,6 +55,7 @@ class SubmissionAdapter(BenchmarkAdapter):
     name = "submission"
     description = "Generic submission: JSONL/CSV/parquet (question, options or A..J, answer, image paths) or VLMEvalKit TSV"
     required_columns = ("question", "answer")
+    options_in_letter_columns = True
 
     def row_to_sample(self, row: dict[str, Any], index: int, *, file: str | None, root: Path | None) -> Sample:
         question = text(row.get("question"), file=file, row=index, field="question", required=True)

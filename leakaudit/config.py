@@ -67,15 +67,30 @@ def _scalar(v: Any) -> str:
     return str(v)
 
 
+def read_yaml_file(path: str | Path, what: str = "YAML file") -> Any:
+    """The value in a YAML file (a config, a zoo); one ConfigError line naming the file, line and problem otherwise."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: invalid UTF-8 at line {line} (byte {exc.start}): {exc.reason}; save the {what} as UTF-8") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {exc.problem or exc.context or 'syntax error'}") from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())[:300] or type(exc).__name__}") from None
+
+
 def read_config(path: str | Path) -> dict[str, Any]:
     """The YAML mapping in ``path``; ConfigError naming the file when it is not one."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the configuration file ({exc})") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    data = read_yaml_file(path, "configuration file")
     if data is None:
         return {}
     if not isinstance(data, dict):

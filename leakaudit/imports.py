@@ -48,7 +48,7 @@ from .store import Answer, AnswerStore
 from .types import CONDITIONS, IMPORT_FORMATS, stored_blind_mode
 
 FORMATS = IMPORT_FORMATS
-TABLE_SUFFIXES = (".xlsx", ".xls", ".tsv", ".csv", ".parquet", ".pq", ".jsonl", ".json")
+TABLE_SUFFIXES = (".xlsx", ".xls", ".tsv", ".csv", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
 #: doc fields lm-eval copies from the dataset that identify a question
 DOC_ID_FIELDS = ("id", "index", "question_id", "pid", "sample_id", "qid")
 #: columns that carry the question text, checked against the matched question
@@ -110,27 +110,27 @@ class ImportSummary:
 
 
 # -- reading files -----------------------------------------------------------------------------
-def read_table(file: Path) -> pd.DataFrame:
-    """A VLMEvalKit-style result table from xlsx, tsv, csv, parquet or JSON (Lines)."""
-    suffix = file.suffix.lower()
-    try:
-        if suffix in (".xlsx", ".xls"):
-            from .io import read_excel_frame
+def table_rows(file: Path) -> list[dict[str, Any]]:
+    """The rows of a VLMEvalKit-style result table (xlsx, tsv, csv, parquet, JSON (Lines)).
 
-            return read_excel_frame(file)
-        if suffix == ".tsv":
-            return pd.read_csv(file, sep="\t", dtype=str, keep_default_na=False)
-        if suffix == ".csv":
-            return pd.read_csv(file, dtype=str, keep_default_na=False)
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(file)
-        if suffix == ".jsonl":
-            return pd.read_json(file, lines=True, dtype=False)
-        if suffix == ".json":
-            return pd.read_json(file, dtype=False)
-    except Exception as exc:  # noqa: BLE001 - BadZipFile, ParserError, ArrowInvalid, UnicodeDecodeError...
-        raise DataError(file, None, None, f"cannot read as a prediction table ({type(exc).__name__}: {exc})") from None
-    raise DataError(file, None, None, f"unsupported file type {suffix or '(none)'}; a VLMEvalKit result is one of {', '.join(TABLE_SUFFIXES)}")
+    Read by ``leakaudit.io.read_rows``, the reader of benchmark files: cell texts as written
+    (a prediction "None" or "N/A" is a text, not a missing answer), a bad file named.
+    """
+    from .io import read_rows
+
+    suffix = file.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise DataError(file, None, None, f"unsupported file type {suffix or '(none)'}; a VLMEvalKit result is one of {', '.join(TABLE_SUFFIXES)}")
+    if not file.is_file():
+        raise DataError(file, None, None, "no such file")
+    if file.stat().st_size == 0:
+        raise DataError(file, None, None, "empty file")
+    return read_rows(file)
+
+
+def read_table(file: Path) -> pd.DataFrame:
+    """``table_rows`` as a DataFrame."""
+    return pd.DataFrame(table_rows(file))
 
 
 def _id_text(value: Any) -> str | None:
@@ -292,12 +292,9 @@ def _read_json(file: Path) -> Any:
 
 def _table_records(file: Path, fmt: str, id_column: str | None, prediction_column: str | None, verdict_column: str | None) -> tuple[list[_Rec], str | None]:
     """VLMEvalKit tables and MMMU-Pro JSON Lines: one row per prediction, named columns."""
-    if file.suffix.lower() in (".jsonl", ".ndjson"):
-        from .io import read_jsonl_rows
-
-        rows = read_jsonl_rows(file)
-    else:
-        rows = read_table(file).to_dict("records")
+    rows = table_rows(file)
+    if not rows:
+        raise DataError(file, None, None, "no predictions in the file (a header and no rows?)")
     columns: dict[str, None] = {}
     for r in rows[:1000]:
         columns.update(dict.fromkeys(r))
@@ -364,30 +361,25 @@ def _scienceqa_records(file: Path) -> list[_Rec]:
 
 
 def _lm_eval_records(file: Path, id_column: str | None) -> list[_Rec]:
+    from .io import read_jsonl_rows
+
     out = []
-    with file.open(encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(file, i, None, f"not valid JSON: {exc.msg}") from None
-            if not isinstance(rec, dict) or "doc" not in rec:
-                raise DataError(file, i, "doc", "an lm-eval samples line needs a 'doc' object")
-            doc = rec["doc"] if isinstance(rec["doc"], dict) else {}
-            fields = (id_column,) if id_column else DOC_ID_FIELDS
-            key = next((_id_text(doc[f]) for f in fields if f in doc and _id_text(doc[f]) is not None), None)
-            positional = key is None
-            if positional:
-                if id_column:
-                    raise DataError(file, i, id_column, f"the doc has no {id_column!r} field")
-                key = _id_text(rec.get("doc_id"))
-                if key is None:
-                    raise DataError(file, i, "doc_id", "no id in 'doc' and no 'doc_id'")
-            question = next((doc[f] for f in QUESTION_FIELDS if isinstance(doc.get(f), str)), None)
-            out.append(_Rec(i, key, question=question, positional=positional,
-                            lm_eval=(rec.get("filtered_resps", rec.get("resps")), rec.get("acc"))))
+    for i, rec in enumerate(read_jsonl_rows(file)):  # bad UTF-8 or JSON: a DataError naming the row and line
+        if "doc" not in rec:
+            raise DataError(file, i, "doc", "an lm-eval samples line needs a 'doc' object")
+        doc = rec["doc"] if isinstance(rec["doc"], dict) else {}
+        fields = (id_column,) if id_column else DOC_ID_FIELDS
+        key = next((_id_text(doc[f]) for f in fields if f in doc and _id_text(doc[f]) is not None), None)
+        positional = key is None
+        if positional:
+            if id_column:
+                raise DataError(file, i, id_column, f"the doc has no {id_column!r} field")
+            key = _id_text(rec.get("doc_id"))
+            if key is None:
+                raise DataError(file, i, "doc_id", "no id in 'doc' and no 'doc_id'")
+        question = next((doc[f] for f in QUESTION_FIELDS if isinstance(doc.get(f), str)), None)
+        out.append(_Rec(i, key, question=question, positional=positional,
+                        lm_eval=(rec.get("filtered_resps", rec.get("resps")), rec.get("acc"))))
     return out
 
 
@@ -619,4 +611,4 @@ def import_predictions(
                          n_refused=sum(r.extraction.endswith("refusal") for r in rows), notes=notes)
 
 
-__all__ = ["AUTO", "FORMATS", "ImportSummary", "import_predictions", "parse_verdict", "read_table", "same_question", "score_text"]
+__all__ = ["AUTO", "FORMATS", "ImportSummary", "import_predictions", "parse_verdict", "read_table", "same_question", "score_text", "table_rows"]

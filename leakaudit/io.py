@@ -44,7 +44,7 @@ KEY_FIELD = "id"
 ID_FIELDS = ("id", "pid", "index", "qid", "question_id", "sample_id")
 #: VLMEvalKit stores a repeated image once and points later rows at it by index
 _IMAGE_REF_MAX_LEN = 64
-#: the columns every VLMEvalKit TSV has (any adapter with ``accepts_vlmevalkit`` reads it)
+#: the columns every VLMEvalKit TSV has (``BenchmarkAdapter.reads_as_vlmevalkit``)
 VLMEVALKIT_COLUMNS = ("index", "question", "answer")
 
 
@@ -111,7 +111,7 @@ def _refuse_unsupported(path: Path) -> None:
 
 
 # -- reading ---------------------------------------------------------------------------------
-def _decode_utf8(data: bytes, file: Path, *, header_lines: int | None) -> str:
+def decode_utf8(data: bytes, file: Path, *, header_lines: int | None) -> str:
     """Decode, or name the line (and data row, for line-per-row formats) holding the first invalid byte."""
     try:
         return data.decode("utf-8-sig")
@@ -157,9 +157,14 @@ def _loads_bounded(text: str, file: Path, row: int | None, line_no: int | None) 
         raise DataError(file, row, None, f"invalid JSON{where}: {str(exc)[:300]}", line=line_no) from None
 
 
+def read_json_file(file: Path) -> Any:
+    """The value of a JSON file someone may have written (strict UTF-8, nesting bounded); a DataError naming it otherwise."""
+    return _loads_bounded(decode_utf8(file.read_bytes(), file, header_lines=None), file, None, None)
+
+
 def read_jsonl_rows(file: Path) -> list[dict[str, Any]]:
     """Objects of a JSON Lines file (strict UTF-8; blank lines skipped); bad lines name file, row and line."""
-    text = _decode_utf8(file.read_bytes(), file, header_lines=0)
+    text = decode_utf8(file.read_bytes(), file, header_lines=0)
     rows = []
     for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -172,7 +177,7 @@ def read_jsonl_rows(file: Path) -> list[dict[str, Any]]:
 
 
 def _read_json(file: Path) -> list[dict[str, Any]]:
-    text = _decode_utf8(file.read_bytes(), file, header_lines=None)
+    text = decode_utf8(file.read_bytes(), file, header_lines=None)
     if not text.strip():
         return []
     obj = _loads_bounded(text, file, None, None)
@@ -211,41 +216,58 @@ def keyed_rows(obj: dict[str, dict[str, Any]], file: Path) -> list[dict[str, Any
     return rows
 
 
-def read_excel_frame(file: Path) -> "pd.DataFrame":
-    """An .xlsx sheet as written: cells are values (never formulas run), text is never guessed to be missing.
+#: pandas reads "None", "NA", "null", "N/A", "nan", "#N/A"... as missing unless told not to. In a
+#: benchmark they are texts (VLMEvalKit's MMStar result for VILA1.5-13B, row 268: option A is
+#: "None"), so no reader here guesses: an empty cell is missing, every other cell is what it says.
+EXACT_CELLS: dict[str, Any] = {"keep_default_na": False, "na_values": [""]}
 
-    pandas' default NA strings would turn the option texts "None", "NA", "null", "N/A" and
-    "nan" into missing values (VLMEvalKit's MMStar result for VILA1.5-13B, row 268, has the
-    option "None"); only an empty cell is missing (None), as in the CSV and TSV readers.
-    A broken workbook raises pandas'/openpyxl's own exception: each caller names the file its way.
+
+def read_frame(source: "Path | io.StringIO", fmt: str, *, dtype: Any = None) -> "pd.DataFrame":
+    """A CSV / TSV / xlsx / parquet table as a DataFrame with no missing-value guessing (``EXACT_CELLS``).
+
+    Every pandas read of a table in leakaudit goes through here (benchmark and prediction
+    files via ``read_rows``, the audit folder's own CSVs), so "None" reads the same
+    everywhere. xlsx cells are values, never formulas run. Numeric columns are inferred when
+    ``dtype`` is None; an empty cell is NaN. A broken file raises pandas'/openpyxl's own
+    exception: each caller names the file its way.
     """
     import pandas as pd
 
-    frame = pd.read_excel(file, dtype=object, keep_default_na=False, na_values=[]).astype(object)
-    return frame.where(frame.notna() & frame.ne(""), None)
+    if fmt == "xlsx":
+        return pd.read_excel(source, dtype=dtype, **EXACT_CELLS)
+    if fmt in ("csv", "tsv"):
+        return pd.read_csv(source, sep="\t" if fmt == "tsv" else ",", dtype=dtype, **EXACT_CELLS)
+    if fmt == "parquet":  # typed cells: nothing to guess
+        return pd.read_parquet(source)
+    raise ValueError(f"read_frame reads csv, tsv, xlsx or parquet, not {fmt!r}")
+
+
+def _frame_rows(frame: "pd.DataFrame") -> list[dict[str, Any]]:
+    """Records with every missing cell as None (an empty CSV cell and an empty xlsx cell alike)."""
+    frame = frame.astype(object)
+    return frame.where(frame.notna(), None).to_dict("records")
 
 
 def _read_excel(file: Path) -> list[dict[str, Any]]:
     """Rows of an .xlsx sheet (VLMEvalKit's result files)."""
     try:
-        frame = read_excel_frame(file)
+        frame = read_frame(file, "xlsx", dtype=object)
     except Exception as exc:  # zipfile.BadZipFile, openpyxl's InvalidFileException, KeyError for a broken workbook
         raise DataError(file, None, None, f"not a readable Excel .xlsx workbook ({type(exc).__name__}: {exc})") from None
-    return frame.to_dict("records")
+    return _frame_rows(frame)
 
 
 def _read_delimited(file: Path, sep: str) -> list[dict[str, Any]]:
-    import pandas as pd
-
-    text = _decode_utf8(file.read_bytes(), file, header_lines=1)
+    text = decode_utf8(file.read_bytes(), file, header_lines=1)
     if not text.strip():
         return []
     _check_ragged(text, sep, file)
+    fmt = "tsv" if sep == "\t" else "csv"
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+        frame = read_frame(io.StringIO(text), fmt, dtype=str)
     except Exception as exc:  # pandas raises ParserError, EmptyDataError...
-        raise DataError(file, None, None, f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {exc}") from None
-    return frame.to_dict("records")
+        raise DataError(file, None, None, f"cannot parse as {fmt.upper()}: {exc}") from None
+    return _frame_rows(frame)
 
 
 def _check_ragged(text: str, sep: str, file: Path) -> None:
@@ -281,6 +303,25 @@ def _resolve_tsv_image_refs(rows: list[dict[str, Any]]) -> None:
             r["image"] = by_index[img.strip()]
 
 
+#: the reader of each format; every one keeps cell texts as written (see ``EXACT_CELLS``)
+_READERS = {
+    "parquet": _read_parquet,
+    "jsonl": read_jsonl_rows,
+    "json": _read_json,
+    "csv": lambda f: _read_delimited(f, ","),
+    "tsv": lambda f: _read_delimited(f, "\t"),
+    "xlsx": _read_excel,
+}
+
+
+def read_rows(file: Path, fmt: str | None = None) -> list[dict[str, Any]]:
+    """The rows of one data or result file (format from ``fmt``, else the suffix or first bytes).
+
+    A bad file is a DataError naming it (and the row or line to blame, where one is).
+    """
+    return _READERS[fmt or sniff_format(file)](file)
+
+
 def read_local_rows(path: str | Path, adapter: "BenchmarkAdapter") -> tuple[list[dict[str, Any]], str, str, Path]:
     """Rows of a local file (or the data file in a folder): ``(rows, format, file, root)``.
 
@@ -295,15 +336,7 @@ def read_local_rows(path: str | Path, adapter: "BenchmarkAdapter") -> tuple[list
     if file.stat().st_size == 0:
         raise DataError(file, None, None, "empty file")
     fmt = sniff_format(file)
-    readers = {
-        "parquet": _read_parquet,
-        "jsonl": read_jsonl_rows,
-        "json": _read_json,
-        "csv": lambda f: _read_delimited(f, ","),
-        "tsv": lambda f: _read_delimited(f, "\t"),
-        "xlsx": _read_excel,
-    }
-    rows = readers[fmt](file)
+    rows = read_rows(file, fmt)
     if not rows:
         raise DataError(file, None, None, "empty file (no data rows)")
     if fmt in TABLE_FORMATS:
@@ -334,18 +367,22 @@ def filter_split(rows: list[dict[str, Any]], split: str | None, default: str | N
     return [r for r in rows if r.get(SPLIT_FIELD) == want], want
 
 
-def check_columns(rows: list[dict[str, Any]], adapter: "BenchmarkAdapter", file: Path, fmt: str) -> None:
-    """Refuse a file whose columns match neither the adapter's own layout nor VLMEvalKit TSV."""
+def columns_of(rows: list[dict[str, Any]]) -> list[str]:
+    """The columns of a file's rows, in order of first appearance (the first 1,000 rows looked at)."""
     columns: dict[str, None] = {}
     for r in rows[:1000]:
         columns.update(dict.fromkeys(r))
+    return list(columns)
+
+
+def check_columns(rows: list[dict[str, Any]], adapter: "BenchmarkAdapter", file: Path, fmt: str) -> None:
+    """Refuse a file whose columns match neither the adapter's own layout nor VLMEvalKit's."""
+    columns = columns_of(rows)
     missing = adapter.missing_columns(columns)
-    if not missing:
-        return
-    if fmt in TABLE_FORMATS and adapter.accepts_vlmevalkit and all(c in columns for c in VLMEVALKIT_COLUMNS):
+    if not missing or adapter.reads_as_vlmevalkit(columns):
         return
     expected = [c if isinstance(c, str) else " or ".join(c) for c in adapter.required_columns]
-    hint = " (or a VLMEvalKit TSV: index, question, A, B.., answer, image)" if adapter.accepts_vlmevalkit else ""
+    hint = " (or VLMEvalKit's layout: index, question, A, B.., answer, image)" if adapter.accepts_vlmevalkit else ""
     raise DataError(
         file, None, None,
         f"unknown column layout for benchmark '{adapter.name}': found columns [{', '.join(columns)}]; "

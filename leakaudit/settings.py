@@ -14,9 +14,11 @@ allowed by the gate.
 from __future__ import annotations
 
 import json
+import math
+import types
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError
 
@@ -74,6 +76,9 @@ class AuditSettings:
                               "so every benchmark would pass; use k < n (MMStar: --k 2 --n 8)")
         if self.min_confidence is not None and not 0.0 <= float(self.min_confidence) <= 1.0:
             raise ConfigError(f"min_confidence must be between 0 and 1, got {self.min_confidence}")
+        for name in ("shots", "n_boot", "seed"):  # numpy refuses a negative seed; the others count
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {name}={getattr(self, name)}")
         return self
 
     @property
@@ -90,6 +95,10 @@ class AuditSettings:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        for name, value in data.items():
+            wrong = setting_type_error(name, value)
+            if wrong:
+                raise ConfigError(f"{source}: setting {name!r} {wrong}")
         return cls(**data)
 
     def save(self, run_dir: str | Path) -> Path:
@@ -105,10 +114,9 @@ class AuditSettings:
         path = settings_path(run_dir)
         if not path.is_file():
             return None
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
+        from .io import read_json_file
+
+        data = read_json_file(path)  # bad UTF-8 or JSON: a DataError naming the file and line
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a JSON object of settings")
         return cls.from_dict(data, source=str(path))
@@ -135,6 +143,37 @@ def _show(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(map(str, value)) or "(none)"
     return str(value)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value has the type a settings field is declared with (lists and dicts checked item by item)."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        return isinstance(value, list) and all(_fits(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) and _fits(v, args[1]) for k, v in value.items())
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    return True
+
+
+def setting_type_error(name: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for the setting ``name`` (a settings.json someone edited), or None."""
+    hint = get_type_hints(AuditSettings).get(name)
+    if hint is None or _fits(value, hint):
+        return None
+    expected = hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "").replace("None", "null")
+    return f"is {json.dumps(value, default=str)[:80]}, expected {expected}"
 
 
 def settings_path(run_dir: str | Path) -> Path:

@@ -471,11 +471,9 @@ def load_zoo(path: str | Path | None = None) -> Zoo:
     path = Path(path or os.environ.get(ZOO_ENV) or DEFAULT_ZOO)
     if not path.is_file():
         raise ConfigError(f"model zoo file not found: {path} (set {ZOO_ENV} or pass --zoo)")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    return zoo_from_dict(data, source=str(path))
+    from .config import read_yaml_file
+
+    return zoo_from_dict(read_yaml_file(path, "model zoo"), source=str(path))
 
 
 def resolve_zoo(zoo: "Zoo | str | Path | None" = None) -> Zoo:

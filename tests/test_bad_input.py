@@ -222,7 +222,7 @@ def test_unknown_column_layout_lists_found_and_expected(tmp_path):
 def test_unknown_column_layout_for_a_hub_adapter(tmp_path):
     f = write_jsonl(tmp_path / "s.jsonl", [good_row(0)])
     msg = str(load_error(f, "mathvista"))
-    assert "benchmark 'mathvista'" in msg and "expected [pid or index, question, answer, question_type]" in msg and "missing: pid or index, question_type" in msg
+    assert "benchmark 'mathvista'" in msg and "expected [pid, question, answer, question_type]" in msg and "missing: pid, question_type" in msg
 
 
 def test_folder_with_several_data_files(tmp_path):

@@ -457,3 +457,30 @@ def test_cell_parsers_property(value):
             fn(value)
         except DataError:
             pass
+
+
+def test_a_yaml_error_is_one_line_with_its_line_and_column(tmp_path):
+    """An unparsable zoo or --config file: one line naming the file, line and column (not PyYAML's multi-line report)."""
+    from leakaudit.config import read_config
+    from leakaudit.errors import ConfigError
+    from leakaudit.zoo import load_zoo
+
+    bad = tmp_path / "cfg.yaml"
+    bad.write_text("k: 2\nlist: [1, 2\n")
+    for read in (read_config, load_zoo):
+        with pytest.raises(ConfigError) as err:
+            read(bad)
+        msg = str(err.value)
+        assert "\n" not in msg and msg.startswith(f"{bad}: not valid YAML at line 3, column 1:"), msg
+    bad.write_bytes(b"k: 2\nname: \xff\n")
+    with pytest.raises(ConfigError, match="invalid UTF-8 at line 2"):
+        read_config(bad)
+
+
+def test_an_output_path_inside_a_file_is_one_line_naming_it(tmp_path):
+    from leakaudit.cli import main
+
+    sub = tmp_path / "sub.jsonl"
+    sub.write_text("".join(json.dumps({"id": f"q{i}", "question": f"Which {i}?", "options": ["a", "b"], "answer": "AB"[i % 2]}) + "\n" for i in range(8)))
+    res = CliRunner().invoke(main, ["probe", str(sub), "-o", str(sub / "p.csv")])
+    assert res.exit_code == 2 and res.output.strip() == f"error: {sub}: File exists (a folder is needed here, but this is a file)"

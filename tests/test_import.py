@@ -101,9 +101,12 @@ def test_lm_eval_samples(toy_bench, tmp_path):
     assert a.loc["3", "chosen"] == "D" and bool(a.loc["3", "correct"]) and a.loc["3", "scoring"] == "generate"
     assert set(a["shots"]) == {2} and a.loc["0", "option_scores"] == [-1.0, -3.0, -2.0, -5.0]
     f.write_text("{not json\n")
-    with pytest.raises(DataError, match="not valid JSON") as err:
+    with pytest.raises(DataError, match="invalid JSON on line 1") as err:
         import_predictions(f, format="lm-eval", model="llm", condition="text", benchmark=toy_bench, run_dir=tmp_path / "r")
     assert err.value.row == 0
+    f.write_bytes(b'{"doc": {"id": "0"}, "resps": [["A"]]}\n\xff\xfe\n')  # bad UTF-8 on line 2: named, never a traceback
+    with pytest.raises(DataError, match="invalid UTF-8 at line 2") as err:
+        import_predictions(f, format="lm-eval", model="llm", condition="text", benchmark=toy_bench, run_dir=tmp_path / "r")
 
 
 def test_mathvista_output(toy_bench, tmp_path):

@@ -270,7 +270,7 @@ def test_corrupt_xlsx_is_a_clear_error(tmp_path):
         load_benchmark("mmstar", path=bad)
     res = CliRunner().invoke(main, ["import", str(bad), "--format", "vlmevalkit", "--model", "m", "--condition", "vision",
                                     "--benchmark", "mmstar", "--path", str(_mmstar_xlsx(tmp_path / "q.xlsx")), "--run-dir", str(tmp_path / "r")])
-    assert res.exit_code == 2 and "cannot read as a prediction table (BadZipFile" in res.output
+    assert res.exit_code == 2 and "broken.xlsx: not a readable Excel .xlsx workbook (BadZipFile" in res.output
 
 
 def test_question_text_that_differs_is_refused(tmp_path):

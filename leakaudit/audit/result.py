@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -18,6 +18,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import DataError, LeakauditError
+from ..io import read_frame, read_json_file
 from ..settings import AuditSettings
 from ..signals import summarize as summarize_signals
 from ..outputs import SCHEMA_VERSION, as_list, label_all_rows, lists_from_files, unlabel_all_rows, write_table
@@ -153,16 +154,19 @@ class AuditResult:
         out = Path(out_dir)
         if not (out / SUMMARY_FILE).is_file():
             raise LeakauditError(f"{out} is not an audit output folder: {SUMMARY_FILE} is missing (run `leakaudit scan` or `leakaudit audit --out`)")
-        summary = _checked_summary(out / SUMMARY_FILE, json.loads((out / SUMMARY_FILE).read_text(encoding="utf-8")))
-        metrics = (_numeric_columns(_none_for_nan(pd.read_csv(out / METRICS_FILE)), out / METRICS_FILE) if (out / METRICS_FILE).is_file()
+        summary = _checked_summary(out / SUMMARY_FILE, read_json_file(out / SUMMARY_FILE))
+        metric_checks = {"keys": METRIC_KEYS, "numbers": METRIC_NUMBERS}
+        metrics = (_none_for_nan(_read_table(out / METRICS_FILE, "csv", **metric_checks)) if (out / METRICS_FILE).is_file()
                    else pd.DataFrame(columns=METRIC_COLUMNS))
-        averages = (_numeric_columns(_none_for_nan(pd.read_csv(out / AVERAGES_FILE)), out / AVERAGES_FILE)
+        averages = (_none_for_nan(_read_table(out / AVERAGES_FILE, "csv", **metric_checks))
                     if (out / AVERAGES_FILE).is_file() and (out / AVERAGES_FILE).stat().st_size > 1 else pd.DataFrame())
-        answers = pd.read_parquet(out / ANSWERS_PARQUET) if (out / ANSWERS_PARQUET).is_file() else pd.DataFrame(columns=ANSWER_COLUMNS)
+        answers = (_read_table(out / ANSWERS_PARQUET, "parquet", keys=ANSWER_KEYS, numbers=ANSWER_NUMBERS, flags=ANSWER_FLAGS)
+                   if (out / ANSWERS_PARQUET).is_file() else pd.DataFrame(columns=ANSWER_COLUMNS))
+        sample_checks = {"keys": SAMPLE_KEYS, "numbers": SAMPLE_NUMBERS, "flags": SAMPLE_FLAGS}
         if (out / SAMPLES_PARQUET).is_file():
-            samples = pd.read_parquet(out / SAMPLES_PARQUET)
+            samples = _read_table(out / SAMPLES_PARQUET, "parquet", **sample_checks)
         elif (out / SAMPLES_CSV).is_file():
-            samples = pd.read_csv(out / SAMPLES_CSV, dtype={"sample_id": str, "sample_hash": str})
+            samples = _read_table(out / SAMPLES_CSV, "csv", dtype={"sample_id": str, "sample_hash": str}, **sample_checks)
         else:
             samples = pd.DataFrame(columns=EVIDENCE_COLUMNS)
         lists_from_files(samples, LIST_COLUMNS)
@@ -210,6 +214,13 @@ def _checked_summary(file: Path, summary: Any) -> dict[str, Any]:
         if value is not None and not isinstance(value, kinds):
             raise DataError(file, None, f"{outer}.{inner}", f"expected a JSON {' or '.join('object' if k is dict else 'list' for k in kinds)}, "
                             f"got {type(value).__name__}")
+    from ..settings import AuditSettings, setting_type_error
+
+    known = {f.name for f in fields(AuditSettings)}
+    for name, value in (summary.get("settings") or {}).items():
+        wrong = setting_type_error(name, value) if name in known and value is not None else None  # null: not recorded
+        if wrong:
+            raise DataError(file, None, f"settings.{name}", wrong)
     if summary.get("verdict") is not None and not isinstance(summary["verdict"], (dict, str)):
         raise DataError(file, None, "verdict", f"expected an object, a text or null, got {type(summary['verdict']).__name__}")
     for bench, info in (summary.get("benchmarks") or {}).items() if isinstance(summary.get("benchmarks"), dict) else ():
@@ -219,16 +230,48 @@ def _checked_summary(file: Path, summary: Any) -> dict[str, Any]:
     return summary
 
 
-def _numeric_columns(df: pd.DataFrame, file: Path) -> pd.DataFrame:
-    """Score, interval and count columns as numbers; a cell that is not one is named by row and column."""
-    numeric = [c for c in df.columns if c in METRIC_COLUMNS and (c.startswith(SCORE_PREFIXES) or c in ("n", "n_v", "n_wv", "n_t", "chance", "text_shots"))]
-    for col in numeric + [c for c in ("n_models",) if c in df.columns]:
-        values = pd.to_numeric(df[col], errors="coerce")
+#: what each table of an audit folder must hold for a report: key columns (every row needs them),
+#: number columns and true/false columns. leakaudit always writes them; a folder written by hand
+#: or by another tool is told which one is missing or wrong instead of failing inside the report.
+METRIC_KEYS = ("model", "kind", "benchmark", "S_v", "S_wv", "S_t", "MG", "ML")
+METRIC_NUMBERS = tuple(c for c in METRIC_COLUMNS if c.startswith(SCORE_PREFIXES)) + ("n", "n_v", "n_wv", "n_t", "chance", "text_shots", "n_models")
+SAMPLE_KEYS = ("benchmark", "sample_id")
+#: what a report draws from every sample besides its keys (``regenerate`` reads the keys and labels only)
+REPORT_SAMPLE_KEYS = ("chance", "text_hits", "text_n")
+SAMPLE_NUMBERS = ("n_options", "chance", "vision_hits", "vision_n", "text_hits", "text_n", "text_threshold", "p_value", "blind_hits", "blind_n")
+SAMPLE_FLAGS = ("kept",)
+ANSWER_KEYS = ("model", "condition", "rotation")
+ANSWER_NUMBERS = ("shots", "rotation", "confidence", "seconds")
+ANSWER_FLAGS = ("correct",)
+_TRUE_FALSE = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
+
+
+def _read_table(path: Path, fmt: str, *, keys: Sequence[str] = (), numbers: Sequence[str] = (), flags: Sequence[str] = (),
+                **kw: Any) -> pd.DataFrame:
+    """One table of an audit folder, checked: a file that is not one (garbage, a broken parquet), a key
+    column missing, or a cell that is not a number / true-false where one must be, is a DataError naming it."""
+    try:
+        df = read_frame(path, fmt, **kw)
+    except Exception as exc:  # noqa: BLE001 - ParserError, ArrowInvalid, UnicodeDecodeError, EmptyDataError...
+        raise DataError(path, None, None, f"not a readable {fmt.upper()} file ({type(exc).__name__}: {' '.join(str(exc).split())[:300]})") from None
+    for col in [c for c in numbers if c in df.columns]:
+        values = pd.to_numeric(df[col].astype(object).where(df[col].map(lambda v: not isinstance(v, (list, dict, bytes))), "?"), errors="coerce")
         bad = (values.isna() & df[col].notna() & (df[col].astype(str).str.strip() != "")) | values.abs().eq(math.inf)
         if bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])
-            raise DataError(file, row, col, f"expected a number, got {df[col].iloc[row]!r:.80}")
+            raise DataError(path, row, col, f"expected a number, got {df[col].iloc[row]!r:.80}")
         df[col] = values
+    for col in [c for c in flags if c in df.columns]:
+        values = df[col].map(lambda v: v if isinstance(v, bool) or v is None or (isinstance(v, float) and math.isnan(v))
+                             else _TRUE_FALSE.get(str(v).strip().lower(), "?"))
+        bad = values.map(lambda v: isinstance(v, str))
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise DataError(path, row, col, f"expected true or false, got {df[col].iloc[row]!r:.80}")
+        df[col] = values
+    missing = [c for c in keys if c not in df.columns]
+    if missing and len(df):
+        raise DataError(path, None, missing[0], f"no {', '.join(missing)} column (found {', '.join(map(str, df.columns))[:200]})")
     return df
 
 

@@ -1,13 +1,15 @@
 """The ``leakaudit`` command: a thin click layer over the Python API.
 
 Each submodule owns one stage's commands and exposes ``COMMANDS``; errors that are the
-user's to fix (``LeakauditError``) print one clear line and exit with status 2. Any other
+user's to fix (``LeakauditError``, or an ``OSError`` on a path they gave, such as an output
+file inside a file) print one clear line and exit with status 2. Any other
 exception is a bug or an environment fault: it also prints one line (the traceback only
 with ``--log-level debug`` or ``LEAKAUDIT_DEBUG=1``) and exits 2, never 1, since exit 1
 means "a threshold failed" to the CI gate.
 """
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -37,6 +39,14 @@ class _Group(click.Group):
             sys.exit(2)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except OSError as exc:
+            if exc.filename is None:  # not about a path the user gave: a bug or an environment fault
+                self._unexpected(f"{type(exc).__name__}: {exc}")
+            # a path given on the command line that cannot be written or read (a folder on it is a
+            # file, no permission, a disk full): name it and what the system said, in one line
+            hint = {errno.ENOTDIR: " (a folder on this path is a file)", errno.EEXIST: " (a folder is needed here, but this is a file)"}.get(exc.errno, "")
+            click.echo(f"error: {clean_message(exc.filename)}: {exc.strerror or type(exc).__name__}{hint}", err=True)
+            sys.exit(2)
         except RecursionError:
             self._unexpected("input nested too deeply to process (RecursionError)")
         except MemoryError:

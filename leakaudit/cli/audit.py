@@ -267,7 +267,7 @@ def audited_benchmark(run_dir: str, name: str | None, path: str | None) -> Any:
 @click.option("--k", type=click.IntRange(0), default=None, help="Text-answerable above k LLM hits (with --n: above floor(N*k/n)). Default: MMStar's 2 of 8.")
 @click.option("--n", type=click.IntRange(1), default=None, help="Ratio denominator for --k.")
 @click.option("--n-boot", type=click.IntRange(0), default=1000, show_default=True, help="Bootstrap resamples for the 95% intervals (0: none).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @zoo_options(group_help="Zoo group or model name: its LLMs are the inspectors, its LVLMs the audited vision models (default: the recorded panel).")
 @base_llm_option()
 @scoring_option(help="Only answers of this scoring mode.")

@@ -78,7 +78,7 @@ def _summary_json(summary) -> dict:
 @click.option("--split", default=None, help="Benchmark split (default: the adapter's).")
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--max-new-tokens", type=click.IntRange(1), default=32, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the few-shot choice.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the few-shot choice.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
 @click.option("--long-prompts", type=click.Choice(["truncate", "skip"]), default=None,

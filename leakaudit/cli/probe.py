@@ -16,13 +16,13 @@ from .console import make_console
 @click.argument("bench")
 @click.option("--path", type=click.Path(exists=True, path_type=Path), help="Local copy (file or folder) of an adapter's benchmark instead of the hub.")
 @click.option("--split", default=None, help="Split to load (adapter default if omitted).")
-@click.option("--limit", type=int, default=None, help="Read only the first N samples.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Read only the first N samples.")
 @click.option("--folds", type=int, default=DEFAULT_FOLDS, show_default=True, help="Number of cross-validation folds (questions with identical text share a fold).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold assignment and the permutations.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the fold assignment and the permutations.")
 @click.option("--permutations", type=click.IntRange(0), default=DEFAULT_PERMUTATIONS, show_default=True,
               help="Label permutations of the null (gold letters shuffled, folds kept); 0: no null.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
-@click.option("-o", "--out", type=click.Path(path_type=Path), default=None, help="Also write the per-question table (.csv or .parquet).")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the per-question table (.csv or .parquet).")
 def probe(bench: str, path: Path | None, split: str | None, limit: int | None, folds: int, seed: int, permutations: int, as_json: bool,
           out: Path | None) -> None:
     """Predict each answer of BENCH from its wording alone (no model, no image), out of fold.

@@ -361,7 +361,9 @@ def read_pairs(path, mode: str) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DataError(path, None, None, "no such file")
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+    from ..io import decode_utf8
+
+    for n, line in enumerate(decode_utf8(path.read_bytes(), path, header_lines=0).splitlines()):
         if not line.strip():
             continue
         try:

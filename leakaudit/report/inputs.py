@@ -17,7 +17,6 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import LeakauditError
 from ..store import KEY_FIELDS, STORE_FILE, AnswerStore
 
 #: columns that describe how long an answer took, not what it was: left out of the store hash
@@ -221,12 +220,16 @@ class ReportInputs:
 def load_report_inputs(report_dir: str | Path, *, load_images: bool = True) -> ReportInputs:
     """Read an audit output folder (``summary.json`` + ``metrics.csv`` + samples) for a report."""
     from ..audit import AuditResult
+    from ..audit.result import REPORT_SAMPLE_KEYS, SAMPLES_CSV, SAMPLES_PARQUET
+    from ..errors import DataError
 
     report_dir = Path(report_dir)
-    try:
-        result = AuditResult.load(report_dir)
-    except (json.JSONDecodeError, pd.errors.ParserError) as exc:
-        raise LeakauditError(f"{report_dir}: unreadable audit output ({type(exc).__name__}: {exc})") from None
+    result = AuditResult.load(report_dir)  # a file that is not what its name says is a DataError naming it
+    missing = [c for c in REPORT_SAMPLE_KEYS if c not in result.samples.columns]
+    if missing and len(result.samples):
+        name = SAMPLES_PARQUET if (report_dir / SAMPLES_PARQUET).is_file() else SAMPLES_CSV
+        raise DataError(report_dir / name, None, missing[0], f"no {', '.join(missing)} column: the report plots the text-only hits "
+                        f"of every sample (found {', '.join(map(str, result.samples.columns))[:200]})")
     store_path = find_store(report_dir, result.summary)
     runs: list[dict[str, Any]] = []
     digest = None

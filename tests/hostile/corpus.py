@@ -149,6 +149,13 @@ def _submission_cases() -> list[tuple[Case, Callable[[Path], None]]]:
         ["sub.jsonl", "row 0", "option B"])
     add("options-bad-keys", "error", {"sub.jsonl": jsonl([{"question": "q", "options": {"1": "x", "2": "y"}, "answer": "A"}])}, ["sub.jsonl", "options"])
     add("csv-nan-option-in-middle", "error", {"sub.csv": "question,A,B,C,D,answer\nWhich?,x,y,,z,A\n"}, ["sub.csv", "row 0", "option C"], sub="sub.csv")
+    # pandas' NA strings are option texts, never missing options (VLMEvalKit's MMStar result, row 268: option A is "None")
+    na_texts = ["None", "NA", "null", "N/A", "nan"]
+    add("csv-na-texts-are-options", "ok", {"sub.csv": "question,A,B,C,D,E,answer\nHow many?," + ",".join(na_texts) + ",A\n"
+                                           "Which?,N/A,null,,,,B\n"}, sub="sub.csv", check=check_options("sub.csv", [na_texts, ["N/A", "null"]]))
+    add("xlsx-na-texts-are-options", "ok", {"sub.xlsx": _xlsx([{"index": 1, "question": "How many?", **dict(zip("ABCDE", na_texts)), "answer": "A"},
+                                                               {"index": 2, "question": "Which?", "A": "NA", "B": "None", "answer": "B"}])},
+        sub="sub.xlsx", check=check_options("sub.xlsx", [na_texts, ["NA", "None"]]))
     add("csv-ragged-row-short", "error", {"sub.csv": "question,A,B,answer\nq1,x,y,A\nq2,x\n"}, ["sub.csv", "row 1", "line 3", "field(s)"], sub="sub.csv")
     add("csv-ragged-row-long", "error", {"sub.csv": "question,A,B,answer\nq1,x,y,A,extra,more\n"}, ["sub.csv", "row 0", "field(s)"], sub="sub.csv")
     add("csv-unclosed-quote", "error", {"sub.csv": 'question,A,B,answer\n"q1,x,y,A\n'}, ["sub.csv"], sub="sub.csv")
@@ -184,6 +191,14 @@ def _submission_cases() -> list[tuple[Case, Callable[[Path], None]]]:
     add("unknown-columns-csv", "error", {"sub.csv": "foo,bar\n1,2\n"}, ["sub.csv", "column"], sub="sub.csv")
     add("bom-and-crlf-csv", "ok", {"sub.csv": "\ufeffquestion,A,B,answer\r\nWhich?,x,y,A\r\nWhat?,u,v,B\r\n"}, sub="sub.csv")
     return out
+
+
+def _xlsx(rows: list[dict[str, Any]]) -> bytes:
+    import pandas as pd
+
+    buf = io.BytesIO()
+    pd.DataFrame(rows).to_excel(buf, index=False)
+    return buf.getvalue()
 
 
 def _parquet(rows: list[dict[str, Any]]) -> bytes:
@@ -322,6 +337,10 @@ def _store_cases() -> list[tuple[Case, Callable[[Path], None]]]:
     add("store-bad-run-json-report", "error", bad_run_json, [["store", "check", "{dir}/run"]], ["info"])
     add("store-not-a-store", "error", empty_sqlite, [audit], ["answers.sqlite", "answers"])
     add("store-missing", "error", lambda f: f.unlink(), [audit], ["answers.sqlite"])
+    add("store-settings-wrong-type", "error", lambda f: (f.parent / "settings.json").write_text('{"k": "x", "seed": 0}'), [audit],
+        ["settings.json", "'k'", "int"])
+    add("store-settings-negative-seed", "error", lambda f: (f.parent / "settings.json").write_text('{"seed": -1}'), [audit],
+        ["seed", ">= 0"])
     return out
 
 
@@ -386,6 +405,34 @@ def _cli_cases() -> list[tuple[Case, Callable[[Path], None]]]:
     # the probe on questions it cannot hold out
     add("probe-identical-questions", "error", [["probe", "{dir}/same.jsonl"]], ["same.jsonl", "same text and options"],
         files={"same.jsonl": jsonl([{"id": f"q{i}", "question": "Same?", "options": ["a", "b"], "answer": "A"} for i in range(6)])})
+    # more files and flags that once ended in "unexpected failure" (issue 20): each names the file and what is wrong
+    summary = '{"n_samples": 4}'
+    report = ["report", "{dir}/aud", "-o", "{out}/r.pdf"]
+    add("report-summary-bad-utf8", "error", [report], ["summary.json", "UTF-8", "line 1"], files={"aud/summary.json": b'{"n_samples": 4, "x": "\xff"}'})
+    add("report-samples-parquet-garbage", "error", [report], ["samples.parquet", "not a readable PARQUET"],
+        files={"aud/summary.json": summary, "aud/samples.parquet": b"PAR1 this is not parquet PAR1"})
+    add("report-metrics-no-key-columns", "error", [report], ["metrics.csv", "model"], files={"aud/summary.json": summary, "aud/metrics.csv": "foo\n1\n"})
+    add("report-samples-text-count", "error", [report], ["samples.csv", "row 0", "text_hits"],
+        files={"aud/summary.json": summary, "aud/samples.csv": "benchmark,sample_id,chance,text_hits,text_n\nb,x,0.25,abc,3\n"})
+    add("report-samples-kept-not-bool", "error", [report], ["samples.csv", "row 0", "kept"],
+        files={"aud/summary.json": summary, "aud/samples.csv": "benchmark,sample_id,chance,text_hits,text_n,kept\nb,x,0.25,1,3,maybe\n"})
+    add("report-summary-setting-wrong-type", "error", [report], ["summary.json", "settings.k"],
+        files={"aud/summary.json": '{"n_samples": 4, "settings": {"k": "two", "inspectors": [1, {"a": 2}]}}'})
+    add("report-out-inside-a-file", "error", [["report", "{dir}/aud", "-o", "{dir}/sub.jsonl/r.pdf"]], ["sub.jsonl", "a folder is needed here"],
+        files={"aud/summary.json": summary})
+    add("import-lm-eval-bad-utf8", "error", [["import", "{dir}/lm.jsonl", "--format", "lm-eval", "--model", "m", "--condition", "text",
+                                              "--benchmark", "{dir}/sub.jsonl", "--run-dir", "{out}/run"]], ["lm.jsonl", "row 1", "UTF-8", "line 2"],
+        files={"lm.jsonl": b'{"doc": {"id": "q0"}, "resps": [["A"]]}\n\xff\xfe\n'})
+    add("import-header-only", "error", [["import", "{dir}/pred.csv", "--format", "vlmevalkit", "--model", "m", "--condition", "text",
+                                         "--benchmark", "{dir}/sub.jsonl", "--run-dir", "{out}/run"]], ["pred.csv", "no predictions"],
+        files={"pred.csv": "index,prediction\n"})
+    add("zoo-not-utf8", "error", [["models", "--zoo-file", "{dir}/zoo.yaml"]], ["zoo.yaml", "UTF-8", "line 2"],
+        files={"zoo.yaml": b"models:\n  x: {kind: llm, backend: \xff}\n"})
+    add("judge-input-bad-utf8", "error", [["judge", "pointwise", "--model", "scripted-a", "--zoo-file", "{zoo}", "--input", "{dir}/j.jsonl"]],
+        ["j.jsonl", "UTF-8", "line 1"], files={"j.jsonl": b'{"question": "\xff"}\n'})
+    add("probe-out-inside-a-file", "error", [["probe", "{dir}/many.jsonl", "-o", "{dir}/sub.jsonl/p.csv"]], ["sub.jsonl", "a folder is needed here"],
+        files={"many.jsonl": jsonl(good_rows(8))})
+    add("probe-negative-seed", "error", [["probe", "{dir}/many.jsonl", "--seed", "-1"]], ["--seed"], files={"many.jsonl": jsonl(good_rows(8))})
     return out
 
 
@@ -401,6 +448,16 @@ def check_gate_status(status: str):
 def check_output_contains(word: str):
     def check(d: Path, outs: list[Outcome]) -> str | None:
         return None if word in outs[0].output else f"{word!r} not in the first command's output"
+
+    return check
+
+
+def check_options(name: str, expected: list[list[str]]):
+    def check(d: Path, outs: list[Outcome]) -> str | None:
+        from leakaudit.benchmark import load_benchmark
+
+        got = [s.options for s in load_benchmark(str(d / name))]
+        return None if got == expected else f"{name}: options read as {got}, expected {expected}"
 
     return check
 
@@ -496,7 +553,7 @@ def classify(case: Case, root: Path, outs: list[Outcome], before: dict, after: d
     text = "\n".join(o.output for o in outs)
     if any(o.code is None for o in outs):
         return Result(case.name, case.group, "hang", f"timed out: {outs[-1].argv[:2]}")
-    if "Traceback (most recent call last)" in text:
+    if "Traceback (most recent call last)" in text or "unexpected failure" in text:  # the CLI's last line of defence is a bug too
         return Result(case.name, case.group, "traceback", text[-600:])
     if sentinel_files:
         return Result(case.name, case.group, "wrong", f"wrote outside --out: {sentinel_files[:3]}")
