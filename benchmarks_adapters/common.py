@@ -395,7 +395,16 @@ def probe_images(sample: Sample, *, file=None, row=None) -> None:
 def vlmevalkit_row_to_sample(benchmark: str, row: dict[str, Any], i: int, *, file=None, root=None, circular: bool = False) -> Sample:
     """VLMEvalKit's TSV layout: index, question, A..J, answer, image (base64) or image_path, hint, category, l2-category."""
     question = text(row.get("question"), file=file, row=i, field="question", required=True)
-    options = options_from_columns(row, file=file, row_index=i)
+    try:
+        options = options_from_columns(row, file=file, row_index=i)
+    except DataError as err:
+        if "later options are present" not in err.message:
+            raise
+        # VLMEvalKit writes an option whose text pandas read as NA ("None", "nan") as an empty cell;
+        # the text is gone from this file, so it is not invented here: the benchmark's own file has it
+        raise DataError(file, i, err.field, err.message + "; VLMEvalKit writes option texts such as 'None' or 'nan' as empty "
+                        f"cells: load the questions from {benchmark}'s own file (--path) and import this file as predictions "
+                        "only, or leave such rows out with --on-error skip") from None
     answer_raw = row.get("answer")
     if options:
         answer, answer_type = normalise_letter(answer_raw, file=file, row=i), "letter"

@@ -552,7 +552,9 @@ def import_predictions(
         raise LeakauditError(f"--prediction-column does not apply to the {format} format (its layout is fixed)")
     if format == "scienceqa" and id_column is not None:
         raise LeakauditError("--id-column does not apply to the scienceqa format (ids are the result's pid keys)")
-    bench = benchmark if isinstance(benchmark, Benchmark) else load_benchmark(benchmark, path=path, split=split, no_images=no_images)
+    # "skip" also leaves out unreadable question rows (a VLMEvalKit file read as its own question file)
+    bench = benchmark if isinstance(benchmark, Benchmark) else load_benchmark(benchmark, path=path, split=split, no_images=no_images,
+                                                                               on_error=on_error)
     verdict: str | None = None
     if format in ("vlmevalkit", "mmmu-pro"):
         recs, verdict = _table_records(file, format, id_column, prediction_column, verdict_column)
@@ -570,6 +572,11 @@ def import_predictions(
     rows = [_score(r, s, format, verdict, file, bench.name == "mmstar") for r, s in matched]
     samples = {r.key: s for r, s in matched}
     notes = []
+    skipped_questions = list(bench.skipped)
+    if skipped_questions:
+        first = skipped_questions[0]
+        notes.append(f"{len(skipped_questions)} question rows of {bench.source} were left out as unreadable (--on-error skip); "
+                     f"first: row {first.row}, field {first.field!r}: {first.reason}")
     if revised:
         notes.append(f"{len(revised)} rows name their question with other numbers (an earlier revision of the item), matched by id: "
                      + ", ".join(revised[:5]) + (" ..." if len(revised) > 5 else ""))

@@ -130,7 +130,10 @@ def test_mmstar_xlsx_through_import_and_audit_gives_s_v_52_1_and_no_verdict(tmp_
 
 #: VLMEvalKit's own result folders (open-compass/VLMEvalKit ``assets/benchmarks/vila_13b``, ``vila_8b`` at commit c03bc048):
 #: ``<model>_<bench>.xlsx`` (questions + prediction), ``_openai_result.xlsx`` (+ each row's ``hit``), ``_acc.csv`` (``Overall``)
-VLMEVALKIT_BENCHES = {"ScienceQA_TEST": "scienceqa", "ScienceQA_VAL": "scienceqa"}
+VLMEVALKIT_BENCHES = {"ScienceQA_TEST": "scienceqa", "ScienceQA_VAL": "scienceqa", "MMStar": "mmstar"}
+#: VLMEvalKit's MMStar xlsx holds three empty option cells (268, 273, 391: MMStar's own option text "nan", lost when
+#: VLMEvalKit wrote the file), so its questions come from MMStar's hub copy in ../shared/data
+MMSTAR_HUB = Path(__file__).resolve().parents[2] / "shared" / "data" / "mmstar_text" / "mmstar_text.parquet"
 VLMEVALKIT_RESULTS = sorted(p for p in (REAL / "vlmevalkit").glob("*_openai_result.xlsx")
                             if any(p.name.endswith(f"_{b}_openai_result.xlsx") for b in VLMEVALKIT_BENCHES))
 
@@ -145,7 +148,32 @@ def test_vlmevalkit_result_through_import_and_audit_gives_its_acc_csv_overall(re
     stem = result.name[: -len("_openai_result.xlsx")]
     bench = next(b for suffix, b in VLMEVALKIT_BENCHES.items() if stem.endswith(f"_{suffix}"))
     overall = 100 * float(pd.read_csv(_need(result.with_name(f"{stem}_acc.csv")))["Overall"].iloc[0])
+    questions = MMSTAR_HUB if bench == "mmstar" else result.with_name(f"{stem}.xlsx")
     _cli("import", str(result), "--format", "vlmevalkit", "--model", stem, "--condition", "vision", "--benchmark", bench,
-         "--path", str(_need(result.with_name(f"{stem}.xlsx"))), "--verdict-column", "hit", "--run-dir", str(tmp_path))
+         "--path", str(_need(questions)), "--verdict-column", "hit", "--run-dir", str(tmp_path))
     doc = json.loads(_cli("audit", "--run-dir", str(tmp_path), "--json", "--n-boot", "0"))
     assert _overall(doc)["S_v"] == pytest.approx(overall, abs=1e-9) and doc["verdict"] is None
+
+
+def test_vlmevalkit_mmstar_predictions_scored_here_on_mmstars_questions_give_vila_13b_overall(tmp_path):
+    """Scored by leakaudit (no ``hit``): VILA-13B's predictions on MMStar's own questions give VLMEvalKit's 44.27 exactly."""
+    import pandas as pd
+
+    x = _need(REAL / "vlmevalkit" / "vila_13b_MMStar.xlsx")
+    overall = 100 * float(pd.read_csv(_need(REAL / "vlmevalkit" / "vila_13b_MMStar_acc.csv"))["Overall"].iloc[0])
+    s = import_predictions(x, format="vlmevalkit", model="vila-13b", condition="vision", benchmark="mmstar", path=_need(MMSTAR_HUB),
+                           run_dir=tmp_path, no_images=True)
+    assert s.n_matched == 1500 and s.accuracy == pytest.approx(overall, abs=1e-9)
+
+
+def test_vlmevalkit_mmstar_xlsx_as_its_own_question_file_names_the_empty_option_and_the_way_out(tmp_path):
+    from leakaudit.errors import DataError
+
+    x = _need(REAL / "vlmevalkit" / "vila_8b_MMStar.xlsx")
+    with pytest.raises(DataError) as err:
+        import_predictions(x, format="vlmevalkit", model="vila-8b", condition="vision", benchmark="mmstar", path=x, run_dir=tmp_path)
+    assert err.value.row == 268 and err.value.field == "A" and "own file (--path)" in err.value.message
+    s = import_predictions(x, format="vlmevalkit", model="vila-8b", condition="vision", benchmark="mmstar", path=x, run_dir=tmp_path,
+                           on_error="skip")
+    assert s.n_matched == 1497 and sorted(s.unmatched_ids) == ["268", "273", "391"]
+    assert any("3 question rows" in n and "row 268" in n for n in s.notes)
