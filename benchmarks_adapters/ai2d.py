@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from leakaudit.schema import Sample
+from leakaudit.data.schema import Sample
 
 from .base import BenchmarkAdapter
 from .common import image_refs, letter_from_index, options_from_list, text

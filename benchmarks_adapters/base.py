@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Iterable
 
-from leakaudit.benchmark import Benchmark
+from leakaudit.data.benchmark import Benchmark
 from leakaudit.errors import DataError, RowErrors
-from leakaudit.io import VLMEVALKIT_COLUMNS, load_hub_rows, read_local_rows
-from leakaudit.schema import Sample
+from leakaudit.data.io import VLMEVALKIT_COLUMNS, load_hub_rows, read_local_rows
+from leakaudit.data.schema import Sample
 
 
 def _images_to_meta(sample: Sample) -> None:
@@ -96,7 +96,7 @@ class BenchmarkAdapter:
         return self.build(rows, source=source, fmt="hub", file=source, root=None, on_error=on_error, limit=limit, split=split)
 
     def load_local(self, path: Path, *, split: str | None = None, limit: int | None = None, on_error: str = "raise") -> Benchmark:
-        from leakaudit.io import columns_of, filter_split
+        from leakaudit.data.io import columns_of, filter_split
 
         rows, fmt, file, root = read_local_rows(path, adapter=self)
         rows, used = filter_split(rows, split, self.hub_split if self.files_hold_all_splits else None, Path(file))
@@ -172,7 +172,7 @@ class BenchmarkAdapter:
                 continue
             except (ValueError, TypeError, OSError, OverflowError, RecursionError, UnicodeError) as exc:
                 # untrusted rows must never end in a traceback: name the row instead
-                from leakaudit.textsafe import clean_message
+                from leakaudit.data.textsafe import clean_message
 
                 kind = "nested too deeply" if isinstance(exc, RecursionError) else f"{type(exc).__name__}: {exc}"
                 errors.report(DataError(file, i, None, clean_message(f"cannot read this row ({kind})", 500)))

@@ -24,9 +24,9 @@ from typing import Any, Iterable
 from PIL import Image
 
 from leakaudit.errors import DataError
-from leakaudit.images import ImageRef, image_size
-from leakaudit.schema import LETTERS, Sample
-from leakaudit.textsafe import MAX_NESTING, bracket_depth as _bracket_depth, nesting_depth  # noqa: F401 - used by the loaders
+from leakaudit.data.images import ImageRef, image_size
+from leakaudit.data.schema import LETTERS, Sample
+from leakaudit.data.textsafe import MAX_NESTING, bracket_depth as _bracket_depth, nesting_depth  # noqa: F401 - used by the loaders
 
 _B64_RE = re.compile(r"^[A-Za-z0-9+/=\s]+$")
 #: longest text accepted in one field (a question, an option, a hint); longer is refused at load
@@ -46,7 +46,7 @@ def is_missing(value: Any) -> bool:
 
     Text is never guessed to be missing: "None", "NA", "null", "N/A" and "nan" are real option
     texts in published files (VLMEvalKit's MMStar results, row 268: option A is "None"), and the
-    file readers (``leakaudit.io``) read every cell with pandas' NA guessing off.
+    file readers (``leakaudit.data.io``) read every cell with pandas' NA guessing off.
     """
     if value is None:
         return True

@@ -1,4 +1,4 @@
-"""The built-in demo benchmark: 60 generated questions with known ground truth (see leakaudit.demo).
+"""The built-in demo benchmark: 60 generated questions with known ground truth (see leakaudit.data.demo).
 
 ``load_benchmark("demo")`` generates (once, then from the cache) and loads it; it never
 touches the hub. ``load_benchmark("demo", path=P)`` loads a demo folder written by
@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from leakaudit.benchmark import Benchmark
-from leakaudit.demo import DEMO_FILE, demo_dir
+from leakaudit.data.benchmark import Benchmark
+from leakaudit.data.demo import DEMO_FILE, demo_dir
 from leakaudit.errors import DataError
-from leakaudit.io import read_jsonl_rows
-from leakaudit.schema import Sample
+from leakaudit.data.io import read_jsonl_rows
+from leakaudit.data.schema import Sample
 
 from .base import BenchmarkAdapter
 from .common import image_refs, normalise_letter, options_from_list, text

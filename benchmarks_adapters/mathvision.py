@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from leakaudit.schema import Sample
+from leakaudit.data.schema import Sample
 
 from .base import BenchmarkAdapter
 from .common import free_form_type, image_refs, is_missing_container, normalise_letter, options_from_list, text

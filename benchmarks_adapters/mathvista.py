@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from leakaudit.errors import DataError
-from leakaudit.schema import Sample
+from leakaudit.data.schema import Sample
 
 from .base import BenchmarkAdapter
 from .common import image_refs, is_missing_container, letter_from_text, options_from_list, parse_list, text

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from leakaudit.errors import DataError
-from leakaudit.schema import Sample
+from leakaudit.data.schema import Sample
 
 from .base import BenchmarkAdapter
 from .common import derive_id, first, image_refs, is_missing, normalise_letter, options_from_columns, text

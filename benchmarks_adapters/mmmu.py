@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from leakaudit.errors import DataError
-from leakaudit.schema import Sample
+from leakaudit.data.schema import Sample
 
 from .base import BenchmarkAdapter
 from .common import (

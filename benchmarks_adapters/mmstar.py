@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from leakaudit.schema import Sample
+from leakaudit.data.schema import Sample
 
 from .base import BenchmarkAdapter
 from .common import image_refs, normalise_letter, options_from_inline, text

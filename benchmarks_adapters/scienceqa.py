@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from leakaudit.schema import Sample
+from leakaudit.data.schema import Sample
 
 from .base import BenchmarkAdapter
 from .common import image_refs, images_are_metadata, letter_from_index, options_from_list, text

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from leakaudit.errors import DataError
-from leakaudit.schema import Sample
+from leakaudit.data.schema import Sample
 
 from .base import BenchmarkAdapter
 from .common import image_refs, normalise_letter, options_from_columns, text

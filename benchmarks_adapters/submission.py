@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from leakaudit.errors import DataError
-from leakaudit.schema import LETTERS, Sample
+from leakaudit.data.schema import LETTERS, Sample
 
 from .base import BenchmarkAdapter
 from .common import (

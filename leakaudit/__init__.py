@@ -2,28 +2,35 @@
 
 The Python API mirrors the CLI and follows the data flow:
 ``load_benchmark`` -> ``run`` (answers into an ``AnswerStore``) -> ``audit`` -> ``filter`` /
-``regenerate`` / ``report`` / ``gate``.
+``regenerate`` / ``report`` / ``gate``. The package is laid out the same way, one
+sub-package per stage, each importing only the stages before it (``tests/test_layers.py``):
+``data`` (questions) -> ``models`` -> ``answers`` -> ``audit`` (metrics and signals) ->
+``report`` -> ``workflows`` (scan, gate) -> ``regen`` -> ``cli``; the words every stage
+shares (``errors``, ``types``, ``registry``, ``outputs``, ``version``) sit at the top.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from leakaudit import _moved
 
-from .benchmark import Benchmark, available_benchmarks, load_benchmark
-from .errors import DataError, LeakauditError
-from .schema import LETTERS, Sample
-from .store import Answer, AnswerStore
+_moved.install()  # the module paths from before the stage sub-packages (leakaudit.store...), for one release
+
+from leakaudit.answers.store import Answer, AnswerStore  # noqa: E402
+from leakaudit.data.benchmark import Benchmark, available_benchmarks, load_benchmark  # noqa: E402
+from leakaudit.data.schema import LETTERS, Sample  # noqa: E402
+from leakaudit.errors import DataError, LeakauditError  # noqa: E402
+from leakaudit.version import __version__  # noqa: E402
 
 #: stage functions, imported on first use (torch and pandas load only when a stage runs);
 #: ``audit``, ``scan`` and ``gate`` share their module's name: import them from
-#: ``leakaudit.audit``, ``leakaudit.scan`` and ``leakaudit.gate``
+#: ``leakaudit.audit``, ``leakaudit.workflows.scan`` and ``leakaudit.workflows.gate``
 _LAZY = {
-    "run": ("leakaudit.runner", "run"),
+    "run": ("leakaudit.answers.runner", "run"),
     "AuditResult": ("leakaudit.audit", "AuditResult"),
-    "filter_benchmark": ("leakaudit.filter", "filter_benchmark"),
-    "import_predictions": ("leakaudit.imports", "import_predictions"),
+    "filter_benchmark": ("leakaudit.audit.filter", "filter_benchmark"),
+    "import_predictions": ("leakaudit.answers.imports", "import_predictions"),
     "build_report": ("leakaudit.report", "build_report"),
     "regenerate": ("leakaudit.regen", "regenerate"),
-    "load_zoo": ("leakaudit.zoo", "load_zoo"),
+    "load_zoo": ("leakaudit.models.zoo", "load_zoo"),
 }
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Generic, Iterator, TypeVar
 
-from .errors import LeakauditError
+from leakaudit.errors import LeakauditError
 
 T = TypeVar("T")
 

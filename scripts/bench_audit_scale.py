@@ -68,7 +68,7 @@ def import_answers(run_dir: Path, bench_file: Path, llms: int, lvlms: int, seed:
     import numpy as np
 
     from leakaudit import load_benchmark
-    from leakaudit.store import Answer, AnswerStore
+    from leakaudit.answers.store import Answer, AnswerStore
 
     bench = load_benchmark(str(bench_file))
     llm, bases = model_names(llms, lvlms)
@@ -115,7 +115,7 @@ def run_stage(stage: str, work: Path, llms: int, lvlms: int, seed: int) -> dict:
     elif stage == "filter":
         from leakaudit import load_benchmark
         from leakaudit.audit import AuditResult
-        from leakaudit.filter import filter_benchmark
+        from leakaudit.audit.filter import filter_benchmark
 
         res = filter_benchmark(load_benchmark(str(bench_file)), AuditResult.load(audit_dir))
         res.kept.write(work / "kept.jsonl")
@@ -126,7 +126,7 @@ def run_stage(stage: str, work: Path, llms: int, lvlms: int, seed: int) -> dict:
         build_report(audit_dir, work / "audit.pdf")
     elif stage == "probe":
         from leakaudit import load_benchmark
-        from leakaudit.evidence_tests.probe import probe
+        from leakaudit.audit.signals.probe import probe
 
         out["probe_accuracy"] = probe(load_benchmark(str(bench_file))).summary.get("accuracy")
     return out

@@ -98,26 +98,26 @@ def child(config: str, out: Path, threads: int | None) -> None:
     with stages.stage("import leakaudit + torch"):
         import torch  # noqa: F401  (every model run needs it; timed once here)
 
-        from leakaudit import scan as scan_mod
+        from leakaudit.workflows import scan as scan_mod
         from leakaudit.cli.console import configure_output
 
     if threads:
         torch.set_num_threads(threads)
     configure_output(False, "warning")
-    import leakaudit.backends.ocr_composite as ocr
-    import leakaudit.backends.transformers_backend as hf
-    import leakaudit.pipeline as pipeline
+    import leakaudit.models.backends.ocr_composite as ocr
+    import leakaudit.models.backends.transformers_backend as hf
+    import leakaudit.workflows.pipeline as pipeline
     import leakaudit.report as report
     import leakaudit.report.figures as figures
-    import leakaudit.runner as runner
-    import leakaudit.zoo as zoo
+    import leakaudit.answers.runner as runner
+    import leakaudit.models.zoo as zoo
 
     if config == "baseline":
-        import leakaudit.backends.gguf_fast as gguf_fast
+        import leakaudit.models.backends.gguf_fast as gguf_fast
 
         gguf_fast.fast_gguf_reading = contextlib.nullcontext  # gguf's own memmap reader
         pipeline._reuse_equivalent = lambda *a, **k: 0  # ask the OCR composite blind again
-        from leakaudit.prepare import BackgroundConversions
+        from leakaudit.models.prepare import BackgroundConversions
 
         pipeline.BackgroundConversions = lambda specs: BackgroundConversions([])  # every conversion in its model's turn
     stages.wrap(scan_mod, "load_benchmark", "demo benchmark (generate + load)")

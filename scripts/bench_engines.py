@@ -51,7 +51,7 @@ def _zoo():
     """The bundled zoo plus an lm-eval entry on the same GGUF as ``smollm2-135m``."""
     from dataclasses import replace
 
-    from leakaudit.zoo import Zoo, load_zoo
+    from leakaudit.models.zoo import Zoo, load_zoo
 
     zoo = load_zoo()
     specs = dict(zoo.specs)
@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args(argv)
 
-    from leakaudit.benchmark import load_benchmark
-    from leakaudit.prompts import build_prompt, select_fewshot
+    from leakaudit.data.benchmark import load_benchmark
+    from leakaudit.answers.prompts import build_prompt, select_fewshot
 
     bench = load_benchmark(args.bench, path=args.path)
     samples = [s for s in bench.samples if s.is_multiple_choice][: args.n]

@@ -52,7 +52,7 @@ TARGET_SWEEP_HOURS = 1.5
 
 def open_llm_sizes() -> list[float]:
     """Sizes (billions) of the zoo's MMStar-22 LLMs that run on a GPU (the API models cost no GPU time)."""
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models.zoo import load_zoo
 
     return [s.size for s in load_zoo().group("mmstar-22") if s.size and s.backend != "openai"]
 
@@ -73,7 +73,7 @@ def model_folder(args) -> Path:
     """The weights folder: --model, or a folder with the Llama-2-7B config and an offline tokenizer."""
     if args.model:
         return Path(args.model)
-    from leakaudit.backends.tiny_vlm import build_tokenizer
+    from leakaudit.models.backends.tiny_vlm import build_tokenizer
 
     folder = Path(tempfile.mkdtemp(prefix="bench_gpu_llama7b_"))
     (folder / "config.json").write_text(json.dumps(LLAMA2_7B), encoding="utf-8")
@@ -95,7 +95,7 @@ def bench_transformers(folder: Path, args, prompts: list[list[int]]) -> dict:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from leakaudit.backends.transformers_backend import HFBackend, _Encoded
+    from leakaudit.models.backends.transformers_backend import HFBackend, _Encoded
 
     t0 = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -49,7 +49,7 @@ def load_questions(path: Path, n: int):
 
 def run_leakaudit(lm, bench, samples, shots: int) -> tuple[float, float]:
     """Seconds and accuracy of letter scoring with the prefix cache, prompts built as in a run."""
-    from leakaudit.prompts import build_prompt, select_fewshot
+    from leakaudit.answers.prompts import build_prompt, select_fewshot
 
     fewshot = select_fewshot(bench, shots)
     prompts = [build_prompt(s, "text", shots=shots, fewshot=fewshot, scoring="letter") for s in samples]
@@ -63,7 +63,7 @@ def run_leakaudit(lm, bench, samples, shots: int) -> tuple[float, float]:
 
 def write_lmeval_task(folder: Path, bench, samples, shots: int) -> str:
     """A local lm-eval task over the same questions (JSON Lines, multiple_choice, A-D)."""
-    from leakaudit.prompts import question_block
+    from leakaudit.answers.prompts import question_block
 
     def doc(s):
         text = question_block(s, keep_images=False) + "Please select the correct answer from the options above. \n"
@@ -103,7 +103,7 @@ def run_lmeval(lm, bench, samples, shots: int, batch_size: int) -> tuple[float, 
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from leakaudit.prompts import FEWSHOT_SYSTEM
+    from leakaudit.answers.prompts import FEWSHOT_SYSTEM
 
     with tempfile.TemporaryDirectory() as tmp:
         task = write_lmeval_task(Path(tmp), bench, samples, shots)
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     import torch
 
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models.zoo import load_zoo
 
     if args.threads:
         torch.set_num_threads(args.threads)

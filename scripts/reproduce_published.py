@@ -17,9 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from leakaudit.benchmark import load_benchmark
+from leakaudit.data.benchmark import load_benchmark
 from leakaudit.errors import LeakauditError
-from leakaudit.imports import import_predictions
+from leakaudit.answers.imports import import_predictions
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@
     python scripts/signals_demo.py -o matrix.parquet     # also write the evidence matrix
 
 The evidence demo is the 60-question demo plus 50 questions with per-signal labels
-(``leakaudit.demo.generate_demo(extended=True)``).
+(``leakaudit.data.demo.generate_demo(extended=True)``).
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from leakaudit.benchmark import load_benchmark
-from leakaudit.demo import evidence_demo_dir
-from leakaudit.evidence_tests.combined import agreement, evidence_matrix
-from leakaudit.evidence_tests.evaluate import ALL_SIGNALS, TRUTH_KEY, demo_truth, run_signals
+from leakaudit.data.benchmark import load_benchmark
+from leakaudit.data.demo import evidence_demo_dir
+from leakaudit.audit.signals.combined import agreement, evidence_matrix
+from leakaudit.audit.signals.evaluate import ALL_SIGNALS, TRUTH_KEY, demo_truth, run_signals
 
 
 def main() -> None:
@@ -46,7 +46,7 @@ def main() -> None:
     todo = [s for s in signals if s not in frames]
     llm = lvlm = None
     if any(s != "probe" for s in todo):
-        from leakaudit.zoo import load_zoo
+        from leakaudit.models.zoo import load_zoo
 
         zoo = load_zoo()
         if any(s not in ("probe", "wrong-image") for s in todo):

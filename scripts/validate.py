@@ -14,7 +14,7 @@ seeded random order, in slices (``--slice``, default 100) that every model finis
 next slice starts: whatever has finished is a complete panel on a random sample of the benchmark,
 and ``tables`` reports exactly the questions all inspectors answered.
 
-The settings are the project's defaults (``leakaudit.settings.AuditSettings``): text only,
+The settings are the project's defaults (``leakaudit.answers.settings.AuditSettings``): text only,
 cloze scoring, 0-shot, a hit counts at >= 0.5 of the option probability, and MMStar's rule
 (text-answerable when more than floor(N*2/8) of the N inspectors hit: 2 of 4 here).
 Each ``leakaudit run`` is a subprocess whose wall time is logged in ``DIR/timings.jsonl``.
@@ -107,14 +107,14 @@ def bench_path(runs: Path, bench: str) -> Path:
 
 # -- run: every inspector of the panel, slice by slice ---------------------------------------------
 def inspectors(zoo=None) -> list[str]:
-    from leakaudit.zoo import resolve_zoo
+    from leakaudit.models.zoo import resolve_zoo
 
     zoo = resolve_zoo(zoo)
     return [s.name for s in zoo.group(GROUP) if s.kind == "llm"]
 
 
 def n_questions(runs: Path, bench: str) -> int:
-    from leakaudit.benchmark import load_benchmark
+    from leakaudit.data.benchmark import load_benchmark
 
     return len(load_benchmark(BENCHES[bench][0], path=bench_path(runs, bench), no_images=True))
 
@@ -158,15 +158,15 @@ def run_lane(runs: Path, lane: str) -> None:
 
 # -- tables: what the stored answers say ---------------------------------------------------------
 def wilson(hits: int, n: int) -> tuple[float, float]:
-    from leakaudit.evidence_tests.probe import wilson_interval
+    from leakaudit.audit.signals.nulls import wilson_interval
 
     return wilson_interval(hits, n) if n else (math.nan, math.nan)
 
 
 def answered_by_all(runs: Path, bench: str, models: list[str]):
     """The benchmark restricted to the first questions (seeded order) that every inspector answered."""
-    from leakaudit.benchmark import load_benchmark
-    from leakaudit.store import AnswerStore
+    from leakaudit.data.benchmark import load_benchmark
+    from leakaudit.answers.store import AnswerStore
 
     full = load_benchmark(BENCHES[bench][0], path=bench_path(runs, bench), no_images=True)
     store_file = runs / bench / "answers.sqlite"
@@ -230,9 +230,9 @@ def timings(runs: Path, bench: str) -> dict:
 def bench_numbers(runs: Path, bench: str, models: list[str]) -> dict:
     """Flagged share (Wilson 95%), hit counts, per-model accuracy, the probe and (MathVista) agreement."""
     from leakaudit.audit.evidence import TEXT_ANSWERABLE
-    from leakaudit.evidence_tests.probe import probe
-    from leakaudit.pipeline import audit_run
-    from leakaudit.settings import AuditSettings
+    from leakaudit.audit.signals.probe import probe
+    from leakaudit.workflows.pipeline import audit_run
+    from leakaudit.answers.settings import AuditSettings
 
     full, done = answered_by_all(runs, bench, models)
     out: dict = {"bench": bench, "questions": len(full), "audited": len(done), "timing": timings(runs, bench)}
@@ -278,7 +278,7 @@ def bench_numbers(runs: Path, bench: str, models: list[str]) -> dict:
 
 def speed_numbers(runs: Path) -> dict:
     """hf (bf16) vs llama.cpp on the same first MMStar questions: model seconds per answer, same choice, accuracy."""
-    from leakaudit.store import AnswerStore
+    from leakaudit.answers.store import AnswerStore
 
     out: dict = {}
     cpp_file, hf_file = runs / "speed-llamacpp" / "answers.sqlite", runs / "mmstar" / "answers.sqlite"

@@ -82,11 +82,11 @@ class FakeZoo:
 @pytest.fixture
 def use_models(monkeypatch):
     """``use_models(lm, ...)``: commands that read the zoo get these models instead (no weights)."""
-    import leakaudit.zoo
+    import leakaudit.models.zoo
 
     def install(*lms) -> FakeZoo:
         zoo = FakeZoo(*lms)
-        monkeypatch.setattr(leakaudit.zoo, "load_zoo", lambda path=None: zoo)
+        monkeypatch.setattr(leakaudit.models.zoo, "load_zoo", lambda path=None: zoo)
         return zoo
 
     return install

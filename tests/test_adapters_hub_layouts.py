@@ -24,7 +24,7 @@ from benchmarks_adapters.mmmu_pro import MMMUProAdapter
 from benchmarks_adapters.mmstar import MMStarAdapter
 from benchmarks_adapters.scienceqa import ScienceQAAdapter
 from benchmarks_adapters.seedbench import SEEDBenchAdapter
-from leakaudit.benchmark import get_adapter
+from leakaudit.data.benchmark import get_adapter
 from leakaudit.errors import HubUnavailableError
 
 

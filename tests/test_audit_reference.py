@@ -16,9 +16,9 @@ import pytest
 
 from leakaudit.audit import audit
 from leakaudit.audit.metrics import bootstrap_blocks, bootstrap_weights, option_confidences
-from leakaudit.schema import LETTERS, Sample
-from leakaudit.signals.builtin import binomial_p, max_text_hits
-from leakaudit.store import Answer, AnswerStore
+from leakaudit.data.schema import LETTERS, Sample
+from leakaudit.audit.signals import binomial_p, max_text_hits
+from leakaudit.answers.store import Answer, AnswerStore
 
 LLMS = ["l0", "l1", "l2", "l3"]
 BASES = {"v0": "l0", "v1": "l0", "v2": "l2"}  # v0 and v1 share their base LLM

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread_when_busy")]
 pytest.importorskip("xllamacpp", reason="the llamacpp backend needs xllamacpp")
 torch = pytest.importorskip("torch")
 
-from leakaudit.schema import Sample  # noqa: E402
+from leakaudit.data.schema import Sample  # noqa: E402
 
 TOLERANCE = 0.2  # nats
 BUILTIN = [
@@ -49,7 +49,7 @@ def samples() -> list[Sample]:
 
 @pytest.fixture(scope="module")
 def backends(smollm2_path):
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models.zoo import load_zoo
 
     zoo = load_zoo()
     return zoo.load("smollm2-135m", dtype="fp32"), zoo.load("smollm2-135m-llamacpp", n_threads=1)
@@ -57,7 +57,7 @@ def backends(smollm2_path):
 
 @pytest.fixture(scope="module")
 def prompts(samples):
-    from leakaudit.prompts import build_prompt
+    from leakaudit.answers.prompts import build_prompt
 
     fewshot, asked = samples[:3], samples[3:]
     letter = [build_prompt(s, "text", shots=2, fewshot=fewshot, scoring="letter") for s in asked]
@@ -91,7 +91,7 @@ def test_letter_logprobs_agree(backends, prompts):
 
 def test_letters_outside_the_top_k_are_forced_exactly(smollm2_path, backends, prompts):
     """With top_k=1 most letters miss the top-k; the grammar lookup must give the same numbers."""
-    from leakaudit.backends.llamacpp import LlamaCppBackend
+    from leakaudit.models.backends.llamacpp import LlamaCppBackend
 
     _, cpp = backends
     _, letter, _ = prompts
@@ -108,7 +108,7 @@ def test_letters_outside_the_top_k_are_forced_exactly(smollm2_path, backends, pr
 def test_cloze_loglikelihoods_agree(backends, prompts):
     hf, cpp = backends
     asked, _, cloze = prompts
-    from leakaudit.prompts import cloze_continuations
+    from leakaudit.answers.prompts import cloze_continuations
 
     conts = [cloze_continuations(s) for s in asked[:3]]
     a = hf.loglikelihood(cloze[:3], conts)

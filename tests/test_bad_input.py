@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from leakaudit.benchmark import get_adapter, load_benchmark
+from leakaudit.data.benchmark import get_adapter, load_benchmark
 from leakaudit.cli import main
 from leakaudit.errors import DataError
 
@@ -103,8 +103,8 @@ def test_duplicate_ids_skip_mode_keeps_the_first(tmp_path):
 def test_a_benchmark_never_holds_duplicate_ids():
     """Every producer is checked, not only file loaders: the regeneration loop and subsets build
     Benchmarks from samples directly, and a duplicate id would merge two questions in the store."""
-    from leakaudit.benchmark import Benchmark
-    from leakaudit.schema import Sample
+    from leakaudit.data.benchmark import Benchmark
+    from leakaudit.data.schema import Sample
 
     samples = [Sample(id=i, benchmark="toy", question=f"{q}?", options=["a", "b"], answer="A", meta={"row": r})
                for r, (i, q) in enumerate([("x", "one"), ("y", "two"), ("x", "three")])]

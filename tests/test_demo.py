@@ -10,7 +10,7 @@ import pytest
 
 import leakaudit
 from benchmarks_adapters.demo import DemoAdapter
-from leakaudit.demo import DEMO_FILE, GENERATOR_FILE, WORD_GROUPS, demo_dir, generate_demo
+from leakaudit.data.demo import DEMO_FILE, GENERATOR_FILE, WORD_GROUPS, demo_dir, generate_demo
 from leakaudit.errors import DataError
 
 VISION, TEXT = "vision-dependent", "text-answerable"
@@ -133,7 +133,7 @@ def test_missing_folder_is_a_clear_error(tmp_path):
 
 @pytest.mark.slow
 def test_ocr_reads_the_rendered_text(demo):
-    from leakaudit.backends.ocr_composite import ocr_text
+    from leakaudit.models.backends.ocr_composite import ocr_text
 
     readable = [s for s in demo if "rendered_text" in s.meta]
     misread = {s.id: (s.meta["rendered_text"], ocr_text(s.images[0].load())) for s in readable}

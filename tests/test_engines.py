@@ -13,12 +13,12 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from leakaudit.benchmark import load_benchmark
+from leakaudit.data.benchmark import load_benchmark
 from leakaudit.cli import main
-from leakaudit.engines import make_engine, use_engine
+from leakaudit.answers.engines import make_engine, use_engine
 from leakaudit.errors import LeakauditError
-from leakaudit.runner import run
-from leakaudit.zoo import load_zoo
+from leakaudit.answers.runner import run
+from leakaudit.models.zoo import load_zoo
 
 from conftest import smollm2_gguf
 
@@ -47,7 +47,7 @@ def test_engine_options_are_checked():
 
 
 def test_run_plan_loads_nothing_and_counts_stored(tmp_path, monkeypatch):
-    import leakaudit.zoo as zoo_mod
+    import leakaudit.models.zoo as zoo_mod
 
     def refuse(*a, **k):  # pragma: no cover - the assertion is that this never runs
         raise AssertionError("--plan must not load a model")
@@ -65,8 +65,8 @@ def test_run_plan_loads_nothing_and_counts_stored(tmp_path, monkeypatch):
 
 
 def test_model_args_reach_the_backend(tmp_path, monkeypatch):
-    import leakaudit.zoo as zoo_mod
-    from leakaudit.adhoc import parse_model_args
+    import leakaudit.models.zoo as zoo_mod
+    from leakaudit.models.adhoc import parse_model_args
 
     assert parse_model_args("gpu_memory_utilization=0.3,max_model_len=2048,enforce_eager=true,x=a") == {
         "gpu_memory_utilization": 0.3, "max_model_len": 2048, "enforce_eager": True, "x": "a"}
@@ -86,7 +86,7 @@ def test_model_args_reach_the_backend(tmp_path, monkeypatch):
 
 
 def test_plan_numbers():
-    from leakaudit.plan import gpu_memory_gb, seconds_for
+    from leakaudit.answers.plan import gpu_memory_gb, seconds_for
 
     zoo = load_zoo()
     spec = zoo["LLaMA2-7B"]
@@ -108,9 +108,9 @@ def test_plan_counts_no_blind_pass_for_questions_without_an_image():
     """scan and gate copy the vision answer of an image-less question to its blind run: the plan says so."""
     from dataclasses import replace
 
-    from leakaudit.benchmark import Benchmark
-    from leakaudit.plan import make_plan, scan_jobs
-    from leakaudit.scan import ModelPlan
+    from leakaudit.data.benchmark import Benchmark
+    from leakaudit.answers.plan import make_plan, scan_jobs
+    from leakaudit.workflows.scan import ModelPlan
 
     demo = load_benchmark("demo", limit=4)
     bench = Benchmark(name="mixed", samples=[replace(s, images=[]) if i % 2 else s for i, s in enumerate(demo.samples)],
@@ -123,8 +123,8 @@ def test_plan_counts_no_blind_pass_for_questions_without_an_image():
 
 
 def test_distributed_engine_needs_zoo_names(tmp_path):
-    from leakaudit.backends.scripted import ScriptedLM
-    from leakaudit.engines.ray_engine import RayEngine
+    from leakaudit.models.backends.scripted import ScriptedLM
+    from leakaudit.answers.engines.ray_engine import RayEngine
 
     bench = load_benchmark("demo", limit=2)
     with pytest.raises(LeakauditError, match="name zoo models"):
@@ -134,7 +134,7 @@ def test_distributed_engine_needs_zoo_names(tmp_path):
 # -- slow: a local Ray cluster with two CPU workers --------------------------------------------
 @pytest.fixture(scope="module")
 def ray_cluster():
-    from leakaudit.engines.ray_engine import init_ray
+    from leakaudit.answers.engines.ray_engine import init_ray
 
     init_ray(num_cpus=2)
     yield
@@ -181,7 +181,7 @@ def test_ray_run_of_two_models_then_local_rerun_makes_no_call(tmp_path, ray_clus
 @pytest.mark.slow
 @needs_smollm2
 def test_a_killed_workers_shard_is_retried(tmp_path, ray_cluster):
-    from leakaudit.engines.ray_engine import RayEngine
+    from leakaudit.answers.engines.ray_engine import RayEngine
 
     bench = load_benchmark("demo")
     zoo = load_zoo()

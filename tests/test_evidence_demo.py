@@ -6,10 +6,10 @@ import json
 import pandas as pd
 import pytest
 
-from leakaudit.benchmark import load_benchmark
-from leakaudit.demo import TRUTH_SIGNALS, generate_demo
-from leakaudit.evidence_tests.combined import agreement, evidence_matrix
-from leakaudit.evidence_tests.evaluate import demo_truth, run_signals
+from leakaudit.data.benchmark import load_benchmark
+from leakaudit.data.demo import TRUTH_SIGNALS, generate_demo
+from leakaudit.audit.signals.combined import agreement, evidence_matrix
+from leakaudit.audit.signals.evaluate import demo_truth, run_signals
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from scipy.stats import binomtest
 
 from leakaudit.audit import audit, max_text_hits
-from leakaudit.benchmark import load_benchmark
-from leakaudit.filter import filter_benchmark
-from leakaudit.store import Answer, AnswerStore
+from leakaudit.data.benchmark import load_benchmark
+from leakaudit.audit.filter import filter_benchmark
+from leakaudit.answers.store import Answer, AnswerStore
 
 LLMS = [f"L{i}" for i in range(8)]
 

@@ -7,12 +7,14 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from leakaudit.backends.scripted import ScriptedLM
-from leakaudit.benchmark import Benchmark
+from leakaudit.models.backends.scripted import ScriptedLM
+from leakaudit.data.benchmark import Benchmark
 from leakaudit.errors import LeakauditError
-from leakaudit.evidence_tests import ablation, combined, open_form, order, slot
-from leakaudit.images import ImageRef
-from leakaudit.schema import LETTERS, Sample
+from leakaudit.audit.signals import ablation, combined, open_form
+from leakaudit.audit.signals import option_order as order
+from leakaudit.audit.signals import slot_guess as slot
+from leakaudit.data.images import ImageRef
+from leakaudit.data.schema import LETTERS, Sample
 
 QUESTIONS = [
     ("What is the capital of France?", ["Paris", "Rome", "Oslo", "Lima"], "A"),
@@ -173,7 +175,7 @@ def test_ablation_answers_are_stored_and_a_rerun_asks_nothing(tmp_path):
     ablation.ablation_signal(bench, lm, "wrong-image", seed=4, run_dir=tmp_path)
     assert lm.calls > asked
 
-    from leakaudit.store import AnswerStore
+    from leakaudit.answers.store import AnswerStore
 
     with AnswerStore(tmp_path, read_only=True) as store:
         rows = store.answers(condition="wrong-image")
@@ -182,7 +184,7 @@ def test_ablation_answers_are_stored_and_a_rerun_asks_nothing(tmp_path):
 
 def test_the_audit_metrics_ignore_stored_ablation_answers(tmp_path, demo):
     from leakaudit.audit import audit
-    from leakaudit.runner import run
+    from leakaudit.answers.runner import run
 
     small = demo.subset({s.id for s in demo.samples[:8]})
     run(small, [ScriptedLM("llm-a", "A")], condition="text", run_dir=tmp_path, progress=False)

@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from leakaudit.benchmark import Benchmark
+from leakaudit.data.benchmark import Benchmark
 from leakaudit.errors import LeakauditError
-from leakaudit.evidence_tests import mink
-from leakaudit.schema import Sample
+from leakaudit.audit.signals import min_k as mink
+from leakaudit.data.schema import Sample
 
 
 class _Tok:
@@ -79,8 +79,8 @@ def test_signal_percentiles_and_errors(lm):
 
 @pytest.mark.slow
 def test_famous_text_scores_above_shuffled_under_smollm2():
-    from leakaudit.demo import FAMOUS_TEXTS
-    from leakaudit.zoo import load_zoo
+    from leakaudit.data.demo import FAMOUS_TEXTS
+    from leakaudit.models.zoo import load_zoo
 
     import importlib.util
 

@@ -7,10 +7,11 @@ import random
 import pytest
 from click.testing import CliRunner
 
-from leakaudit.benchmark import Benchmark, load_benchmark
+from leakaudit.data.benchmark import Benchmark, load_benchmark
 from leakaudit.cli import main
-from leakaudit.evidence_tests.probe import probe, probe_signal, wilson_interval
-from leakaudit.schema import LETTERS, Sample
+from leakaudit.audit.signals.nulls import wilson_interval
+from leakaudit.audit.signals.probe import probe, probe_signal
+from leakaudit.data.schema import LETTERS, Sample
 
 NOUNS = "apple river candle tiger pencil mirror garden rocket violin marble helmet tunnel jacket bottle carpet planet".split()
 

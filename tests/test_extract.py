@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from leakaudit.extract import extract_choice, extract_open, match_open, mmstar_match
-from leakaudit.schema import Sample
+from leakaudit.answers.extract import extract_choice, extract_open, match_open, mmstar_match
+from leakaudit.data.schema import Sample
 
 SAMPLE = Sample(id="x", benchmark="toy", question="Which colour?", options=["red", "dark red", "blue", "12"], answer="B")
 

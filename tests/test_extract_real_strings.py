@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from leakaudit.extract import REFUSAL, UNMATCHED, extract_choice, strip_latex
-from leakaudit.schema import Sample
+from leakaudit.answers.extract import REFUSAL, UNMATCHED, extract_choice, strip_latex
+from leakaudit.data.schema import Sample
 
 TEN = Sample(id="x", benchmark="mmmu_pro", question="q", options=[f"option text {i}" for i in range(10)], answer="A")
 

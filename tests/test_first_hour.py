@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from leakaudit.backends.scripted import ScriptedLM
-from leakaudit.benchmark import load_benchmark
+from leakaudit.models.backends.scripted import ScriptedLM
+from leakaudit.data.benchmark import load_benchmark
 from leakaudit.cli import main
 from leakaudit.cli.audit import METRICS_LEGEND, metrics_table, print_metrics
-from leakaudit.scan import default_out, scan, set_aside
+from leakaudit.workflows.scan import default_out, scan, set_aside
 
 LONG = "smollm2-135m-llamacpp"  # the longest name in the tiny zoo (21 characters)
 HUB = "Qwen/Qwen2.5-0.5B-Instruct"
@@ -154,10 +154,10 @@ def test_pipe_width_honours_columns(monkeypatch):
 
 def test_ocr_blind_answers_are_copied_from_its_llm(tmp_path):
     """ocr+smollm2 blind (drop) = smollm2-135m text with the same prompt: copied, not asked again."""
-    from leakaudit.reuse import ALL, copy_equivalent_answers, equivalent_sources
-    from leakaudit.runner import build_items, run
-    from leakaudit.store import AnswerStore
-    from leakaudit.zoo import load_zoo
+    from leakaudit.answers.reuse import ALL, copy_equivalent_answers, equivalent_sources
+    from leakaudit.answers.runner import build_items, run
+    from leakaudit.answers.store import AnswerStore
+    from leakaudit.models.zoo import load_zoo
 
     zoo = load_zoo()
 
@@ -191,9 +191,9 @@ def test_blind_answers_of_questions_without_an_image_are_the_vision_answers(tmp_
     pass copies the vision answers (a text-only submission asks each LVLM once, not twice)."""
     from dataclasses import replace
 
-    from leakaudit.benchmark import Benchmark
-    from leakaudit.pipeline import ModelPlan, collect_answers
-    from leakaudit.store import AnswerStore
+    from leakaudit.data.benchmark import Benchmark
+    from leakaudit.workflows.pipeline import ModelPlan, collect_answers
+    from leakaudit.answers.store import AnswerStore
 
     demo = load_benchmark("demo")
     samples = [replace(s, images=[]) if i % 2 else s for i, s in enumerate(demo.samples[:6])]
@@ -224,13 +224,13 @@ def test_ocr_vision_answers_to_questions_without_an_image_are_its_llm_text_answe
     text prompt (cloze scoring), so scan and gate copy those answers, and the plan says so."""
     from dataclasses import replace
 
-    from leakaudit.benchmark import Benchmark
-    from leakaudit.pipeline import _reuse_equivalent
-    from leakaudit.plan import make_plan
-    from leakaudit.reuse import ALL, NO_IMAGE, equivalent_sources
-    from leakaudit.runner import run
-    from leakaudit.store import AnswerStore
-    from leakaudit.zoo import load_zoo
+    from leakaudit.data.benchmark import Benchmark
+    from leakaudit.workflows.pipeline import _reuse_equivalent
+    from leakaudit.answers.plan import make_plan
+    from leakaudit.answers.reuse import ALL, NO_IMAGE, equivalent_sources
+    from leakaudit.answers.runner import run
+    from leakaudit.answers.store import AnswerStore
+    from leakaudit.models.zoo import load_zoo
 
     zoo = load_zoo()
     assert equivalent_sources(zoo["ocr+smollm2"], "ocr+smollm2", "vision", "") == [(("smollm2-135m", "text"), NO_IMAGE)]
@@ -254,7 +254,7 @@ def test_ocr_vision_answers_to_questions_without_an_image_are_its_llm_text_answe
 
 
 def test_tiny_group_runs_each_set_of_weights_once():
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models.zoo import load_zoo
 
     zoo = load_zoo()
     names = [s.name for s in zoo.group("tiny")]
@@ -266,7 +266,7 @@ def test_fast_gguf_reading_gives_the_same_fields_and_tensors(smollm2_path):
     import gguf
     import numpy as np
 
-    from leakaudit.backends.gguf_fast import fast_gguf_reading
+    from leakaudit.models.backends.gguf_fast import fast_gguf_reading
 
     slow = gguf.GGUFReader(str(smollm2_path))
     original_map, original_reader = gguf.get_tensor_name_map, gguf.GGUFReader
@@ -289,7 +289,7 @@ def test_cache_lock_is_exclusive_across_processes(tmp_path):
     import subprocess
     import sys
 
-    from leakaudit.zoo import cache_lock
+    from leakaudit.models.zoo import cache_lock
 
     target = tmp_path / "entry"
     probe = ("import fcntl, sys; f = open(sys.argv[1], 'a+')\n"
@@ -303,8 +303,8 @@ def test_cache_lock_is_exclusive_across_processes(tmp_path):
 
 
 def test_background_conversions_plan_only_what_is_missing(monkeypatch, tmp_path):
-    from leakaudit import prepare
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models import prepare
+    from leakaudit.models.zoo import load_zoo
 
     zoo = load_zoo()
     specs = prepare.specs_in_order(["ocr+smollm2", "gemma3-270m", "tiny-llava"], zoo)
@@ -321,10 +321,10 @@ def test_background_conversions_plan_only_what_is_missing(monkeypatch, tmp_path)
 
 def test_background_conversions_only_for_models_loaded_here(monkeypatch):
     """Ray workers load (and convert) their own weights: the driver converts nothing then."""
-    from leakaudit import prepare
-    from leakaudit.engines import use_engine
-    from leakaudit.pipeline import background_conversions
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models import prepare
+    from leakaudit.answers.engines import use_engine
+    from leakaudit.workflows.pipeline import background_conversions
+    from leakaudit.models.zoo import load_zoo
 
     class RemoteEngine:
         local = False
@@ -343,8 +343,8 @@ def test_a_finished_background_conversion_gives_its_thread_back_between_batches(
 
     import torch
 
-    from leakaudit import prepare
-    from leakaudit.runner import run
+    from leakaudit.models import prepare
+    from leakaudit.answers.runner import run
 
     threads = torch.get_num_threads()
     bg = prepare.BackgroundConversions([])
@@ -364,9 +364,9 @@ def test_a_finished_background_conversion_gives_its_thread_back_between_batches(
 
 
 def test_needs_conversion_reads_the_cache(monkeypatch, tmp_path, smollm2_path):
-    from leakaudit import prepare
-    from leakaudit.backends.transformers_backend import converted_dir
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models import prepare
+    from leakaudit.models.backends.transformers_backend import converted_dir
+    from leakaudit.models.zoo import load_zoo
 
     monkeypatch.setenv("LEAKAUDIT_CACHE", str(tmp_path))
     spec = load_zoo()["smollm2-135m"]
@@ -383,8 +383,8 @@ def test_background_child_runs_and_lends_a_torch_thread(monkeypatch, tmp_path):
 
     import torch
 
-    from leakaudit import prepare
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models import prepare
+    from leakaudit.models.zoo import load_zoo
 
     monkeypatch.setenv("LEAKAUDIT_CACHE", str(tmp_path))
     spec = load_zoo()["smollm2-135m"]

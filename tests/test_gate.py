@@ -9,9 +9,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
-from leakaudit.backends.base import Prompt
-from leakaudit.backends.scripted import ScriptedLM
-from leakaudit.gate import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, gate
+from leakaudit.models.backends.base import Prompt
+from leakaudit.models.backends.scripted import ScriptedLM
+from leakaudit.workflows.gate import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, gate
 
 QUESTIONS = {f"q{i}": (f"Which of these is item number {i}?", [f"alpha{i}", f"beta{i}", f"gamma{i}", f"delta{i}"], "ABCD"[i % 4]) for i in range(10)}
 
@@ -106,7 +106,7 @@ def test_gate_broken_row_is_exit_2_naming_file_row_field(tmp_path):
 
 def test_gate_cli_exit_codes(tmp_path, monkeypatch):
     from leakaudit.cli import main
-    import leakaudit.gate as gate_mod
+    import leakaudit.workflows.gate as gate_mod
 
     broken = write_submission(tmp_path / "broken.jsonl", broken_row=0)
     res = CliRunner().invoke(main, ["gate", str(broken), "--out", str(tmp_path / "o1")])

@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from leakaudit.backends.scripted import ScriptedLM
+from leakaudit.models.backends.scripted import ScriptedLM
 from leakaudit.errors import ConfigError, DataError, LeakauditError
-from leakaudit.store import Answer, AnswerStore, StoreError
+from leakaudit.answers.store import Answer, AnswerStore, StoreError
 
 ROWS = [{"id": f"q{i}", "question": f"Which one is number {i}?", "options": [f"a{i}", f"b{i}", f"c{i}"], "answer": "ABC"[i % 3]} for i in range(6)]
 
@@ -37,7 +37,7 @@ class Boom(ScriptedLM):
 
 
 def test_gate_unexpected_exception_is_a_fresh_error_verdict(tmp_path):
-    from leakaudit.gate import EXIT_ERROR, gate
+    from leakaudit.workflows.gate import EXIT_ERROR, gate
 
     out = tmp_path / "out"
     out.mkdir()
@@ -53,8 +53,8 @@ def test_gate_unexpected_exception_is_a_fresh_error_verdict(tmp_path):
 
 
 def test_gate_recursion_error_is_exit_2(tmp_path, monkeypatch):
-    import leakaudit.benchmark as benchmark
-    from leakaudit.gate import gate
+    import leakaudit.data.benchmark as benchmark
+    from leakaudit.workflows.gate import gate
 
     def deep(*a, **k):
         raise RecursionError("maximum recursion depth exceeded")
@@ -65,7 +65,7 @@ def test_gate_recursion_error_is_exit_2(tmp_path, monkeypatch):
 
 
 def test_gate_unwritable_out_is_reported_before_any_work(tmp_path):
-    from leakaudit.gate import OutDirError, gate
+    from leakaudit.workflows.gate import OutDirError, gate
 
     calls = []
     lm = ScriptedLM("x", lambda p: calls.append(1) or "A")
@@ -77,14 +77,14 @@ def test_gate_unwritable_out_is_reported_before_any_work(tmp_path):
 
 
 def test_gate_refuses_thresholds_that_cannot_fail(tmp_path):
-    from leakaudit.gate import gate
+    from leakaudit.workflows.gate import gate
 
     v = gate(write_sub(tmp_path / "s.jsonl"), out=tmp_path / "o", models=[ScriptedLM("x", lambda p: "A"), ScriptedLM("y", lambda p: "A")], k=3, n=3)
     assert v.exit_code == 2 and "k=3 >= n=3" in v.error["message"]
 
 
 def test_cli_unexpected_error_is_one_line_exit_2(monkeypatch, tmp_path):
-    import leakaudit.inspect as insp
+    import leakaudit.data.inspect as insp
     from leakaudit.cli import main
 
     def broken(*a, **k):
@@ -103,7 +103,7 @@ def test_cli_unexpected_error_is_one_line_exit_2(monkeypatch, tmp_path):
 
 
 def test_clean_message_and_safe_filename():
-    from leakaudit.textsafe import clean_message, safe_filename
+    from leakaudit.data.textsafe import clean_message, safe_filename
 
     assert clean_message("a\x1b[31mred\x1b[0m\x00b\x07") == "ared\\x00b\\x07"
     ET.fromstring(f"<a>{clean_message(chr(1) + 'x' + chr(0x1f))}</a>")
@@ -116,9 +116,9 @@ def test_clean_message_and_safe_filename():
 
 
 def test_regenerated_images_stay_inside_out(tmp_path):
-    from leakaudit.images import ImageRef
+    from leakaudit.data.images import ImageRef
     from leakaudit.regen.loop import _write_submission
-    from leakaudit.schema import Sample
+    from leakaudit.data.schema import Sample
 
     buf = io.BytesIO()
     Image.new("RGB", (4, 4), "red").save(buf, format="PNG")
@@ -164,8 +164,8 @@ def test_audit_of_a_read_only_run_folder(tmp_path):
 
 
 def test_full_disk_stops_the_run_with_what_was_stored(tmp_path, monkeypatch):
-    from leakaudit.benchmark import load_benchmark
-    from leakaudit.runner import run
+    from leakaudit.data.benchmark import load_benchmark
+    from leakaudit.answers.runner import run
 
     bench = load_benchmark(str(write_sub(tmp_path / "s.jsonl")))
     real_add = AnswerStore.add.__wrapped__
@@ -177,7 +177,7 @@ def test_full_disk_stops_the_run_with_what_was_stored(tmp_path, monkeypatch):
             raise sqlite3.OperationalError("database or disk is full")
         return real_add(self, a)
 
-    from leakaudit import store as store_mod
+    from leakaudit.answers import store as store_mod
 
     monkeypatch.setattr(AnswerStore, "add", store_mod._guarded("storing an answer")(add))
     with pytest.raises(StoreError, match="disk is full.*intact"):
@@ -190,14 +190,14 @@ def test_full_disk_stops_the_run_with_what_was_stored(tmp_path, monkeypatch):
 def test_enospc_is_a_disk_full_message(tmp_path):
     import errno
 
-    from leakaudit.store import _store_error
+    from leakaudit.answers.store import _store_error
 
     err = _store_error(tmp_path / "answers.sqlite", OSError(errno.ENOSPC, "No space left on device"), "storing an answer")
     assert isinstance(err, StoreError) and "disk is full" in str(err)
 
 
 def test_store_check_and_repair_keep_every_readable_answer(tmp_path):
-    from leakaudit.store_tools import check_store, repair_store
+    from leakaudit.answers.store_tools import check_store, repair_store
 
     with AnswerStore(tmp_path / "run") as st:
         for i in range(40):
@@ -243,8 +243,8 @@ def test_export_format_follows_the_suffix(tmp_path):
 
 # -- bounded work -------------------------------------------------------------------------------
 def test_long_prompts_truncated_or_skipped_with_a_reason(tmp_path):
-    from leakaudit.benchmark import load_benchmark
-    from leakaudit.runner import run
+    from leakaudit.data.benchmark import load_benchmark
+    from leakaudit.answers.runner import run
 
     rows = [{**ROWS[0], "question": "why " * 40_000}] + ROWS[1:3]
     bench = load_benchmark(str(write_sub(tmp_path / "s.jsonl", rows)))
@@ -267,9 +267,9 @@ def test_long_prompts_truncated_or_skipped_with_a_reason(tmp_path):
 
 
 def test_inspect_warns_about_long_prompts_and_max_prompt_tokens_is_validated(tmp_path):
-    from leakaudit.benchmark import load_benchmark
-    from leakaudit.inspect import inspect_benchmark
-    from leakaudit.zoo import zoo_from_dict
+    from leakaudit.data.benchmark import load_benchmark
+    from leakaudit.data.inspect import inspect_benchmark
+    from leakaudit.models.zoo import zoo_from_dict
 
     bench = load_benchmark(str(write_sub(tmp_path / "s.jsonl", [{**ROWS[0], "question": "why " * 10_000}] + ROWS[1:])))
     kinds = {p["kind"]: p for p in inspect_benchmark(bench)["problems"]}
@@ -279,8 +279,8 @@ def test_inspect_warns_about_long_prompts_and_max_prompt_tokens_is_validated(tmp
 
 
 def test_prompt_budget_comes_from_the_zoo_or_the_tokenizer(tmp_path):
-    from leakaudit.prompt_limits import DEFAULT_MAX_PROMPT_TOKENS, model_prompt_limit
-    from leakaudit.zoo import zoo_from_dict
+    from leakaudit.data.prompt_limits import DEFAULT_MAX_PROMPT_TOKENS, model_prompt_limit
+    from leakaudit.models.zoo import zoo_from_dict
 
     (tmp_path / "tok").mkdir()
     (tmp_path / "tok" / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 2048}))
@@ -304,7 +304,7 @@ def _png(img: Image.Image, **kw) -> bytes:
 
 
 def test_16_bit_images_are_rescaled_not_white():
-    from leakaudit.images import ImageRef
+    from leakaudit.data.images import ImageRef
 
     arr = np.linspace(0, 65535, 32 * 32).reshape(32, 32).astype(np.uint16)
     img = ImageRef(data=_png(Image.fromarray(arr))).load()
@@ -321,7 +321,7 @@ def _tiff(img: Image.Image) -> bytes:
 
 
 def test_alpha_palette_and_cmyk_images_convert_correctly():
-    from leakaudit.images import ImageRef
+    from leakaudit.data.images import ImageRef
 
     p = Image.new("P", (4, 4), 0)
     p.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
@@ -337,8 +337,8 @@ def test_alpha_palette_and_cmyk_images_convert_correctly():
 
 
 def test_inspect_decodes_every_image(tmp_path):
-    from leakaudit.benchmark import load_benchmark
-    from leakaudit.inspect import inspect_benchmark
+    from leakaudit.data.benchmark import load_benchmark
+    from leakaudit.data.inspect import inspect_benchmark
 
     arr = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
     (tmp_path / "t.png").write_bytes(_png(Image.fromarray(arr))[:300])
@@ -352,7 +352,7 @@ def test_inspect_decodes_every_image(tmp_path):
 
 # -- trust --------------------------------------------------------------------------------------
 def test_remote_code_needs_a_pinned_revision_and_the_flag(monkeypatch):
-    from leakaudit.zoo import ALLOW_REMOTE_CODE_ENV, zoo_from_dict
+    from leakaudit.models.zoo import ALLOW_REMOTE_CODE_ENV, zoo_from_dict
 
     entry = {"kind": "llm", "backend": "hf", "hf_id": "org/model", "trust_remote_code": True}
     monkeypatch.delenv(ALLOW_REMOTE_CODE_ENV, raising=False)
@@ -364,8 +364,8 @@ def test_remote_code_needs_a_pinned_revision_and_the_flag(monkeypatch):
 
 
 def test_default_panel_excludes_remote_code_models(monkeypatch):
-    from leakaudit.scan import plan_models
-    from leakaudit.zoo import ALLOW_REMOTE_CODE_ENV, load_zoo
+    from leakaudit.workflows.scan import plan_models
+    from leakaudit.models.zoo import ALLOW_REMOTE_CODE_ENV, load_zoo
 
     monkeypatch.delenv(ALLOW_REMOTE_CODE_ENV, raising=False)
     zoo = load_zoo()
@@ -379,8 +379,8 @@ def test_default_panel_excludes_remote_code_models(monkeypatch):
 
 def test_api_key_env_is_limited_and_foreign_hosts_warned(monkeypatch, caplog):
     pytest.importorskip("httpx")
-    from leakaudit.backends.openai_api import OpenAIBackend
-    from leakaudit.zoo import zoo_from_dict
+    from leakaudit.models.backends.openai_api import OpenAIBackend
+    from leakaudit.models.zoo import zoo_from_dict
 
     with pytest.raises(ConfigError, match="GITHUB_TOKEN"):
         zoo_from_dict({"models": {"g": {"kind": "llm", "backend": "openai", "api_model": "x", "options": {"api_key_env": "GITHUB_TOKEN"}}}})
@@ -411,7 +411,7 @@ PROP = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 
 
 def _load_or_data_error(path: Path):
-    from leakaudit.benchmark import load_benchmark
+    from leakaudit.data.benchmark import load_benchmark
 
     try:
         bench = load_benchmark(str(path))
@@ -461,9 +461,9 @@ def test_cell_parsers_property(value):
 
 def test_a_yaml_error_is_one_line_with_its_line_and_column(tmp_path):
     """An unparsable zoo or --config file: one line naming the file, line and column (not PyYAML's multi-line report)."""
-    from leakaudit.config import read_config
+    from leakaudit.cli.config import read_config
     from leakaudit.errors import ConfigError
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models.zoo import load_zoo
 
     bad = tmp_path / "cfg.yaml"
     bad.write_text("k: 2\nlist: [1, 2\n")

@@ -13,9 +13,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread_when_busy")]
 
 torch = pytest.importorskip("torch")
 
-from leakaudit.backends.base import Prompt  # noqa: E402
-from leakaudit.backends.transformers_backend import HFBackend  # noqa: E402
-from leakaudit.schema import Sample  # noqa: E402
+from leakaudit.models.backends.base import Prompt  # noqa: E402
+from leakaudit.models.backends.transformers_backend import HFBackend  # noqa: E402
+from leakaudit.data.schema import Sample  # noqa: E402
 
 QUESTIONS = [
     ("What is the capital of France?", ["Berlin", "Madrid", "Paris", "Rome"], "C"),
@@ -39,14 +39,14 @@ def _sample(i: int, q, opts, ans, prefix="q") -> Sample:
 
 @pytest.fixture(scope="module")
 def lm(smollm2_path):
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models.zoo import load_zoo
 
     return load_zoo().load("smollm2-135m", dtype="fp32")  # numerics tests: fp32 whatever this CPU runs by default
 
 
 @pytest.fixture(scope="module")
 def prompts():
-    from leakaudit.prompts import build_prompt
+    from leakaudit.answers.prompts import build_prompt
 
     fewshot = [_sample(i, *d, prefix="d") for i, d in enumerate(DEMOS)]
     samples = [_sample(i, *q) for i, q in enumerate(QUESTIONS)]
@@ -100,7 +100,7 @@ def test_prefix_cache_is_reused_across_calls(lm, prompts):
 
 def test_cloze_loglikelihoods_and_token_counts(lm, prompts):
     samples, _, cloze = prompts
-    from leakaudit.prompts import cloze_continuations
+    from leakaudit.answers.prompts import cloze_continuations
 
     conts = [cloze_continuations(s) for s in samples]
     scores = lm.loglikelihood(cloze, conts)
@@ -155,7 +155,7 @@ def test_text_model_refuses_images(lm):
 
 def test_bitsandbytes_4bit_from_the_safetensors_cache(lm, prompts):
     pytest.importorskip("bitsandbytes", reason="bitsandbytes not installed")
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models.zoo import load_zoo
 
     try:
         q4 = load_zoo().load("smollm2-135m", quantization="4bit")
@@ -176,8 +176,8 @@ def test_bitsandbytes_4bit_from_the_safetensors_cache(lm, prompts):
 
 @pytest.fixture(scope="module")
 def tiny_llava():
-    pytest.importorskip("leakaudit.backends.tiny_vlm", reason="tiny VLM builders not available")
-    from leakaudit.zoo import load_zoo
+    pytest.importorskip("leakaudit.models.backends.tiny_vlm", reason="tiny VLM builders not available")
+    from leakaudit.models.zoo import load_zoo
 
     zoo = load_zoo()
     return zoo.load("tiny-llava"), zoo.load("tiny-llava-lm")
@@ -213,7 +213,7 @@ def test_lvlm_path_with_images_and_its_text_tower(tiny_llava):
 
 def test_auto_dtype_is_bf16_only_where_cpuinfo_names_bf16_arithmetic(monkeypatch):
     """dtype auto on a CPU: bf16 where /proc/cpuinfo lists avx512_bf16, amx_bf16 or ARM's bf16, else fp32."""
-    from leakaudit.backends import transformers_backend as tb
+    from leakaudit.models.backends import transformers_backend as tb
 
     x86 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile\n"
     arm = "processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n"
@@ -238,9 +238,9 @@ def test_auto_dtype_is_bf16_only_where_cpuinfo_names_bf16_arithmetic(monkeypatch
 def test_plan_shows_the_dtype_auto_resolves_to(monkeypatch):
     from dataclasses import replace
 
-    from leakaudit import plan
-    from leakaudit.backends import transformers_backend as tb
-    from leakaudit.zoo import load_zoo
+    from leakaudit.answers import plan
+    from leakaudit.models.backends import transformers_backend as tb
+    from leakaudit.models.zoo import load_zoo
 
     zoo = load_zoo()
     monkeypatch.setattr(tb, "cpu_bf16", lambda cpuinfo=None: "avx512_bf16")

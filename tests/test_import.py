@@ -8,12 +8,12 @@ import pytest
 from click.testing import CliRunner
 
 from leakaudit.audit import audit
-from leakaudit.benchmark import Benchmark
+from leakaudit.data.benchmark import Benchmark
 from leakaudit.errors import DataError
-from leakaudit.extract import mmstar_match
-from leakaudit.imports import import_predictions
-from leakaudit.schema import Sample
-from leakaudit.store import AnswerStore
+from leakaudit.answers.extract import mmstar_match
+from leakaudit.answers.imports import import_predictions
+from leakaudit.data.schema import Sample
+from leakaudit.answers.store import AnswerStore
 
 
 @pytest.fixture
@@ -127,7 +127,7 @@ def test_mathvista_output(toy_bench, tmp_path):
 
 def test_import_cli(toy_bench, tmp_path, monkeypatch):
     from leakaudit.cli import main
-    import leakaudit.imports as imports_mod
+    import leakaudit.answers.imports as imports_mod
 
     monkeypatch.setattr(imports_mod, "load_benchmark", lambda name, path=None, split=None, no_images=False: toy_bench)
     f = tmp_path / "p.tsv"
@@ -146,7 +146,7 @@ def test_import_cli(toy_bench, tmp_path, monkeypatch):
 @pytest.mark.shared_data
 def test_mmstar_llava_next_34b_reproduces_published_52_1(shared_data, tmp_path):
     """MMStar's own LLaVA-Next-34B predictions give the S_v its paper publishes: 52.1."""
-    from leakaudit.benchmark import load_benchmark
+    from leakaudit.data.benchmark import load_benchmark
 
     f = shared_data / "mmstar_text" / "mmstar_text.parquet"
     bench = load_benchmark("mmstar", path=f)

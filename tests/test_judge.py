@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from PIL import Image
 from sklearn.metrics import cohen_kappa_score
 
-from leakaudit.backends.scripted import ScriptedLM
+from leakaudit.models.backends.scripted import ScriptedLM
 from leakaudit.errors import DataError
 from leakaudit.regen.judge import (
     Judge,

@@ -19,8 +19,8 @@ from PIL import Image
 pytest.importorskip("lm_eval")
 
 from leakaudit import registry  # noqa: E402
-from leakaudit.backends.base import Prompt  # noqa: E402
-from leakaudit.backends.lmeval_backend import (  # noqa: E402
+from leakaudit.models.backends.base import Prompt  # noqa: E402
+from leakaudit.answers.lmeval_backend import (  # noqa: E402
     LMEvalBackend,
     cloze_context,
     letter_context,
@@ -30,9 +30,9 @@ from leakaudit.backends.lmeval_backend import (  # noqa: E402
     write_lmeval_tasks,
 )
 from leakaudit.errors import LeakauditError  # noqa: E402
-from leakaudit.prompts import build_prompt, cloze_continuations, shots_for  # noqa: E402
-from leakaudit.schema import Sample  # noqa: E402
-from leakaudit.store import AnswerStore  # noqa: E402
+from leakaudit.answers.prompts import build_prompt, cloze_continuations, shots_for  # noqa: E402
+from leakaudit.data.schema import Sample  # noqa: E402
+from leakaudit.answers.store import AnswerStore  # noqa: E402
 
 EASY = [
     ("What is the capital of France?", ["Berlin", "Madrid", "Paris", "Rome"], "C"),
@@ -108,7 +108,7 @@ def test_lm_eval_builds_the_documented_context(tmp_path):
 @pytest.fixture(scope="module")
 def hf(smollm2_path):
     """SmolLM2-135M through the hf backend's loader (GGUF dequantised once, cached as safetensors)."""
-    from leakaudit.backends.transformers_backend import HFBackend
+    from leakaudit.models.backends.transformers_backend import HFBackend
 
     backend = HFBackend("smollm2-135m", gguf_file=smollm2_path)
     yield backend
@@ -239,7 +239,7 @@ def test_backend_serves_lm_interface_like_hf(hf):
 
 def test_answer_rows_follow_lmeval_normalisation(tmp_path):
     """acc_norm divides by characters, the runner's rule by tokens: they can disagree."""
-    from leakaudit.backends.lmeval_backend import _answer_row
+    from leakaudit.answers.lmeval_backend import _answer_row
 
     s = Sample(id="q", benchmark="b", question="Pick", options=["a", "a much longer option"], answer="B")
     task = write_lmeval_tasks([s], out_dir=tmp_path)[0]

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from leakaudit.audit import AVERAGE, AuditResult, audit
-from leakaudit.schema import LETTERS, Sample
-from leakaudit.store import Answer, AnswerStore
+from leakaudit.data.schema import LETTERS, Sample
+from leakaudit.answers.store import Answer, AnswerStore
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Spec:
 
 
 class FakeZoo(dict):
-    """The part of leakaudit.zoo.Zoo the audit reads: ``name in zoo`` and ``zoo[name]``."""
+    """The part of leakaudit.models.zoo.Zoo the audit reads: ``name in zoo`` and ``zoo[name]``."""
 
     def __init__(self, *specs: Spec):
         super().__init__({s.name: s for s in specs})

@@ -13,9 +13,9 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from leakaudit.benchmark import load_benchmark
+from leakaudit.data.benchmark import load_benchmark
 from leakaudit.cli import main
-from leakaudit.store import Answer, AnswerStore
+from leakaudit.answers.store import Answer, AnswerStore
 
 #: 8 questions, gold letter B everywhere
 IDS = [f"q{i}" for i in range(8)]
@@ -65,7 +65,7 @@ def test_audit_of_one_imported_vision_model_prints_s_v_and_a_null_verdict(tmp_pa
     # the gate, which must give a verdict, still refuses (exit 2 = cannot decide, never pass/fail)
     from leakaudit.audit import audit
     from leakaudit.errors import LeakauditError
-    from leakaudit.gate import evaluate_checks
+    from leakaudit.workflows.gate import evaluate_checks
 
     with pytest.raises(LeakauditError, match="no inspector LLM answered text-only"):
         evaluate_checks(audit(run, n_boot=0))
@@ -106,7 +106,7 @@ def test_vision_and_blind_answers_without_a_known_base_llm_give_mg_and_a_null_ml
 def test_gate_max_leaked_refuses_when_a_base_llm_is_unknown(tmp_path):
     from leakaudit.audit import audit
     from leakaudit.errors import LeakauditError
-    from leakaudit.gate import evaluate_checks
+    from leakaudit.workflows.gate import evaluate_checks
 
     _, bench = _bench(tmp_path)
     run = tmp_path / "run"
@@ -161,8 +161,8 @@ def test_report_and_compare_show_metrics_without_a_panel(tmp_path):
 
 
 def test_scan_without_a_panel_writes_the_metrics_and_no_kept_set(tmp_path):
-    from leakaudit.backends.scripted import ScriptedLM
-    from leakaudit.scan import scan
+    from leakaudit.models.backends.scripted import ScriptedLM
+    from leakaudit.workflows.scan import scan
 
     _, bench = _bench(tmp_path)
     seer = ScriptedLM("seer", lambda prompt: "x", supports_images=True)  # cloze: "x" is option B, the gold answer
@@ -176,8 +176,8 @@ def test_scan_without_a_panel_writes_the_metrics_and_no_kept_set(tmp_path):
 
     # the gate's run of the same flow refuses instead (exit 2): it must judge, and nothing could be judged
     from leakaudit.errors import LeakauditError
-    from leakaudit.pipeline import audit_run
-    from leakaudit.settings import AuditSettings
+    from leakaudit.workflows.pipeline import audit_run
+    from leakaudit.answers.settings import AuditSettings
 
     with pytest.raises(LeakauditError, match="no inspector LLM"):
         audit_run(tmp_path / "scan" / "run", AuditSettings(n_boot=0), require_inspectors=True)

@@ -8,11 +8,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from leakaudit.adhoc import adhoc_spec, kind_from_config, parse_model_args, resolve_models
+from leakaudit.models.adhoc import adhoc_spec, kind_from_config, parse_model_args, resolve_models
 from leakaudit.cli import main
-from leakaudit.config import defaults_for, write_config
+from leakaudit.cli.config import defaults_for, write_config
 from leakaudit.errors import ConfigError
-from leakaudit.zoo import load_zoo
+from leakaudit.models.zoo import load_zoo
 
 
 def _folder(tmp_path: Path, name: str, config: dict) -> Path:
@@ -45,7 +45,7 @@ def test_adhoc_specs_for_folder_gguf_and_hub_id(tmp_path, monkeypatch):
     assert adhoc_spec(str(tmp_path), kind="llm").kind == "llm"
     # offline and not cached: the kind cannot be read, so --kind is asked for
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr("leakaudit.adhoc._hub_config", lambda ref: None)
+    monkeypatch.setattr("leakaudit.models.adhoc._hub_config", lambda ref: None)
     with pytest.raises(ConfigError, match="pass --kind"):
         adhoc_spec("Qwen/Qwen2.5-0.5B-Instruct")
     q = adhoc_spec("Qwen/Qwen2.5-0.5B-Instruct", kind="llm")
@@ -120,7 +120,7 @@ def test_write_config(tmp_path):
 @pytest.mark.slow
 def test_run_with_a_local_folder_and_a_gguf_path(tmp_path, smollm2_path):
     """The SmolLM2 safetensors folder (the hf backend's GGUF conversion) and the GGUF file itself, by path."""
-    from leakaudit.backends.transformers_backend import dequantized_gguf_dir
+    from leakaudit.models.backends.transformers_backend import dequantized_gguf_dir
 
     folder = dequantized_gguf_dir(smollm2_path)
     run_dir = tmp_path / "run"
@@ -135,7 +135,7 @@ def test_run_with_a_local_folder_and_a_gguf_path(tmp_path, smollm2_path):
         assert noise not in res.stderr, res.stderr[-2000:]
     cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert cfg["dtype"] == "fp32" and str(smollm2_path) in cfg["models-opt"]
-    from leakaudit.store import AnswerStore
+    from leakaudit.answers.store import AnswerStore
 
     with AnswerStore(run_dir) as store:
         df = store.answers()

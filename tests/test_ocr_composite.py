@@ -7,10 +7,10 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from leakaudit import registry
-from leakaudit.backends import ocr_composite as oc
-from leakaudit.backends.base import Prompt
-from leakaudit.backends.ocr_composite import OCRComposite, ocr_image
-from leakaudit.backends.scripted import ScriptedLM
+from leakaudit.models.backends import ocr_composite as oc
+from leakaudit.models.backends.base import Prompt
+from leakaudit.models.backends.ocr_composite import OCRComposite, ocr_image
+from leakaudit.models.backends.scripted import ScriptedLM
 from leakaudit.errors import MissingDependencyError
 
 pytest.importorskip("rapidocr_onnxruntime", reason="the ocr extra is not installed: pip install 'leakaudit[ocr]'")
@@ -118,9 +118,9 @@ def test_info_names_the_wrapped_llm():
 def test_reading_the_image_beats_answering_blind_on_the_demo(smollm2_path, tmp_path, monkeypatch):
     """The issue's check: a real, measured MG > 0 for the OCR composite on vision-dependent questions."""
     import leakaudit
-    from leakaudit.runner import run
-    from leakaudit.store import AnswerStore
-    from leakaudit.zoo import load_zoo
+    from leakaudit.answers.runner import run
+    from leakaudit.answers.store import AnswerStore
+    from leakaudit.models.zoo import load_zoo
 
     bench = leakaudit.load_benchmark("demo")
     vision_dependent = bench.subset([s.id for s in bench if s.meta["label"] == "vision-dependent"])

@@ -21,9 +21,9 @@ from PIL import Image
 pytest.importorskip("httpx")
 
 from leakaudit import registry  # noqa: E402
-from leakaudit.backends import openai_api  # noqa: E402
-from leakaudit.backends.base import Prompt  # noqa: E402
-from leakaudit.backends.openai_api import (  # noqa: E402
+from leakaudit.models.backends import openai_api  # noqa: E402
+from leakaudit.models.backends.base import Prompt  # noqa: E402
+from leakaudit.models.backends.openai_api import (  # noqa: E402
     APIRequestError,
     OpenAIBackend,
     ScoringNotSupportedError,
@@ -301,7 +301,7 @@ def test_parsers_directly():
 
 
 def test_zoo_entry_builds_the_backend(fake, monkeypatch, sleeps):
-    from leakaudit.zoo import zoo_from_dict
+    from leakaudit.models.zoo import zoo_from_dict
 
     monkeypatch.setenv("GATEWAY_KEY", KEY)
     # GATEWAY_KEY does not end in _API_KEY: the zoo file must list it to send it

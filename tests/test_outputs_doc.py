@@ -16,7 +16,7 @@ import pytest
 import leakaudit
 from leakaudit.audit import AuditResult
 from leakaudit.outputs import SCHEMA_VERSION
-from leakaudit.store import AnswerStore
+from leakaudit.answers.store import AnswerStore
 
 from test_gate import models as gate_models
 from test_gate import write_submission
@@ -48,7 +48,7 @@ def scan_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def gate_dir(tmp_path_factory) -> Path:
-    from leakaudit.gate import gate
+    from leakaudit.workflows.gate import gate
 
     tmp = tmp_path_factory.mktemp("gate")
     gate(write_submission(tmp / "sub.jsonl"), out=tmp / "out", models=gate_models({"q1", "q2"}))

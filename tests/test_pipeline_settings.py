@@ -8,13 +8,13 @@ import pytest
 from click.testing import CliRunner
 
 from leakaudit.audit import audit
-from leakaudit.benchmark import load_benchmark
+from leakaudit.data.benchmark import load_benchmark
 from leakaudit.cli import main
 from leakaudit.errors import ConfigError, LeakauditError
-from leakaudit.filter import filter_benchmark
-from leakaudit.settings import SETTINGS_FILE, AuditSettings, resolve
-from leakaudit.store import Answer, AnswerStore
-from leakaudit.zoo import zoo_from_dict
+from leakaudit.audit.filter import filter_benchmark
+from leakaudit.answers.settings import SETTINGS_FILE, AuditSettings, resolve
+from leakaudit.answers.store import Answer, AnswerStore
+from leakaudit.models.zoo import zoo_from_dict
 
 # llm-a and llm-a-cpp are the same weights run by two backends; llm-b is another model;
 # rnd-lm / rnd-vlm are random test models; vlm is a real LVLM built on llm-b.
@@ -128,7 +128,7 @@ def test_same_weights_vote_once_and_random_weights_never(store):
 
 
 def test_min_mg_is_checked_per_real_lvlm(store):
-    from leakaudit.gate import evaluate_checks
+    from leakaudit.workflows.gate import evaluate_checks
 
     _, run, _ = store
     res = audit(run, zoo=ZOO, n_boot=0)
@@ -140,7 +140,7 @@ def test_min_mg_is_checked_per_real_lvlm(store):
 
 
 def test_weights_identity_defaults_from_the_zoo():
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models.zoo import load_zoo
 
     zoo = load_zoo()
     assert zoo["smollm2-135m"].weights_id(zoo) == zoo["smollm2-135m-llamacpp"].weights_id(zoo)
@@ -208,8 +208,8 @@ def test_builtin_signals_are_registered_and_listed():
 
 def test_a_third_party_signal_joins_evidence_filter_gate_and_listing(store):
     from leakaudit import registry
-    from leakaudit.gate import evaluate_checks
-    from leakaudit.signals import Signal
+    from leakaudit.workflows.gate import evaluate_checks
+    from leakaudit.audit.signals import Signal
 
     class OddId(Signal):
         """Benchmark-only signal: flags questions whose id ends in an odd digit (needs no runs)."""
@@ -249,14 +249,14 @@ def test_a_third_party_signal_joins_evidence_filter_gate_and_listing(store):
 def test_audit_and_report_of_a_scan_folder_give_the_scans_numbers(tmp_path):
     from test_scan_demo import scripted_models
 
-    from leakaudit.scan import scan
+    from leakaudit.workflows.scan import scan
 
     bench = load_benchmark("demo")
     know_a, know_b, base, reader = scripted_models(bench)
     # an LLM in the store that the scan did not use as inspector: a later audit must not count it
     res = scan(bench, models=[know_a, know_b, reader], base_llms={"reader": "base"}, out=tmp_path / "S", n_boot=50, progress=False,
                report=False, min_confidence=0.0)
-    from leakaudit.runner import run as run_models
+    from leakaudit.answers.runner import run as run_models
 
     run_models(bench, [base], condition="text", run_dir=tmp_path / "S" / "run", scoring="cloze", progress=False)
     recorded = AuditSettings.load(tmp_path / "S" / "run")
@@ -275,7 +275,7 @@ def test_audit_and_report_of_a_scan_folder_give_the_scans_numbers(tmp_path):
 def test_gate_limit_says_n_of_m(tmp_path):
     from test_gate import models, write_submission
 
-    from leakaudit.gate import gate
+    from leakaudit.workflows.gate import gate
 
     sub = write_submission(tmp_path / "sub.jsonl")
     v = gate(sub, out=tmp_path / "out", models=models(set()), limit=4)

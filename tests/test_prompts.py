@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from leakaudit.benchmark import Benchmark
+from leakaudit.data.benchmark import Benchmark
 from leakaudit.errors import LeakauditError
-from leakaudit.images import ImageRef
-from leakaudit.prompts import (
+from leakaudit.data.images import ImageRef
+from leakaudit.answers.prompts import (
     FEWSHOT_SYSTEM,
     build_prompt,
     cloze_continuations,
@@ -19,7 +19,7 @@ from leakaudit.prompts import (
     select_fewshot,
     strip_image_placeholders,
 )
-from leakaudit.schema import Sample
+from leakaudit.data.schema import Sample
 
 
 def _png(size=(40, 30), color=(200, 10, 10)) -> bytes:

@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 
 from leakaudit.audit import audit
-from leakaudit.benchmark import load_benchmark
+from leakaudit.data.benchmark import load_benchmark
 from leakaudit.cli import main
 from leakaudit.errors import DataError, LeakauditError
-from leakaudit.imports import import_predictions
-from leakaudit.store import AnswerStore
+from leakaudit.answers.imports import import_predictions
+from leakaudit.answers.store import AnswerStore
 
 
 def _answers(run_dir) -> pd.DataFrame:
@@ -73,8 +73,8 @@ def test_inspect_cli_no_images_and_nothing_left_exits_2(mathvista_file, tmp_path
 
 
 def test_vision_and_blind_runs_refuse_no_images(mathvista_file, tmp_path):
-    from leakaudit.backends.scripted import ScriptedLM
-    from leakaudit.runner import run
+    from leakaudit.models.backends.scripted import ScriptedLM
+    from leakaudit.answers.runner import run
 
     bench = load_benchmark("mathvista", path=mathvista_file, no_images=True)
     lvlm = ScriptedLM("seer", lambda p: "B", supports_images=True)
@@ -338,8 +338,8 @@ def test_run_cli_refuses_a_vision_run_without_images(mathvista_file, tmp_path):
 
 
 def test_gate_no_images_runs_the_text_llms_only(tmp_path):
-    from leakaudit.backends.scripted import ScriptedLM
-    from leakaudit.gate import EXIT_ERROR, EXIT_PASS, gate
+    from leakaudit.models.backends.scripted import ScriptedLM
+    from leakaudit.workflows.gate import EXIT_ERROR, EXIT_PASS, gate
 
     sub = tmp_path / "sub.jsonl"
     rows = [{"id": f"q{i}", "question": f"Which shape is drawn in picture {i}?", "options": ["circle", "square", "star", "line"],

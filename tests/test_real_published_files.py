@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from leakaudit.benchmark import load_benchmark
-from leakaudit.imports import import_predictions
+from leakaudit.data.benchmark import load_benchmark
+from leakaudit.answers.imports import import_predictions
 
 REAL = Path(os.environ.get("LEAKAUDIT_REALFILES", Path(__file__).resolve().parents[2] / "realfiles"))
 MV = REAL / "mathvista"

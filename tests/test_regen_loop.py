@@ -9,10 +9,10 @@ import pytest
 
 from leakaudit import load_benchmark
 from leakaudit.audit import AuditResult
-from leakaudit.backends.scripted import ScriptedLM
+from leakaudit.models.backends.scripted import ScriptedLM
 from leakaudit.regen.loop import failing_samples, regenerate
 from leakaudit.regen.rows import UnmappableRow, rewrite_row
-from leakaudit.schema import Sample
+from leakaudit.data.schema import Sample
 
 
 def _audit_folder(tmp: Path, bench, failing: dict[str, str]) -> Path:
@@ -201,7 +201,7 @@ def test_regenerate_end_to_end_with_smollm2(tmp_path, smollm2_path):
     hold: nothing a text-only model answers is kept, and the output (if any) loads back.
     """
     from leakaudit.audit import audit
-    from leakaudit.runner import run
+    from leakaudit.answers.runner import run
 
     bench = load_benchmark("demo")
     text_ids = [s.id for s in bench.samples if s.meta.get("label") == "text-answerable"][:4]

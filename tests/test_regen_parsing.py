@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from leakaudit.backends.scripted import ScriptedLM
+from leakaudit.models.backends.scripted import ScriptedLM
 from leakaudit.regen.curator import CAPABILITIES, Curator, answer_leak, capability_for, check_item, parse_items
 from leakaudit.regen.describe import SymbolicDescription
 from leakaudit.regen.parsing import first_json, normalize_options, parse_tagged, resolve_answer, split_inline_options
-from leakaudit.schema import Sample
+from leakaudit.data.schema import Sample
 
 
 def _sample(**kw) -> Sample:
@@ -231,7 +231,7 @@ def test_candidate_to_sample_reuses_source_image_and_category():
     from PIL import Image
     import io
 
-    from leakaudit.images import ImageRef
+    from leakaudit.data.images import ImageRef
 
     buf = io.BytesIO()
     Image.new("RGB", (8, 8), "blue").save(buf, format="PNG")
@@ -249,7 +249,7 @@ def _image_sample(meta=None, hint=None):
 
     from PIL import Image, ImageDraw
 
-    from leakaudit.images import ImageRef
+    from leakaudit.data.images import ImageRef
 
     img = Image.new("RGB", (90, 90), "white")
     ImageDraw.Draw(img).rectangle((0, 0, 44, 44), fill=(30, 70, 220))  # blue square, top left

@@ -20,11 +20,11 @@ from PIL import Image, ImageDraw
 from reportlab.pdfbase import pdfmetrics
 
 import leakaudit
-from leakaudit.backends.scripted import ScriptedLM
-from leakaudit.prompts import question_block
+from leakaudit.models.backends.scripted import ScriptedLM
+from leakaudit.answers.prompts import question_block
 from leakaudit.report import build_report, data_hash, leakiest, load_report_inputs, store_hash
 from leakaudit.report.fonts import CJK_FONT_HINT, find_cjk_font, markup, register_fonts
-from leakaudit.scan import scan
+from leakaudit.workflows.scan import scan
 
 POPPLER = all(shutil.which(t) for t in ("pdftoppm", "pdftotext", "pdffonts"))
 needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils not installed (apt-get install -y poppler-utils): pdftoppm/pdftotext/pdffonts")
@@ -52,7 +52,7 @@ def _wrong(s) -> str:
 
 def scan_with_scripted_models(bench, out: Path, *, leaked: int = 3, report: bool = False, known_ids=(), with_lvlm: bool = True,
                               base_llm: str = "llm-half"):
-    """``leakaudit.scan`` with three scripted LLMs and one scripted LVLM (its base LLM: ``base_llm``).
+    """``leakaudit.workflows.scan`` with three scripted LLMs and one scripted LVLM (its base LLM: ``base_llm``).
 
     The LLMs know the answers of questions labelled text-answerable (the demo's ground truth)
     and of ``known_ids``; the LVLM also answers the first ``leaked`` other questions blind.

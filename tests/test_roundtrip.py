@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from leakaudit.benchmark import get_adapter, load_benchmark
-from leakaudit.io import write_benchmark
+from leakaudit.data.benchmark import get_adapter, load_benchmark
+from leakaudit.data.io import write_benchmark
 
 
 def png(color: str) -> bytes:

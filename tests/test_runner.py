@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from leakaudit.backends.base import Prompt
-from leakaudit.backends.scripted import ScriptedLM
-from leakaudit.benchmark import Benchmark
+from leakaudit.models.backends.base import Prompt
+from leakaudit.models.backends.scripted import ScriptedLM
+from leakaudit.data.benchmark import Benchmark
 from leakaudit.errors import LeakauditError
-from leakaudit.images import ImageRef
-from leakaudit.runner import run
-from leakaudit.schema import Sample
-from leakaudit.store import AnswerStore
-from leakaudit.zoo import zoo_from_dict
+from leakaudit.data.images import ImageRef
+from leakaudit.answers.runner import run
+from leakaudit.data.schema import Sample
+from leakaudit.answers.store import AnswerStore
+from leakaudit.models.zoo import zoo_from_dict
 
 N = 6
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from leakaudit.backends.base import Prompt
-from leakaudit.backends.scripted import ScriptedLM
-from leakaudit.benchmark import load_benchmark
-from leakaudit.scan import scan
+from leakaudit.models.backends.base import Prompt
+from leakaudit.models.backends.scripted import ScriptedLM
+from leakaudit.data.benchmark import load_benchmark
+from leakaudit.workflows.scan import scan
 
 
 def _key(prompt: Prompt) -> tuple[str, tuple[str, ...]]:
@@ -25,7 +25,7 @@ def _key(prompt: Prompt) -> tuple[str, tuple[str, ...]]:
 def scripted_models(bench):
     """Two LLMs that know the text-answerable questions; an LVLM that reads the image (knows every
     answer when pixels are shown) and knows nothing blind; its base LLM knows nothing."""
-    from leakaudit.prompts import build_prompt
+    from leakaudit.answers.prompts import build_prompt
 
     gold, labels = {}, {}
     for s in bench.samples:  # keyed as the prompts show them (text prompts tidy the question's spacing)
@@ -80,7 +80,7 @@ def test_scan_demo_with_scripted_models_writes_the_folder(tmp_path):
 def test_scan_without_hub_fails_fast_before_models(tmp_path, monkeypatch):
     """`leakaudit scan mmmu` offline: a clear error naming --path, before any model is loaded."""
     from leakaudit.cli import main
-    import leakaudit.pipeline as pipeline_mod
+    import leakaudit.workflows.pipeline as pipeline_mod
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")

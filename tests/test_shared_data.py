@@ -7,8 +7,8 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from leakaudit.benchmark import get_adapter, load_benchmark
-from leakaudit.inspect import inspect_benchmark
+from leakaudit.data.benchmark import get_adapter, load_benchmark
+from leakaudit.data.inspect import inspect_benchmark
 
 pytestmark = pytest.mark.shared_data
 

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from scipy.stats import binom
 
 from leakaudit.cli import main
-from leakaudit.filter import compare_with_random, random_lines
-from leakaudit.settings import AuditSettings
-from leakaudit.signals import get, summarize
-from leakaudit.signals.nulls import paired_vs_null, rate_vs_null
+from leakaudit.audit.filter import compare_with_random, random_lines
+from leakaudit.answers.settings import AuditSettings
+from leakaudit.audit.signals import get, summarize
+from leakaudit.audit.signals.nulls import paired_vs_null, rate_vs_null
 
 
 def test_rate_vs_null_reads_a_flag_rate_against_its_control():
@@ -76,10 +76,10 @@ def test_signals_json_says_what_each_measures_its_null_and_whether_it_is_validat
 
 
 def test_option_order_flips_count_only_when_the_same_order_rerun_agrees():
-    from leakaudit.backends.base import LM
-    from leakaudit.benchmark import Benchmark
-    from leakaudit.evidence_tests.order import order_signal
-    from leakaudit.schema import Sample
+    from leakaudit.models.backends.base import LM
+    from leakaudit.data.benchmark import Benchmark
+    from leakaudit.audit.signals.option_order import order_signal
+    from leakaudit.data.schema import Sample
 
     samples = [Sample(id=f"q{i}", benchmark="o", question=f"Question {i}?", options=["w", "x", "y", "z"], answer="A") for i in range(6)]
 

@@ -19,8 +19,8 @@ def test_signals_json_lists_the_evidence_tests():
 def test_scan_demo_has_probe_columns_matrix_and_precision_recall(tmp_path):
     from test_scan_demo import scripted_models
 
-    from leakaudit.benchmark import load_benchmark
-    from leakaudit.scan import scan
+    from leakaudit.data.benchmark import load_benchmark
+    from leakaudit.workflows.scan import scan
 
     bench = load_benchmark("demo")
     know_a, know_b, base, reader = scripted_models(bench)
@@ -54,10 +54,10 @@ def test_scan_demo_has_probe_columns_matrix_and_precision_recall(tmp_path):
 
 def test_evidence_demo_uses_truth_signals(tmp_path):
     from leakaudit.audit.evidence import compute_evidence
-    from leakaudit.benchmark import load_benchmark
-    from leakaudit.demo import generate_demo
-    from leakaudit.settings import AuditSettings
-    from leakaudit.signals import summarize
+    from leakaudit.data.benchmark import load_benchmark
+    from leakaudit.data.demo import generate_demo
+    from leakaudit.answers.settings import AuditSettings
+    from leakaudit.audit.signals import summarize
 
     bench = load_benchmark("demo", path=generate_demo(tmp_path / "ev", extended=True))
     samples = pd.DataFrame([{"benchmark": s.benchmark, "sample_hash": s.content_hash, "sample_id": s.id, "category": s.category,
@@ -73,7 +73,7 @@ def test_evidence_demo_uses_truth_signals(tmp_path):
 def test_gate_probe_threshold_zero_fails(tmp_path):
     from test_gate import models, write_submission
 
-    from leakaudit.gate import EXIT_FAIL, gate
+    from leakaudit.workflows.gate import EXIT_FAIL, gate
 
     sub = write_submission(tmp_path / "sub.jsonl")
     v = gate(sub, out=tmp_path / "out", models=models(set()), signal_thresholds={"probe": 0.0})
@@ -95,7 +95,7 @@ def test_signal_options_refuse_bad_values(tmp_path):
 
 def test_score_curves_follow_the_scores():
     from leakaudit.report.figures import signal_curves_figure
-    from leakaudit.signals import get, score_curve, score_curves
+    from leakaudit.audit.signals import get, score_curve, score_curves
 
     truth = ["text-answerable"] * 3 + ["vision-dependent"] * 3
     ev = pd.DataFrame({"benchmark": "b", "sample_id": list("abcdef"), "label": ["text-answerable"] * 2 + ["vision-dependent"] * 4,
@@ -118,7 +118,7 @@ def test_score_curves_follow_the_scores():
 def test_combined_score_is_fitted_on_labels_out_of_fold_and_leaves_unvalidated_signals_out():
     import numpy as np
 
-    from leakaudit.signals.extra import fit_combined
+    from leakaudit.audit.signals import fit_combined
 
     rng = np.random.default_rng(0)
     n = 80

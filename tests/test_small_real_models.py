@@ -11,9 +11,9 @@ import pytest
 
 from leakaudit import load_benchmark
 from leakaudit.errors import LeakauditError
-from leakaudit.runner import run
-from leakaudit.store import AnswerStore
-from leakaudit.zoo import load_zoo
+from leakaudit.answers.runner import run
+from leakaudit.answers.store import AnswerStore
+from leakaudit.models.zoo import load_zoo
 
 pytestmark = [pytest.mark.slow, pytest.mark.models]
 QWEN = ["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]

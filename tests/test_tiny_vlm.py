@@ -6,7 +6,7 @@ import hashlib
 import pytest
 from PIL import Image
 
-from leakaudit.backends.tiny_vlm import build_tiny_idefics3, build_tiny_llava, build_tokenizer
+from leakaudit.models.backends.tiny_vlm import build_tiny_idefics3, build_tiny_llava, build_tokenizer
 from leakaudit.errors import LeakauditError
 
 BUILDERS = {"llava": build_tiny_llava, "idefics3": build_tiny_idefics3}

@@ -40,7 +40,7 @@ MIN_AGREEMENT = 0.95
 
 @pytest.fixture(scope="module")
 def zoo():
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models.zoo import load_zoo
 
     return load_zoo()
 
@@ -61,9 +61,9 @@ def hf_lm(zoo):
 
 @pytest.fixture(scope="module")
 def demo_prompts():
-    from leakaudit.benchmark import load_benchmark
-    from leakaudit.prompts import select_fewshot
-    from leakaudit.runner import build_items
+    from leakaudit.data.benchmark import load_benchmark
+    from leakaudit.answers.prompts import select_fewshot
+    from leakaudit.answers.runner import build_items
 
     bench = load_benchmark("demo")
     items = build_items(list(bench.samples)[:20], "text", shots=2, fewshot=select_fewshot(bench, 2, 0), scoring="letter",
@@ -89,9 +89,9 @@ def test_letter_logprobs_match_transformers(vllm_lm, hf_lm, demo_prompts):
 
 
 def test_demo_letters_agree_with_transformers(tmp_path, zoo, vllm_lm, hf_lm):
-    from leakaudit.benchmark import load_benchmark
-    from leakaudit.runner import run
-    from leakaudit.store import AnswerStore
+    from leakaudit.data.benchmark import load_benchmark
+    from leakaudit.answers.runner import run
+    from leakaudit.answers.store import AnswerStore
 
     bench = load_benchmark("demo")
     run(bench, [vllm_lm, hf_lm], condition="text", shots=2, run_dir=tmp_path, progress=False, batch_size=16)
@@ -105,7 +105,7 @@ def test_demo_letters_agree_with_transformers(tmp_path, zoo, vllm_lm, hf_lm):
 
 
 def test_cloze_and_generation(vllm_lm, hf_lm, demo_prompts):
-    from leakaudit.prompts import cloze_continuations
+    from leakaudit.answers.prompts import cloze_continuations
 
     prompts, _, samples = demo_prompts
     conts = [cloze_continuations(s, keep_images=False) for s in samples[:4]]
@@ -121,9 +121,9 @@ def test_cloze_and_generation(vllm_lm, hf_lm, demo_prompts):
 
 def test_lvlm_with_and_without_image_on_one_engine():
     """tiny-llava (random weights, CLIP + Llama) through multi_modal_data, then blind, on the same engine."""
-    from leakaudit.backends.base import Prompt
-    from leakaudit.backends.transformers_backend import HFBackend, built_model_dir
-    from leakaudit.backends.vllm_backend import VLLMBackend
+    from leakaudit.models.backends.base import Prompt
+    from leakaudit.models.backends.transformers_backend import HFBackend, built_model_dir
+    from leakaudit.models.backends.vllm_backend import VLLMBackend
     from leakaudit.errors import LeakauditError
     from PIL import Image
 

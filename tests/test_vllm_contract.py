@@ -48,8 +48,8 @@ class ReplayLLM:
 
 @pytest.fixture(scope="module")
 def pair(one_thread_when_busy):
-    from leakaudit.backends.vllm_backend import VLLMBackend
-    from leakaudit.zoo import load_zoo
+    from leakaudit.models.backends.vllm_backend import VLLMBackend
+    from leakaudit.models.zoo import load_zoo
 
     zoo = load_zoo()
     hf = zoo.load("smollm2-135m", dtype="fp32")
@@ -66,9 +66,9 @@ def pair(one_thread_when_busy):
 
 @pytest.fixture(scope="module")
 def prompts():
-    from leakaudit.benchmark import load_benchmark
-    from leakaudit.prompts import select_fewshot
-    from leakaudit.runner import build_items
+    from leakaudit.data.benchmark import load_benchmark
+    from leakaudit.answers.prompts import select_fewshot
+    from leakaudit.answers.runner import build_items
 
     bench = load_benchmark("demo")
     items = build_items(list(bench.samples)[:6], "text", shots=2, fewshot=select_fewshot(bench, 2, 0), scoring="letter",
@@ -98,7 +98,7 @@ def test_letter_scores_equal_transformers(pair, prompts):
 
 
 def test_cloze_scores_equal_transformers(pair, prompts):
-    from leakaudit.prompts import cloze_continuations
+    from leakaudit.answers.prompts import cloze_continuations
 
     lm, hf = pair
     ps = [it.prompt for it in prompts[:2]]
@@ -110,8 +110,8 @@ def test_cloze_scores_equal_transformers(pair, prompts):
 
 
 def test_generation_and_quantization_options(pair):
-    from leakaudit.backends.base import Prompt
-    from leakaudit.backends.vllm_backend import VLLMBackend
+    from leakaudit.models.backends.base import Prompt
+    from leakaudit.models.backends.vllm_backend import VLLMBackend
     from leakaudit.errors import ConfigError
 
     lm, _ = pair
@@ -125,7 +125,7 @@ def test_generation_and_quantization_options(pair):
 
 def test_zoo_checks_vllm_only_quantizations():
     from leakaudit.errors import ConfigError
-    from leakaudit.zoo import zoo_from_dict
+    from leakaudit.models.zoo import zoo_from_dict
 
     ok = zoo_from_dict({"models": {"m": {"kind": "llm", "backend": "vllm", "hf_id": "org/m-AWQ", "quantization": "awq"}}})
     assert ok["m"].quantization == "awq"

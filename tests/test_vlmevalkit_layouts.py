@@ -21,9 +21,9 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from leakaudit.benchmark import get_adapter, load_benchmark
+from leakaudit.data.benchmark import get_adapter, load_benchmark
 from leakaudit.errors import DataError
-from leakaudit.imports import import_predictions, table_rows
+from leakaudit.answers.imports import import_predictions, table_rows
 
 #: option texts pandas' default NA guessing turns into NaN
 NA_LOOKING = ["None", "NA", "null", "N/A", "nan"]

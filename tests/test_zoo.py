@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from leakaudit.errors import ConfigError
-from leakaudit.zoo import DEFAULT_ZOO, ModelSpec, Zoo, load_zoo, zoo_frame, zoo_from_dict, zoo_table
+from leakaudit.models.zoo import DEFAULT_ZOO, ModelSpec, Zoo, load_zoo, zoo_frame, zoo_from_dict, zoo_table
 
 MMSTAR_LLMS = [
     "GPT4-Turbo", "GeminiPro", "Qwen1.5-1.8B", "Phi2-2.7B", "Yi-6B", "LLaMA2-7B", "Qwen-7B", "Deepseek-7B",
@@ -148,8 +148,8 @@ def test_bad_groups_and_files(tmp_path, raw):
 
 def test_closing_an_ocr_composite_leaves_the_cached_llm_usable():
     """A scan unloads ``ocr+smollm2`` after its vision run; its blind run and the plain LLM must still work."""
-    from leakaudit.backends.base import register_backend
-    from leakaudit.backends.scripted import ScriptedLM
+    from leakaudit.models.backends.base import register_backend
+    from leakaudit.models.backends.scripted import ScriptedLM
 
     @register_backend("closable-test")
     class Closable(ScriptedLM):

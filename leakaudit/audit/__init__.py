@@ -6,22 +6,10 @@
 """
 from __future__ import annotations
 
-from .evidence import (
-    LABELS,
-    LEAKED,
-    MMSTAR_K,
-    MMSTAR_N,
-    TEXT_ANSWERABLE,
-    UNKNOWN,
-    VISION_DEPENDENT,
-    binomial_p,
-    compute_evidence,
-    label_quality,
-    max_text_hits,
-    threshold_rule,
-)
-from .metrics import AVERAGE, MissingBaseLLMError, ModelRole, compute_metrics, model_roles, question_correctness
-from .result import AuditResult, audit, jsonable
+from leakaudit.audit.evidence import (LABELS, LEAKED, MMSTAR_K, MMSTAR_N, TEXT_ANSWERABLE, UNKNOWN, VISION_DEPENDENT, binomial_p,
+                                      compute_evidence, label_quality, max_text_hits, threshold_rule)
+from leakaudit.audit.metrics import AVERAGE, MissingBaseLLMError, ModelRole, compute_metrics, model_roles, question_correctness
+from leakaudit.audit.result import AuditResult, audit, jsonable
 
 __all__ = [
     "AVERAGE",

@@ -13,7 +13,7 @@ cannot (leakage). The label is the first firing labelling signal's:
 - ``vision-dependent``: neither;
 - ``unknown``: no text-only or blind answers at all.
 
-The rules live in :mod:`leakaudit.signals` (one place, shared with the filter). Where the
+The rules live in :mod:`leakaudit.audit.signals` (one place, shared with the filter). Where the
 benchmark carries a ground-truth kind (the demo), precision, recall and F1 of the flag
 (text-answerable or leaked) against ``text-answerable`` are computed.
 """
@@ -23,18 +23,9 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from .. import signals as sig
-from ..signals.builtin import (
-    LEAKED,
-    MMSTAR_K,
-    MMSTAR_N,
-    TEXT_ANSWERABLE,
-    binomial_p,
-    max_text_hits,
-    text_detail,
-    threshold_rule,
-)
-from .metrics import ModelRole
+from leakaudit.audit import signals as sig
+from leakaudit.audit.metrics import ModelRole
+from leakaudit.audit.signals import LEAKED, MMSTAR_K, MMSTAR_N, TEXT_ANSWERABLE, binomial_p, max_text_hits, text_detail, threshold_rule
 
 VISION_DEPENDENT, UNKNOWN = sig.VISION_DEPENDENT, sig.UNKNOWN
 LABELS = (VISION_DEPENDENT, TEXT_ANSWERABLE, LEAKED, UNKNOWN)
@@ -68,7 +59,7 @@ def compute_evidence(
     ``correct`` maps a condition (``text`` = inspectors, ``text_all`` = every real LLM,
     ``blind``, ``vision``, or any extra condition) to per-question correctness with one row per
     (benchmark, sample_hash, model) and ``correct`` 0/1. ``settings`` is an
-    :class:`~leakaudit.settings.AuditSettings` (k, n, circular, the signals the filter removes).
+    :class:`~leakaudit.answers.settings.AuditSettings` (k, n, circular, the signals the filter removes).
     """
     ctx = sig.EvidenceContext(samples=samples.reset_index(drop=True), correct=correct, roles=roles, settings=settings,
                               answers=answers, benchmark=benchmark, notes=notes if notes is not None else [], zoo=zoo,

@@ -20,7 +20,6 @@ answered right (MMBench's circular evaluation), which removes letter-position bi
 from __future__ import annotations
 
 import math
-
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -30,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import LeakauditError
+from leakaudit.errors import LeakauditError
 
 SCORE_COLUMNS = ("S_v", "S_wv", "S_t", "MG", "ML")
 METRIC_COLUMNS = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from ..settings import MMSTAR_PANEL
+from leakaudit.answers.settings import MMSTAR_PANEL
 
 
 def _spec(zoo: Any, name: str) -> Any | None:

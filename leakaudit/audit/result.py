@@ -16,37 +16,20 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import __version__
-from ..errors import DataError, LeakauditError
-from ..io import read_frame, read_json_file
-from ..settings import AuditSettings
-from ..signals import summarize as summarize_signals
-from ..outputs import SCHEMA_VERSION, as_list, label_all_rows, lists_from_files, unlabel_all_rows, write_table
-from ..store import STORE_FILE, AnswerStore
-from ..types import ABLATIONS
-from ..zoo import resolve_zoo
-from .panel import build_panel, strength
-from .evidence import (
-    EVIDENCE_COLUMNS,
-    LEAKED,
-    LIST_COLUMNS,
-    TEXT_ANSWERABLE,
-    UNKNOWN,
-    VISION_DEPENDENT,
-    compute_evidence,
-    label_quality,
-    share,
-    threshold_rule,
-)
-from .metrics import (
-    AVERAGE,
-    METRIC_COLUMNS,
-    compute_metrics,
-    unknown_base_llms,
-    model_roles,
-    option_confidences,
-    question_correctness,
-)
+from leakaudit.answers.settings import AuditSettings
+from leakaudit.answers.store import AnswerStore, resolve_store  # noqa: F401 - resolve_store was found here
+from leakaudit.audit.evidence import (EVIDENCE_COLUMNS, LEAKED, LIST_COLUMNS, TEXT_ANSWERABLE, UNKNOWN, VISION_DEPENDENT, compute_evidence,
+                                      label_quality, share, threshold_rule)
+from leakaudit.audit.metrics import (AVERAGE, METRIC_COLUMNS, compute_metrics, model_roles, option_confidences, question_correctness,
+                                     unknown_base_llms)
+from leakaudit.audit.panel import build_panel, strength
+from leakaudit.audit.signals import summarize as summarize_signals
+from leakaudit.data.io import read_frame, read_json_file
+from leakaudit.errors import DataError, LeakauditError
+from leakaudit.models.zoo import resolve_zoo
+from leakaudit.outputs import SCHEMA_VERSION, as_list, label_all_rows, lists_from_files, unlabel_all_rows, write_table
+from leakaudit.types import ABLATIONS
+from leakaudit.version import __version__
 
 #: why ``summary["verdict"]`` is null: the metrics need no panel, the text-answerable verdict does
 NO_PANEL_REASON = ("no text-answerable verdict without a panel: no inspector LLM answered text-only, so no question "
@@ -143,7 +126,7 @@ class AuditResult:
         if not self.answers.empty:
             write_table(self.answers, out / ANSWERS_PARQUET)
         if len(samples) and "sample_id" in samples:
-            from ..signals.extra import evidence_matrix
+            from leakaudit.audit.signals import evidence_matrix
 
             write_table(evidence_matrix(self.samples), out / "evidence_matrix.parquet")
         return out
@@ -214,7 +197,7 @@ def _checked_summary(file: Path, summary: Any) -> dict[str, Any]:
         if value is not None and not isinstance(value, kinds):
             raise DataError(file, None, f"{outer}.{inner}", f"expected a JSON {' or '.join('object' if k is dict else 'list' for k in kinds)}, "
                             f"got {type(value).__name__}")
-    from ..settings import AuditSettings, setting_type_error
+    from leakaudit.answers.settings import AuditSettings, setting_type_error
 
     known = {f.name for f in fields(AuditSettings)}
     for name, value in (summary.get("settings") or {}).items():
@@ -284,15 +267,6 @@ def _none_for_nan(df: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- audit ---------------------------------------------------------------------------------
-def resolve_store(run_dir: str | Path) -> Path:
-    """The answers.sqlite of a run folder (or the file itself); an error when there is none."""
-    p = Path(run_dir)
-    store = p if p.suffix == ".sqlite" else p / STORE_FILE
-    if not store.is_file():
-        raise LeakauditError(f"no answer store at {store}: run models first (`leakaudit run` / `leakaudit scan`) or import predictions (`leakaudit import`)")
-    return store
-
-
 def _samples_frame(store: AnswerStore, answers: pd.DataFrame, benchmark: Any) -> pd.DataFrame:
     """One row per audited question: from the store's samples table, completed from answers."""
     cols = ["benchmark", "sample_hash", "sample_id", "category", "l2_category", "n_options", "answer", "label"]
@@ -363,7 +337,7 @@ def audit(
     set the text-answerable threshold (see :func:`leakaudit.audit.evidence.max_text_hits`).
     ``scoring``/``blind_mode`` restrict to answers of one scoring mode / blind mode;
     ``prefer_scoring`` only prefers one where a question was answered under several.
-    ``extra_signals``: model-based signals to compute too (``leakaudit.signals.extra``; each asks a model again).
+    ``extra_signals``: model-based signals to compute too (``leakaudit.audit.signals``; each asks a model again).
     ``inspectors``: the text-only LLMs whose hits count as evidence (MMStar's 8 inspectors);
     default every LLM with live text-only answers (imported ones only when named, so a
     folder of imported 0-shot, 2-shot and random-guess outputs is not a panel). Other LLMs

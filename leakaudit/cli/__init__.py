@@ -17,10 +17,10 @@ import traceback
 
 import click
 
-from .. import __version__
-from ..errors import LeakauditError
-from ..textsafe import clean_message
-from .console import LOG_LEVELS, configure_output
+from leakaudit.cli.console import LOG_LEVELS, configure_output
+from leakaudit.data.textsafe import clean_message
+from leakaudit.errors import LeakauditError
+from leakaudit.version import __version__
 
 _MODULES = ("data", "models", "audit", "report", "regen", "signals", "store", "probe", "compare")
 DEBUG_ENV = "LEAKAUDIT_DEBUG"
@@ -83,15 +83,15 @@ def main(quiet: bool, log_level: str | None, allow_remote_code: bool, revision: 
     if level == "debug":
         os.environ[DEBUG_ENV] = "1"
     if allow_remote_code:
-        from ..zoo import ALLOW_REMOTE_CODE_ENV
+        from leakaudit.models.zoo import ALLOW_REMOTE_CODE_ENV
 
         os.environ[ALLOW_REMOTE_CODE_ENV] = "1"
     if revision:
-        from ..io import HUB_REVISION_ENV
+        from leakaudit.data.io import HUB_REVISION_ENV
 
         os.environ[HUB_REVISION_ENV] = revision
     if long_prompts:
-        from ..prompt_limits import LONG_PROMPTS_ENV
+        from leakaudit.data.prompt_limits import LONG_PROMPTS_ENV
 
         os.environ[LONG_PROMPTS_ENV] = long_prompts
 

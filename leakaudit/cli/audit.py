@@ -10,13 +10,13 @@ from typing import Any
 
 import click
 
-from ..errors import LeakauditError
-from ..types import CONDITIONS, IMPORT_FORMATS
-from .console import quiet
-from .model_options import resolve, save_config
-from .signal_opts import signal_options
-from .options import (base_llm_option, blind_option, comma_list, engine_options, json_option, model_options, models_option,
-                      out_option, scoring_option, shots_option, zoo_options)
+from leakaudit.cli.console import quiet
+from leakaudit.cli.model_options import resolve, save_config
+from leakaudit.cli.options import (base_llm_option, blind_option, comma_list, engine_options, json_option, model_options, models_option,
+                                   out_option, scoring_option, shots_option, zoo_options)
+from leakaudit.cli.signal_opts import signal_options
+from leakaudit.errors import LeakauditError
+from leakaudit.types import CONDITIONS, IMPORT_FORMATS
 
 
 # -- shared rendering ------------------------------------------------------------------
@@ -36,7 +36,7 @@ METRICS_LEGEND = ("S_v: LVLM with images; S_wv: LVLM without images; S_t: text-o
 
 
 def _metric_rows(result, category: bool) -> list[dict[str, Any]]:
-    from ..audit import AVERAGE
+    from leakaudit.audit import AVERAGE
 
     m = result.metrics
     rows = m if category else m[m["category"].isna()]
@@ -172,7 +172,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     elif summary.get("verdict_reason"):
         out.append(f"verdict: none: {summary['verdict_reason']}")
     if summary.get("signals"):
-        from ..signals import report_rows
+        from leakaudit.audit.signals import report_rows
 
         rows = report_rows(summary)
         if rows:
@@ -182,7 +182,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         out.append(panel["text"])
     if panel.get("warning"):
         out.append(f"warning: {panel['warning']}")
-    from ..filter import random_lines
+    from leakaudit.audit.filter import random_lines
 
     out += random_lines((summary.get("filter") or {}).get("vs_random") or {})
     for note in summary.get("notes", []):
@@ -232,7 +232,7 @@ def _zoo_panel(zoo_group: str | None, zoo_path: str | None, inspectors: list[str
     """
     if not zoo_group:
         return inspectors, None
-    from ..pipeline import load_zoo
+    from leakaudit.workflows.pipeline import load_zoo
 
     specs = load_zoo(zoo_path).group(zoo_group)
     llms = [s.name for s in specs if s.kind == "llm"]
@@ -242,9 +242,8 @@ def _zoo_panel(zoo_group: str | None, zoo_path: str | None, inspectors: list[str
 
 def audited_benchmark(run_dir: str, name: str | None, path: str | None) -> Any:
     """The benchmark a store's answers belong to, loaded (``name``, else the store's only one)."""
-    from ..audit.result import resolve_store
-    from ..benchmark import load_benchmark
-    from ..store import AnswerStore
+    from leakaudit.answers.store import AnswerStore, resolve_store
+    from leakaudit.data.benchmark import load_benchmark
 
     if name is None:
         with AnswerStore(resolve_store(run_dir), read_only=True) as store:
@@ -288,8 +287,8 @@ def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, 
     The probe and the model-based signals (--signals) need the questions themselves: give
     --path, or --signals alone to load the benchmark the store holds by its name.
     """
-    from ..pipeline import audit_run
-    from ..settings import resolve
+    from leakaudit.answers.settings import resolve
+    from leakaudit.workflows.pipeline import audit_run
 
     panel, lvlms = _zoo_panel(zoo_group, zoo_path, _names(inspectors))
     settings, lines = resolve(run_dir, **given(shots=("shots", shots), circular=("circular", circular), k=("k", k), n=("n", n),
@@ -309,7 +308,7 @@ def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, 
         doc = result.to_json()
         click.echo(json.dumps(doc, ensure_ascii=False, allow_nan=False))
         return
-    from .console import make_console
+    from leakaudit.cli.console import make_console
 
     console = make_console()
     if not quiet():
@@ -350,14 +349,13 @@ def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, 
 def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, shots, circular, min_confidence, zoo_group, zoo_path, out_dir,
             inspectors, no_images, as_json, base_llm) -> None:
     """Write BENCH without its text-answerable questions (MMStar's filter), in its own format, plus removed.csv."""
-    from .console import make_console
-
     from dataclasses import replace
 
-    from ..benchmark import load_benchmark
-    from ..filter import filter_benchmark
-    from ..pipeline import audit_run
-    from ..settings import resolve
+    from leakaudit.answers.settings import resolve
+    from leakaudit.audit.filter import filter_benchmark
+    from leakaudit.cli.console import make_console
+    from leakaudit.data.benchmark import load_benchmark
+    from leakaudit.workflows.pipeline import audit_run
 
     panel, lvlms = _zoo_panel(zoo_group, zoo_path, _names(inspectors))
     settings, lines = resolve(run_dir, **given(shots=("shots", shots), circular=("circular", circular), k=("k", k), n=("n", n),
@@ -381,7 +379,7 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, shots,
     console.print(f"kept {len(fres.kept)} of {len(bench_obj)} questions -> {data_file}", markup=False, highlight=False)
     for reason, count in fres.reason_counts().items():
         console.print(f"  removed {count}: {reason}", markup=False, highlight=False)
-    from ..filter import random_lines
+    from leakaudit.audit.filter import random_lines
 
     for line in random_lines(fres.vs_random):
         console.print(line, markup=False, highlight=False)
@@ -420,15 +418,14 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
              min_confidence, balance, n_boot, no_report, no_progress, as_json, no_images, models_opt, config, kind, backend, device,
              dtype, model_args, batch_size, extra_signals=None, signal_thresholds=None, base_llm=None) -> None:
     """Audit BENCH end to end: run the missing answers, compute MG/ML, label and filter questions, write a report folder."""
-    from .console import make_console
-
-    from .. import scan as scan_mod
-    from ..zoo import load_zoo
+    from leakaudit.cli.console import make_console
+    from leakaudit.models.zoo import load_zoo
+    from leakaudit.workflows import scan as scan_mod
 
     zoo_obj, models = resolve(load_zoo(zoo_path), models_opt, kind=kind, backend=backend, device=device, dtype=dtype,
                               batch_size=batch_size, model_args=model_args)
     if no_images:
-        from ..benchmark import load_benchmark
+        from leakaudit.data.benchmark import load_benchmark
 
         bench = load_benchmark(bench, path=bench_path, split=split, limit=None if shots else limit, no_images=True)
     res = scan_mod.scan(
@@ -487,12 +484,11 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
 def import_(file, fmt, model, condition, bench, bench_path, split, run_dir, shots, blind, id_column, prediction_column,
             verdict_column, on_error, no_images, as_json) -> None:
     """Store published predictions (VLMEvalKit, lm-eval, MathVista, MMMU-Pro, ScienceQA) as answers, for the audit."""
-    from .console import make_console
     from rich.table import Table
 
-    from ..imports import import_predictions
-
-    from ..settings import AuditSettings, record
+    from leakaudit.answers.imports import import_predictions
+    from leakaudit.answers.settings import AuditSettings, record
+    from leakaudit.cli.console import make_console
 
     summary = import_predictions(file, format=fmt, model=model, condition=condition, benchmark=bench, path=bench_path,
                                  split=split, run_dir=run_dir, shots=shots, blind_mode=blind, id_column=id_column,
@@ -554,8 +550,8 @@ def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo
              min_confidence, limit, as_json, no_images, models_opt, config, kind, backend, device, dtype, model_args, batch_size,
              extra_signals=None, signal_thresholds=None, base_llm=None) -> None:
     """CI gate for a benchmark SUBMISSION: exit 0 pass, 1 a threshold failed, 2 bad input or setup."""
-    from ..gate import gate
-    from ..zoo import load_zoo
+    from leakaudit.models.zoo import load_zoo
+    from leakaudit.workflows.gate import gate
 
     def resolve_models():  # inside the gate's guard: a bad zoo file or model is an error verdict, not a stale one
         return resolve(load_zoo(zoo_path), models_opt, kind=kind, backend=backend, device=device, dtype=dtype,
@@ -577,7 +573,7 @@ def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo
         click.echo(line, err=True)
     for c in verdict.checks:
         click.echo(f"{'PASS' if c.passed else 'FAIL'}  {c.name}: {c.message}")
-    from ..filter import random_lines
+    from leakaudit.audit.filter import random_lines
 
     for line in random_lines((verdict.audit.summary.get("vs_random") or {}) if verdict.audit else {}):
         click.echo(line)
@@ -587,7 +583,7 @@ def gate_cmd(submission, max_text_answerable, min_mg, max_leaked, zoo_group, zoo
     if panel.get("warning"):
         click.echo(f"warning: {panel['warning']}")
     if verdict.runs:
-        from ..pipeline import model_calls_message
+        from leakaudit.workflows.pipeline import model_calls_message
 
         click.echo(model_calls_message(verdict.runs))
     save_config(out_dir)

@@ -16,7 +16,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as one JSON object (the PDF and CSV are still written).")
 def compare_cmd(dirs, out_pdf, csv_path, as_json) -> None:
     """Compare scan folders DIRS: MG and ML per benchmark and model, text-answerable share, panel strength."""
-    from ..report.compare import compare, share_text
+    from leakaudit.report.compare import compare, share_text
 
     result = compare(list(dirs), out_pdf, csv=csv_path)
     csv_written = csv_path or out_pdf.with_name("compare.csv")

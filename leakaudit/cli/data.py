@@ -5,16 +5,14 @@ import json
 from pathlib import Path
 
 import click
-from .console import make_console
 from rich.table import Table
 
-from .. import registry
-from ..benchmark import load_benchmark
-from ..errors import ON_ERRORS
-from ..inspect import inspect_benchmark
-
-
-from .options import json_option, out_option  # noqa: E402 - the shared flags
+from leakaudit import registry
+from leakaudit.cli.console import make_console
+from leakaudit.cli.options import json_option, out_option  # noqa: E402 - the shared flags
+from leakaudit.data.benchmark import load_benchmark
+from leakaudit.data.inspect import inspect_benchmark
+from leakaudit.errors import ON_ERRORS
 
 
 @click.command("benchmarks")
@@ -44,7 +42,7 @@ def _safe(value: object, limit: int = 300) -> str:
     """Submitted text for the terminal: no control characters or ANSI escapes, no rich markup."""
     from rich.markup import escape
 
-    from ..textsafe import clean_message
+    from leakaudit.data.textsafe import clean_message
 
     return escape(clean_message(value, limit))
 

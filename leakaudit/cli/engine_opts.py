@@ -3,7 +3,7 @@
 One decorator adds the options to a command: ``--plan`` prints what the command would run
 (models, sizes, GPU memory, time, what is already stored or cached) and stops before
 anything is loaded; otherwise the command's body runs with the chosen engine as the
-default of every ``runner.run`` it makes (``leakaudit.engines.use_engine``).
+default of every ``runner.run`` it makes (``leakaudit.answers.engines.use_engine``).
 """
 from __future__ import annotations
 
@@ -14,23 +14,23 @@ import click
 
 
 def _print_plan(command: str, kw: dict[str, Any]) -> None:
-    from ..benchmark import load_benchmark
-    from ..plan import make_plan, plan_table, run_jobs, scan_jobs
-    from .console import make_console
+    from leakaudit.answers.plan import make_plan, plan_table, run_jobs, scan_jobs
+    from leakaudit.cli.console import make_console
+    from leakaudit.data.benchmark import load_benchmark
 
     if command == "run":
-        from ..zoo import load_zoo
-        from .models import _model_names
+        from leakaudit.cli.model_options import model_names
+        from leakaudit.models.zoo import load_zoo
 
         zoo = load_zoo(kw["zoo_path"])
-        names = [zoo[m].name for m in _model_names(kw["models_opt"], kw["zoo_group"], zoo)]
+        names = [zoo[m].name for m in model_names(kw["models_opt"], kw["zoo_group"], zoo)]
         shots = kw["shots"]
         bench = load_benchmark(kw["bench"], path=kw["bench_path"], split=kw["split"], limit=None if shots else kw["limit"])
         jobs = run_jobs(names, kw["condition"], shots, kw["blind"])
         frame = make_plan(bench, jobs, zoo=zoo, run_dir=kw["run_dir"], scoring=kw["scoring"], circular=kw["circular"], limit=kw["limit"], seed=kw["seed"])
     else:
-        from .. import pipeline
-        from ..settings import AuditSettings
+        from leakaudit.answers.settings import AuditSettings
+        from leakaudit.workflows import pipeline
 
         defaults = AuditSettings()
         zoo = pipeline.load_zoo(kw["zoo_path"])
@@ -64,7 +64,7 @@ def engine_options(command: str) -> Callable:
             if plan_only:
                 _print_plan(command, kw)
                 return None
-            from ..engines import make_engine, use_engine
+            from leakaudit.answers.engines import make_engine, use_engine
 
             engine = make_engine(engine_name, address=address, workers=workers, gpus_per_worker=gpus_per_worker)
             if engine is None:

@@ -2,7 +2,7 @@
 
 ``model_options`` adds ``--kind``, ``--backend``, ``--device``, ``--dtype``,
 ``--model-args`` (and ``--batch-size`` where the command has none) and ``--config``; the
-command passes what it got to :func:`resolve` (``leakaudit.adhoc.resolve_models``) and
+command passes what it got to :func:`resolve` (``leakaudit.models.adhoc.resolve_models``) and
 calls :func:`save_config` once it knows its output folder.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import click
 
-from ..types import KINDS
+from leakaudit.types import KINDS
 
 BACKEND_CHOICES = ("hf", "llamacpp", "openai", "lmeval")
 DTYPE_CHOICES = ("auto", "bf16", "fp16", "fp32")
@@ -22,7 +22,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     """Eager: the file's values become this command's defaults; the command line still wins."""
     if not value:
         return value
-    from ..config import load_defaults
+    from leakaudit.cli.config import load_defaults
 
     known: set[str] = set()
     root = ctx.find_root().command
@@ -34,7 +34,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     try:
         defaults = load_defaults(value, ctx.command, known=known)
     except Exception as exc:  # ConfigError: the group turns it into exit 2 with the message
-        from ..errors import LeakauditError
+        from leakaudit.errors import LeakauditError
 
         if isinstance(exc, LeakauditError):
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
@@ -76,7 +76,7 @@ def names(csv: str | None) -> list[str] | None:
 def resolve(zoo: Any, models_csv: str | None, *, kind: str | None, backend: str | None, device: str | None, dtype: str | None,
             batch_size: int | None, model_args: str | None, names_list: list[str] | None = None) -> tuple[Any, list[str] | None]:
     """(zoo with ad-hoc specs and overrides, model names) for the command's models."""
-    from ..adhoc import resolve_models
+    from leakaudit.models.adhoc import resolve_models
 
     chosen = names_list if names_list is not None else names(models_csv)
     if chosen is None and (kind or backend):
@@ -89,10 +89,24 @@ def save_config(folder: str | Path | None) -> Path | None:
     """Write the current command's settings into ``folder/config.yaml``."""
     if folder is None:
         return None
-    from ..config import write_config
+    from leakaudit.cli.config import write_config
 
     ctx = click.get_current_context()
     return write_config(folder, ctx.command.name, dict(ctx.params))
 
 
-__all__ = ["model_options", "names", "resolve", "save_config"]
+def model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:
+    """The models named by ``--models a,b`` and ``--zoo GROUP``, in order, without repeats."""
+    from leakaudit.errors import LeakauditError
+
+    chosen: list[str] = []
+    if models_opt:
+        chosen += [m.strip() for m in models_opt.split(",") if m.strip()]
+    if group:
+        chosen += [s.name for s in zoo.group(group)]
+    if not chosen:
+        raise LeakauditError("say which models to run: --models a,b or --zoo GROUP (see `leakaudit models`)")
+    return list(dict.fromkeys(chosen))  # keep order, drop repeats
+
+
+__all__ = ["model_names", "model_options", "names", "resolve", "save_config"]

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import click
 
-from ..errors import LeakauditError
-from ..types import CONDITIONS
-from .console import make_console, quiet
-from .model_options import resolve, save_config
-from .options import blind_option, engine_options, json_option, model_options, models_option, out_option, scoring_option, shots_option, zoo_options
+from leakaudit.cli.console import make_console, quiet
+from leakaudit.cli.model_options import model_names, resolve, save_config
+from leakaudit.cli.options import (blind_option, engine_options, json_option, model_options, models_option, out_option, scoring_option,
+                                   shots_option, zoo_options)
+from leakaudit.errors import LeakauditError
+from leakaudit.types import CONDITIONS
 
 
 @click.command("models")
@@ -20,7 +21,7 @@ from .options import blind_option, engine_options, json_option, model_options, m
 @json_option("Print JSON records instead of a table.")
 def models(zoo_group: str | None, zoo_path: str | None, as_json: bool) -> None:
     """List the model zoo: name, kind, backend, hub id, size, base LLM and groups."""
-    from ..zoo import load_zoo, zoo_frame, zoo_table
+    from leakaudit.models.zoo import load_zoo, zoo_frame, zoo_table
 
     group = zoo_group
     zoo = load_zoo(zoo_path)
@@ -31,20 +32,9 @@ def models(zoo_group: str | None, zoo_path: str | None, as_json: bool) -> None:
             frame = frame[frame["name"].isin(keep)]
         click.echo(json.dumps(json.loads(frame.to_json(orient="records")), indent=2))
         return
-    from .console import make_console
+    from leakaudit.cli.console import make_console
 
     make_console().print(zoo_table(zoo, group=group))
-
-
-def _model_names(models_opt: str | None, group: str | None, zoo) -> list[str]:
-    names: list[str] = []
-    if models_opt:
-        names += [m.strip() for m in models_opt.split(",") if m.strip()]
-    if group:
-        names += [s.name for s in zoo.group(group)]
-    if not names:
-        raise LeakauditError("say which models to run: --models a,b or --zoo GROUP (see `leakaudit models`)")
-    return list(dict.fromkeys(names))  # keep order, drop repeats
 
 
 def _summary_json(summary) -> dict:
@@ -92,13 +82,13 @@ def run(bench, models_opt, zoo_group, zoo_path, condition, shots, scoring, blind
 
     --models takes zoo names, hub ids (org/name), local model folders and .gguf files.
     """
-    from ..benchmark import load_benchmark
-    from ..runner import resolve_models
-    from ..runner import run as run_models
-    from ..zoo import load_zoo
+    from leakaudit.answers.runner import resolve_models
+    from leakaudit.answers.runner import run as run_models
+    from leakaudit.data.benchmark import load_benchmark
+    from leakaudit.models.zoo import load_zoo
 
     zoo = load_zoo(zoo_path)
-    names = _model_names(models_opt, zoo_group, zoo)
+    names = model_names(models_opt, zoo_group, zoo)
     explicit_batch = click.get_current_context().get_parameter_source("batch_size") not in (
         click.core.ParameterSource.DEFAULT, None)
     zoo, names = resolve(zoo, None, names_list=names, kind=kind, backend=backend, device=device, dtype=dtype,
@@ -111,7 +101,7 @@ def run(bench, models_opt, zoo_group, zoo_path, condition, shots, scoring, blind
         circular=circular, limit=limit, zoo=zoo, progress=not no_progress and not quiet() and not as_json, batch_size=batch_size,
         max_new_tokens=max_new_tokens, seed=seed, command=shlex.join(["leakaudit", *sys.argv[1:]]), long_prompts=long_prompts,
     )
-    from ..settings import AuditSettings, record
+    from leakaudit.answers.settings import AuditSettings, record
 
     if AuditSettings.load(run_dir) is None:  # the first writer records how the answers were made; a scan's panel stays
         record(run_dir, shots=shots, scoring=scoring, circular=circular)
@@ -130,7 +120,7 @@ def run(bench, models_opt, zoo_group, zoo_path, condition, shots, scoring, blind
 @json_option("Print {\"n_answers\": N, \"file\": PATH} instead of the line.")
 def export(run_dir: str, out: str, as_json: bool) -> None:
     """Write every stored answer to a parquet (or CSV) file pandas opens."""
-    from ..store import STORE_FILE, AnswerStore
+    from leakaudit.answers.store import STORE_FILE, AnswerStore
 
     if not (Path(run_dir) / STORE_FILE).is_file():
         raise LeakauditError(f"no answer store in {run_dir} (expected {Path(run_dir) / STORE_FILE})")

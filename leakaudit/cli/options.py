@@ -5,7 +5,7 @@ One flag means one thing in every command:
 - ``-o/--out``: where the command writes its file or folder;
 - ``--zoo``: a zoo group or zoo model name; ``--zoo-file``: the zoo YAML;
 - ``--shots``, ``--blind``, ``--scoring``: the audit's words, choices from ``leakaudit.types`` and
-  defaults from ``leakaudit.settings.AuditSettings``;
+  defaults from ``leakaudit.answers.settings.AuditSettings``;
 - ``--models`` (and other model lists): one comma-separated list, never a repeated option;
 - ``--json``: one JSON document on stdout, for every command that reports something.
 
@@ -22,10 +22,10 @@ from typing import Any, Callable
 
 import click
 
-from ..settings import AuditSettings
-from ..types import BLIND_MODES, SCORINGS
-from .engine_opts import engine_options
-from .model_options import model_options
+from leakaudit.answers.settings import AuditSettings
+from leakaudit.cli.engine_opts import engine_options
+from leakaudit.cli.model_options import model_options
+from leakaudit.types import BLIND_MODES, SCORINGS
 
 _DEFAULTS = AuditSettings()
 

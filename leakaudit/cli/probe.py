@@ -1,4 +1,4 @@
-"""``leakaudit probe``: the model-free blind probe (see ``leakaudit.evidence_tests.probe``)."""
+"""``leakaudit probe``: the model-free blind probe (see ``leakaudit.audit.signals.probe``)."""
 from __future__ import annotations
 
 import json
@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ..benchmark import load_benchmark
-from ..evidence_tests.probe import DEFAULT_FOLDS, DEFAULT_PERMUTATIONS, probe as run_probe
-from .console import make_console
+from leakaudit.audit.signals.probe import DEFAULT_FOLDS, DEFAULT_PERMUTATIONS
+from leakaudit.audit.signals.probe import probe as run_probe
+from leakaudit.cli.console import make_console
+from leakaudit.data.benchmark import load_benchmark
 
 
 @click.command("probe")

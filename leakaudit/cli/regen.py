@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..types import JUDGE_MODES
-from .options import (AliasedOption, blind_option, comma_list, json_option, models_option, out_option, scoring_option, shots_option, zoo_file_option,
-                      zoo_options)
+from leakaudit.cli.options import (AliasedOption, blind_option, comma_list, json_option, models_option, out_option, scoring_option,
+                                   shots_option, zoo_file_option, zoo_options)
+from leakaudit.types import JUDGE_MODES
 
 
 def _pct(x) -> str:
@@ -30,11 +30,11 @@ def judge(mode: str, model: str, input_path: Path, out: Path | None, zoo_path: s
     MODE pointwise scores each response out of 100 (pairs: both responses, the higher wins);
     pairwise says which of response_a / response_b is better, or a tie.
     """
-    from .console import make_console
     from rich.table import Table
 
-    from ..regen.judge import Judge, judge_rows, read_pairs
-    from ..zoo import load_zoo
+    from leakaudit.cli.console import make_console
+    from leakaudit.models.zoo import load_zoo
+    from leakaudit.regen.judge import Judge, judge_rows, read_pairs
 
     rows = read_pairs(input_path, mode)
     lm = load_zoo(zoo_path).load(model)
@@ -97,10 +97,9 @@ def regenerate(run_dir: Path, out: Path, benchmark: str | None, curator: str, ju
                circular: bool, require_vision_correct: bool, max_retries: int, describers: str | None, no_ocr: bool,
                known_fact: bool, max_new_tokens: int, zoo_group: str | None, zoo_path: str | None, as_json: bool) -> None:
     """Replace questions the audit found text-answerable or leaked with new vision-dependent ones."""
-    from .console import make_console
-
-    from ..regen.loop import regenerate as run_regenerate
-    from ..zoo import load_zoo
+    from leakaudit.cli.console import make_console
+    from leakaudit.models.zoo import load_zoo
+    from leakaudit.regen.loop import regenerate as run_regenerate
 
     zoo_obj = load_zoo(zoo_path)
     panel = comma_list(llms)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from .audit import _base_llm_map, _names, _zoo_panel, echo_overrides, given, summary_lines
-from .options import base_llm_option, json_option, out_option, shots_option, zoo_options
+from leakaudit.cli.audit import _base_llm_map, _names, _zoo_panel, echo_overrides, given, summary_lines
+from leakaudit.cli.options import base_llm_option, json_option, out_option, shots_option, zoo_options
 
 
 @click.command("report")
@@ -30,15 +30,15 @@ def report(source: Path, out_pdf, max_samples, no_images, audit_dir, shots, k, n
 
     from rich.console import Console
 
-    from ..report import build_report
-    from ..settings import resolve
-    from ..store import STORE_FILE
+    from leakaudit.answers.settings import resolve
+    from leakaudit.answers.store import STORE_FILE
+    from leakaudit.report import build_report
 
     console = Console(stderr=True)
     if (source / "summary.json").is_file():
         report_dir = source
     elif (source.suffix == ".sqlite" and source.is_file()) or (source / STORE_FILE).is_file():
-        from ..pipeline import audit_run
+        from leakaudit.workflows.pipeline import audit_run
 
         run_dir = source.parent if source.suffix == ".sqlite" else source
         panel, lvlms = _zoo_panel(zoo_group, zoo_path, None)
@@ -50,7 +50,7 @@ def report(source: Path, out_pdf, max_samples, no_images, audit_dir, shots, k, n
         with console.status("auditing the run"):
             audit_run(run_dir, settings, zoo=zoo_path, overrides=lines).save(report_dir)
     else:
-        from ..errors import LeakauditError
+        from leakaudit.errors import LeakauditError
 
         raise LeakauditError(f"{source} has neither summary.json (an audit output folder) nor {STORE_FILE} (a run folder)")
     with console.status("building the report"):

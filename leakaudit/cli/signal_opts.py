@@ -9,7 +9,7 @@ import click
 def _names(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
     if not value:
         return None
-    from ..signals import get
+    from leakaudit.audit.signals import get
 
     names = [v.strip() for v in value.split(",") if v.strip()]
     for name in names:

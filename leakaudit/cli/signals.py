@@ -10,7 +10,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects (name, measures, null, validated, validated_on, needs, columns, label, ...).")
 def signals_cmd(as_json: bool) -> None:
     """List the registered signals (entry point group leakaudit.signals): what each measures and what it needs."""
-    from .. import signals
+    from leakaudit.audit import signals
 
     sigs = signals.registered()
     if as_json:
@@ -18,7 +18,7 @@ def signals_cmd(as_json: bool) -> None:
         return
     from rich.table import Table
 
-    from .console import make_console
+    from leakaudit.cli.console import make_console
 
     table = Table(title="registered signals (entry point group leakaudit.signals)")
     for col in ("name", "needs", "label", "removal", "measures", "null", "validated"):

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .options import json_option
+from leakaudit.cli.options import json_option
 
 
 @click.group("store")
@@ -19,7 +19,7 @@ def store() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def check(run_dir: str, as_json: bool) -> None:
     """Report damage in RUN_DIR's store without changing it (exit 0 healthy, 2 damaged)."""
-    from ..store_tools import check_store
+    from leakaudit.answers.store_tools import check_store
 
     report = check_store(run_dir)
     if as_json:
@@ -39,7 +39,7 @@ def check(run_dir: str, as_json: bool) -> None:
 @json_option("Print the repair report (answers kept and lost, cells cleared, the files) as one JSON object.")
 def repair(run_dir: str, as_json: bool) -> None:
     """Copy every readable answer of RUN_DIR's store into a new file; the old one is kept, renamed."""
-    from ..store_tools import repair_store
+    from leakaudit.answers.store_tools import repair_store
 
     r = repair_store(run_dir)
     if as_json:

@@ -6,10 +6,11 @@ loop on the failing samples of an audit (re-auditing every candidate before keep
 """
 from __future__ import annotations
 
-from .curator import CAPABILITIES, Candidate, CurationResult, Curator, capability_for, check_item
-from .describe import SymbolicDescription, colour_summary, describe_image
-from .judge import Agreement, Judge, PairwiseVerdict, PointwiseVerdict, agreement, make_answer_pairs, parse_preference, parse_score
-from .loop import RegenResult, RoundStats, regenerate
+from leakaudit.regen.curator import CAPABILITIES, Candidate, CurationResult, Curator, capability_for, check_item
+from leakaudit.regen.describe import SymbolicDescription, colour_summary, describe_image
+from leakaudit.regen.judge import (Agreement, Judge, PairwiseVerdict, PointwiseVerdict, agreement, make_answer_pairs, parse_preference,
+                                   parse_score)
+from leakaudit.regen.loop import RegenResult, RoundStats, regenerate
 
 __all__ = [
     "Agreement",

@@ -10,7 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..backends.base import LM, Prompt
+from leakaudit.models.backends.base import LM, Prompt
 
 
 def generation_key(model: str, prompt: Prompt, max_new_tokens: int) -> str:

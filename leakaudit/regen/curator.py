@@ -20,11 +20,11 @@ from typing import Any, Sequence
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from ..backends.base import LM, Prompt
-from ..schema import LETTERS, MAX_OPTIONS, MIN_OPTIONS, Sample
-from .cache import GenerationCache
-from .describe import SymbolicDescription
-from .parsing import first_json, norm_text, normalize_options, parse_tagged, resolve_answer, split_inline_options
+from leakaudit.data.schema import LETTERS, MAX_OPTIONS, MIN_OPTIONS, Sample
+from leakaudit.models.backends.base import LM, Prompt
+from leakaudit.regen.cache import GenerationCache
+from leakaudit.regen.describe import SymbolicDescription
+from leakaudit.regen.parsing import first_json, norm_text, normalize_options, parse_tagged, resolve_answer, split_inline_options
 
 
 @dataclass(frozen=True)

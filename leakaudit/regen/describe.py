@@ -14,10 +14,11 @@ from typing import Any, Callable, Sequence
 
 from PIL import Image
 
-from ..backends.base import LM, Prompt
-from ..errors import LeakauditError, MissingDependencyError
-from ..schema import Sample
-from .parsing import first_json
+from leakaudit.data.images import NAMED_COLOURS, colour_summary  # noqa: F401 - the description's colour lines
+from leakaudit.data.schema import Sample
+from leakaudit.errors import LeakauditError, MissingDependencyError
+from leakaudit.models.backends.base import LM, Prompt
+from leakaudit.regen.parsing import first_json
 
 #: sample.meta keys that describe the image or its context (ScienceQA lecture, captions...)
 CONTEXT_META_KEYS = ("caption", "captions", "image_caption", "description", "image_description", "context", "lecture", "subject", "topic", "skill")
@@ -28,12 +29,6 @@ OCR_META_KEYS = ("ocr", "ocr_text", "image_text")
 OcrFn = Callable[[Image.Image], list]
 
 #: named colours for the pixel summary (a describer that needs no model)
-NAMED_COLOURS: dict[str, tuple[int, int, int]] = {
-    "white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128), "red": (220, 30, 30),
-    "orange": (245, 135, 20), "yellow": (240, 205, 20), "green": (30, 160, 60), "blue": (30, 70, 220),
-    "purple": (140, 50, 170), "pink": (240, 130, 180), "brown": (140, 90, 40), "light grey": (200, 200, 200),
-}
-
 CAPTION_PROMPT = "Describe this image in two or three sentences: the scene, the main objects with their colours and positions, and any text."
 OBJECTS_PROMPT = (
     "List the objects in this image as JSON: a list of objects with keys \"label\" and \"box\" "
@@ -137,7 +132,7 @@ def _as_text(value: Any) -> str:
 
 def _default_ocr() -> OcrFn | None:
     try:
-        from ..backends.ocr_composite import ocr_image  # rapidocr, the `ocr` extra
+        from leakaudit.models.backends.ocr_composite import ocr_image  # rapidocr, the `ocr` extra
     except (ImportError, MissingDependencyError):
         return None
     return ocr_image
@@ -157,38 +152,6 @@ def _objects_from(value: Any, source: str) -> list[ObjectBox]:
     return out
 
 
-def _where(x: float, y: float) -> str:
-    col = "left" if x < 1 / 3 else "right" if x > 2 / 3 else "centre"
-    row = "top" if y < 1 / 3 else "bottom" if y > 2 / 3 else "middle"
-    return "centre" if (col, row) == ("centre", "middle") else f"{row} {col}" if col != "centre" else f"{row} centre"
-
-
-def colour_summary(img: Image.Image, *, min_share: float = 0.03, size: int = 64) -> list[str]:
-    """The named colours covering at least ``min_share`` of the image, largest first, with where they sit.
-
-    Cheap and model-free (nearest named colour per pixel of a 64x64 thumbnail), so even a
-    benchmark without captions and without text in its images has something to describe.
-    """
-    import numpy as np
-
-    small = np.asarray(img.convert("RGB").resize((size, size)), dtype=np.float32)
-    names = list(NAMED_COLOURS)
-    palette = np.array([NAMED_COLOURS[n] for n in names], dtype=np.float32)
-    dist = ((small[:, :, None, :] - palette[None, None, :, :]) ** 2).sum(-1)
-    nearest = dist.argmin(-1)
-    total = nearest.size
-    out = []
-    for k in np.argsort(-np.bincount(nearest.ravel(), minlength=len(names))):
-        mask = nearest == k
-        share = mask.sum() / total
-        if share < min_share:
-            break
-        ys, xs = np.nonzero(mask)
-        spread = "all over the image" if xs.std() > size / 4 and ys.std() > size / 4 else f"mostly {_where(xs.mean() / size, ys.mean() / size)}"
-        out.append(f"{names[k]}: {round(100 * share)}%, {spread}")
-    return out
-
-
 # -- the description ------------------------------------------------------------------
 def describe_image(
     sample: Sample,
@@ -201,7 +164,7 @@ def describe_image(
 ) -> SymbolicDescription:
     """Build the symbolic description of ``sample``'s images.
 
-    ``ocr``: True uses rapidocr through ``leakaudit.backends.ocr_composite`` (skipped with a
+    ``ocr``: True uses rapidocr through ``leakaudit.models.backends.ocr_composite`` (skipped with a
     note when the ``ocr`` extra is missing), False skips it, a callable is used as is.
     ``colours`` adds the model-free colour summary (``colour_summary``).
     ``describers``: image-capable models (``supports_images``) that write a caption, an

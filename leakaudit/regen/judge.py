@@ -20,11 +20,11 @@ from typing import Any, Literal, Sequence
 
 from PIL import Image
 
-from ..backends.base import LM, Prompt
-from ..errors import LeakauditError
-from ..types import JUDGE_MODES
-from .cache import GenerationCache
-from .parsing import first_json
+from leakaudit.errors import LeakauditError
+from leakaudit.models.backends.base import LM, Prompt
+from leakaudit.regen.cache import GenerationCache
+from leakaudit.regen.parsing import first_json
+from leakaudit.types import JUDGE_MODES
 
 Verdict = Literal["first", "second", "tie"]
 VERDICTS: tuple[str, ...] = ("first", "second", "tie")
@@ -354,14 +354,14 @@ def read_pairs(path, mode: str) -> list[dict[str, Any]]:
     import json
     from pathlib import Path
 
-    from ..errors import DataError
-    from ..images import ImageRef
+    from leakaudit.data.images import ImageRef
+    from leakaudit.errors import DataError
 
     path = Path(path)
     if not path.is_file():
         raise DataError(path, None, None, "no such file")
     rows = []
-    from ..io import decode_utf8
+    from leakaudit.data.io import decode_utf8
 
     for n, line in enumerate(decode_utf8(path.read_bytes(), path, header_lines=0).splitlines()):
         if not line.strip():

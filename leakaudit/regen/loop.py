@@ -21,17 +21,17 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from ..backends.base import LM
-from ..benchmark import Benchmark, load_benchmark
-from ..errors import DataError, LeakauditError
-from ..schema import LETTERS, Sample
-from ..store import STORE_FILE, AnswerStore
-from ..textsafe import safe_filename
-from .cache import GenerationCache
-from .curator import Candidate, Curator
-from .describe import SymbolicDescription, describe_image
-from .judge import Judge
-from .rows import UnmappableRow, rewrite_row
+from leakaudit.answers.store import STORE_FILE, AnswerStore
+from leakaudit.data.benchmark import Benchmark, load_benchmark
+from leakaudit.data.schema import LETTERS, Sample
+from leakaudit.data.textsafe import safe_filename
+from leakaudit.errors import DataError, LeakauditError
+from leakaudit.models.backends.base import LM
+from leakaudit.regen.cache import GenerationCache
+from leakaudit.regen.curator import Candidate, Curator
+from leakaudit.regen.describe import SymbolicDescription, describe_image
+from leakaudit.regen.judge import Judge
+from leakaudit.regen.rows import UnmappableRow, rewrite_row
 
 FAILING_LABELS = ("text-answerable", "leaked")
 REAUDIT_DIR = "reaudit"
@@ -105,15 +105,15 @@ def _store_path(run_dir: Path) -> Path | None:
 
 def load_audit(run_dir: str | Path, zoo: Any = None):
     """The audit of ``run_dir``: a saved audit folder (summary.json) or a run folder (answers.sqlite)."""
-    from ..audit import AuditResult
+    from leakaudit.audit import AuditResult
 
     run_dir = Path(run_dir)
     if (run_dir / "summary.json").is_file():
         return AuditResult.load(run_dir)
     if _store_path(run_dir) is None:
         raise LeakauditError(f"{run_dir} is neither an audit folder (summary.json) nor a run folder ({STORE_FILE})")
-    from ..pipeline import audit_run
-    from ..settings import resolve
+    from leakaudit.answers.settings import resolve
+    from leakaudit.workflows.pipeline import audit_run
 
     run_dir = _store_path(run_dir).parent
     settings, _ = resolve(run_dir)  # the settings the run recorded, so regeneration targets the audit's verdicts
@@ -138,7 +138,7 @@ def resolve_benchmark(run_dir: str | Path, audit_result: Any, benchmark: Benchma
                         break
     if not (isinstance(name, str) and source):
         raise LeakauditError(f"cannot tell which benchmark {run_dir} audited; pass it with --benchmark NAME_OR_PATH")
-    from ..registry import benchmarks
+    from leakaudit.registry import benchmarks
 
     if str(source).startswith("hf://"):
         return load_benchmark(name)
@@ -210,7 +210,7 @@ class ReauditVerdict:
 def reaudit(samples: list[Sample], bench: Benchmark, *, llms: Sequence[LM], lvlm: LM, run_dir: Path, scoring: str, shots: int,
             blind: str, circular: bool, progress: bool) -> dict[str, ReauditVerdict]:
     """Run the panel on candidate samples (answers stored in ``run_dir``); verdict per sample id."""
-    from ..runner import run
+    from leakaudit.answers.runner import run
 
     cand = Benchmark(name=bench.name, samples=samples, source=str(run_dir), format="generated", root=bench.root, adapter=bench.adapter)
     common = dict(run_dir=run_dir, shots=shots, scoring=scoring, circular=circular, progress=progress, command="leakaudit regenerate (re-audit)")
@@ -367,7 +367,7 @@ def regenerate(
     run_dir, out = Path(run_dir), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if any(isinstance(m, str) for m in [curator, judge, lvlm, *(llms or [])]) or llms is None:
-        from ..zoo import resolve_zoo
+        from leakaudit.models.zoo import resolve_zoo
 
         zoo = resolve_zoo(zoo)
     audit_result = load_audit(run_dir, zoo=zoo)

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any, Iterator
 
-from ..schema import LETTERS
+from leakaudit.data.schema import LETTERS
 
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON|python)?[ \t]*\n?(.*?)(?:```|\Z)", re.S)
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")

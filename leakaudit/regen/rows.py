@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..errors import LeakauditError
-from ..schema import LETTERS, Sample
-from .parsing import norm_text
+from leakaudit.data.schema import LETTERS, Sample
+from leakaudit.errors import LeakauditError
+from leakaudit.regen.parsing import norm_text
 
 #: per-question ground truth of the *source* question that is wrong for a new one (demo)
 SOURCE_TRUTH_KEYS = ("label", "kind", "rendered_text", "solution", "lecture", "explanation", "rationale", "prediction")

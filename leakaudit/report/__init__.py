@@ -5,7 +5,7 @@ the folder and recomputes provenance hashes, ``fonts`` embeds Latin and CJK True
 """
 from __future__ import annotations
 
-from .inputs import ReportInputs, data_hash, load_report_inputs, store_hash
-from .pdf import DEFAULT_MAX_SAMPLES, build_report, leakiest, report
+from leakaudit.report.inputs import ReportInputs, data_hash, load_report_inputs, store_hash
+from leakaudit.report.pdf import DEFAULT_MAX_SAMPLES, build_report, leakiest, report
 
 __all__ = ["DEFAULT_MAX_SAMPLES", "ReportInputs", "build_report", "data_hash", "leakiest", "load_report_inputs", "report", "store_hash"]

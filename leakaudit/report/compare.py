@@ -16,8 +16,8 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from ..errors import LeakauditError
-from .panel import panel_of
+from leakaudit.errors import LeakauditError
+from leakaudit.report.panel import panel_of
 
 AVERAGE = "(average)"
 ROW_COLUMNS = ["scan", "folder", "benchmark", "model", "kind", "base_llm", "S_v", "S_wv", "S_t", "MG", "ML",
@@ -40,7 +40,7 @@ class CompareResult:
         return path
 
     def to_json(self) -> dict[str, Any]:
-        from ..audit.result import frame_records
+        from leakaudit.audit.result import frame_records
 
         return {"scans": frame_records(self.scans), "rows": frame_records(self.rows)}
 
@@ -77,7 +77,7 @@ def _unique_names(names: list[str], folders: list[Path]) -> list[str]:
 
 def compare_scans(dirs: Sequence[str | Path], *, zoo: Any = None) -> CompareResult:
     """Read each scan folder (``summary.json`` + ``metrics.csv``) and line them up."""
-    from ..audit import AuditResult
+    from leakaudit.audit import AuditResult
 
     if len(dirs) < 1:
         raise LeakauditError("compare needs at least one scan folder")
@@ -122,7 +122,7 @@ def compare_figure(result: CompareResult):
     import numpy as np
     from matplotlib.figure import Figure
 
-    from .figures import MG_COLOR, ML_COLOR
+    from leakaudit.report.figures import MG_COLOR, ML_COLOR
 
     scans = result.scans
     y = np.arange(len(scans))[::-1]
@@ -177,10 +177,10 @@ def write_compare_pdf(result: CompareResult, out_pdf: str | Path) -> Path:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
-    from .figures import figure_png, report_style
-    from .fonts import markup
-    from .panel import MMSTAR_PANEL, fmt_size
-    from .pdf import Styles, png_flowable, table
+    from leakaudit.report.figures import figure_png, report_style
+    from leakaudit.report.fonts import markup
+    from leakaudit.report.panel import MMSTAR_PANEL, fmt_size
+    from leakaudit.report.pdf import Styles, png_flowable, table
 
     out_pdf = Path(out_pdf)
     out_pdf.parent.mkdir(parents=True, exist_ok=True)

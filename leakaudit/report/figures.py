@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from scipy.stats import binom
 
-from .fonts import matplotlib_rc
+from leakaudit.report.fonts import matplotlib_rc
 
 MG_COLOR = "#2b6cb0"
 ML_COLOR = "#dd6b20"
@@ -336,7 +336,7 @@ def signal_curves_figure(samples: pd.DataFrame) -> Figure | None:
     """ROC and precision-recall curves of each signal's graded score against ground truth
     (the demo's labels; ``signals.score_curves``), the combined score among them; None
     when the benchmark has no labels or no signal scores both classes."""
-    from ..signals import score_curves
+    from leakaudit.audit.signals import score_curves
 
     curves = score_curves(samples)
     if not curves:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..store import KEY_FIELDS, STORE_FILE, AnswerStore
+from leakaudit.answers.store import KEY_FIELDS, STORE_FILE, AnswerStore
 
 #: columns that describe how long an answer took, not what it was: left out of the store hash
 _VOLATILE_ANSWER_COLUMNS = ("created_at", "seconds")
@@ -95,7 +95,7 @@ def benchmark_sources(summary: dict[str, Any]) -> dict[str, str | None]:
 
 def reload_benchmark(name: str, source: str | None):
     """Load a benchmark from its recorded local source, else by adapter name (hub or built-in)."""
-    from ..benchmark import load_benchmark
+    from leakaudit.data.benchmark import load_benchmark
 
     if source and Path(source).exists():
         return load_benchmark(name, path=source, on_error="skip")
@@ -121,7 +121,7 @@ class ReportInputs:
 
     def confident_share(self) -> float | None:
         """Share of the inspectors' text-only answers at or above ``min_confidence`` (see figures.confident_share)."""
-        from .figures import confident_share
+        from leakaudit.report.figures import confident_share
 
         return confident_share(self.answers, self.settings)
 
@@ -167,7 +167,7 @@ class ReportInputs:
 
     @property
     def leakaudit_version(self) -> str:
-        from .. import __version__
+        from leakaudit.version import __version__
 
         value = _first(self.summary, "leakaudit_version", "version")
         if value is None:
@@ -219,9 +219,9 @@ class ReportInputs:
 
 def load_report_inputs(report_dir: str | Path, *, load_images: bool = True) -> ReportInputs:
     """Read an audit output folder (``summary.json`` + ``metrics.csv`` + samples) for a report."""
-    from ..audit import AuditResult
-    from ..audit.result import REPORT_SAMPLE_KEYS, SAMPLES_CSV, SAMPLES_PARQUET
-    from ..errors import DataError
+    from leakaudit.audit import AuditResult
+    from leakaudit.audit.result import REPORT_SAMPLE_KEYS, SAMPLES_CSV, SAMPLES_PARQUET
+    from leakaudit.errors import DataError
 
     report_dir = Path(report_dir)
     result = AuditResult.load(report_dir)  # a file that is not what its name says is a DataError naming it

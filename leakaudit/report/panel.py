@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..audit.panel import tuned_for, tuned_text
+from leakaudit.audit.panel import tuned_for, tuned_text
 
 #: MMStar's coarse filter panel: 8 LLM inspectors, the open ones 7B to 72B
 MMSTAR_PANEL = "MMStar's 8 LLM inspectors (7B–72B open models plus GPT4-Turbo and GeminiPro)"
@@ -58,7 +58,7 @@ def fmt_size(billions: float) -> str:
 
 def _zoo() -> Any:
     try:
-        from ..zoo import load_zoo
+        from leakaudit.models.zoo import load_zoo
 
         return load_zoo()
     except Exception:  # noqa: BLE001 - a missing or broken zoo only costs the sizes

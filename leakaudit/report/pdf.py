@@ -26,37 +26,17 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas as rl_canvas
-from reportlab.platypus import (
-    CondPageBreak,
-    Flowable,
-    Image,
-    KeepTogether,
-    PageBreak,
-    Paragraph,
-    SimpleDocTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
+from reportlab.platypus import (CondPageBreak, Flowable, Image, KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table,
+                                TableStyle)
 
-from .figures import (
-    AVERAGE,
-    capability_heatmap_figure,
-    figure_png,
-    filter_counts,
-    filter_figure,
-    heatmap_value,
-    mg_ml_figure,
-    ml_all_zero,
-    report_style,
-    text_hits_figure,
-    whole_benchmark_rows,
-)
-from ..types import RunSetting
-from .figures import render_figures as draw_figures
-from .fonts import CJK_FONT_HINT, has_cjk, markup, register_fonts
-from .inputs import ReportInputs, benchmark_sources, load_report_inputs
-from .panel import panel_of
+from leakaudit.report.figures import (AVERAGE, capability_heatmap_figure, figure_png, filter_counts, filter_figure, heatmap_value,
+                                      mg_ml_figure, ml_all_zero)
+from leakaudit.report.figures import render_figures as draw_figures
+from leakaudit.report.figures import report_style, text_hits_figure, whole_benchmark_rows
+from leakaudit.report.fonts import CJK_FONT_HINT, has_cjk, markup, register_fonts
+from leakaudit.report.inputs import ReportInputs, benchmark_sources, load_report_inputs
+from leakaudit.report.panel import panel_of
+from leakaudit.types import RunSetting
 
 PAGE_W, PAGE_H = A4
 MARGIN = 15 * mm
@@ -381,7 +361,7 @@ def st_mono_font() -> str:
 
 
 def _signal_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    from ..signals import report_rows
+    from leakaudit.audit.signals import report_rows
 
     return report_rows(summary)
 
@@ -521,7 +501,7 @@ def _thumbnail(sample, st: Styles) -> Flowable:
 
 def _names(value: Any) -> str:
     """A stored model list (a list, a JSON list, or a legacy ``a;b``) as ``a, b``."""
-    from ..outputs import as_list
+    from leakaudit.outputs import as_list
 
     return ", ".join(as_list(value))
 
@@ -704,7 +684,7 @@ def prompts_section(inp: ReportInputs, st: Styles) -> list[Flowable]:
         for setting, run in combos.items():
             out.append(para(f"{setting.condition} {setting.blind_mode} · {setting.shots}-shot · {setting.scoring} scoring · prompt style {run.get('prompt_style', '?')}", st.mono))
         return out
-    from ..prompts import build_prompt
+    from leakaudit.answers.prompts import build_prompt
 
     by_id = bench.by_id()
     for (condition, blind_mode, shots, scoring), run in combos.items():
@@ -845,14 +825,14 @@ def report(source: str | Path, out_pdf: str | Path | None = None, *, audit_dir: 
     audit saved to ``audit_dir`` (default ``SOURCE/audit``) so the report's numbers stay on disk
     next to it. The PDF defaults to ``audit.pdf`` in the audit folder.
     """
-    from ..errors import LeakauditError
-    from ..store import STORE_FILE
+    from leakaudit.answers.store import STORE_FILE
+    from leakaudit.errors import LeakauditError
 
     source = Path(source)
     if (source / "summary.json").is_file():
         report_dir = source
     elif source.suffix == ".sqlite" and source.is_file() or (source / STORE_FILE).is_file():
-        from ..audit import audit
+        from leakaudit.audit import audit
 
         run_dir = source.parent if source.suffix == ".sqlite" else source
         report_dir = Path(audit_dir) if audit_dir is not None else run_dir / "audit"

@@ -275,7 +275,7 @@ def _store_cases() -> list[tuple[Case, Callable[[Path], None]]]:
     out: list[tuple[Case, Callable[[Path], None]]] = []
 
     def healthy(d: Path) -> Path:
-        from leakaudit.store import Answer, AnswerStore
+        from leakaudit.answers.store import Answer, AnswerStore
 
         with AnswerStore(d / "run") as st:
             for i in range(30):
@@ -454,7 +454,7 @@ def check_output_contains(word: str):
 
 def check_options(name: str, expected: list[list[str]]):
     def check(d: Path, outs: list[Outcome]) -> str | None:
-        from leakaudit.benchmark import load_benchmark
+        from leakaudit.data.benchmark import load_benchmark
 
         got = [s.options for s in load_benchmark(str(d / name))]
         return None if got == expected else f"{name}: options read as {got}, expected {expected}"
@@ -466,7 +466,7 @@ def check_image_not_blank(name: str):
     def check(d: Path, outs: list[Outcome]) -> str | None:
         import numpy as np
 
-        from leakaudit.images import ImageRef
+        from leakaudit.data.images import ImageRef
 
         arr = np.asarray(ImageRef(data=(d / name).read_bytes()).load(), dtype=float)
         return None if arr.std() > 20 and arr.min() < 50 and arr.max() > 200 else f"decoded {name} is blank (std {arr.std():.1f})"

@@ -1,0 +1,664 @@
+"""Hugging Face transformers backend (``hf``): hub ids, local folders, GGUF, bitsandbytes, LVLMs.
+
+Letter scoring is the hot path of an audit (thousands of questions x dozens of models),
+so it is built for throughput without changing the numbers:
+
+- every option letter is scored from ONE forward pass: the next-token log-probs at the
+  start of the assistant turn, summed (logsumexp) over the tokenizations a letter can
+  take there ("A" and " A");
+- the shared prefix of a run (system message + few-shot turns, ``Prompt.prefix_len``
+  messages) is encoded once; its KV cache is copied for every batch, so each question
+  only pays for its own tokens;
+- questions are batched by length (right padding, so the causal mask alone keeps pads
+  out of the real positions) and only the needed logits are computed.
+
+Cloze scoring reuses the same prefix cache, encodes each question once, and scores all
+its continuations from a copy of that state. A GGUF file is dequantized by transformers
+once and cached as safetensors (reload ~1 s instead of ~13 s). LVLMs go through
+``AutoProcessor`` + ``AutoModelForImageTextToText`` with the processor's chat template.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import inspect
+import logging
+import os
+import shutil
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from leakaudit.errors import ConfigError, LeakauditError, MissingDependencyError
+from leakaudit.models.backends.base import LM, Prompt
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from leakaudit.models.zoo import ModelSpec, Zoo
+
+log = logging.getLogger(__name__)
+
+#: templates for models whose tokenizer ships none (MMStar's Vicuna, Baichuan2, Qwen-7B)
+CHAT_TEMPLATES = {
+    "chatml": (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    ),
+    "vicuna_v1.1": (
+        "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] }} "
+        "{% elif m['role'] == 'user' %}USER: {{ m['content'] }} "
+        "{% else %}ASSISTANT: {{ m['content'] }}{{ eos_token }}{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+    ),
+    "baichuan2": (
+        "{% for m in messages %}{% if m['role'] == 'user' %}<reserved_106>{{ m['content'] }}"
+        "{% elif m['role'] == 'assistant' %}<reserved_107>{{ m['content'] }}{% else %}{{ m['content'] }}{% endif %}"
+        "{% endfor %}{% if add_generation_prompt %}<reserved_107>{% endif %}"
+    ),
+}
+
+DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+GGUF_CACHE_DIR = "hf-from-gguf"
+
+
+#: /proc/cpuinfo flags of CPUs with bf16 arithmetic: x86 AVX512-BF16 and AMX-BF16, ARM's BF16 extension
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+def cpu_bf16(cpuinfo: str | None = None) -> str | None:
+    """The /proc/cpuinfo flag by which this CPU computes in bf16 natively, or None.
+
+    Read from the flags (x86 ``flags``, ARM ``Features``), never guessed from a model name;
+    None where the file is missing (macOS, Windows) or names none of ``CPU_BF16_FLAGS``.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            flags.update(value.split())
+    return next((f for f in CPU_BF16_FLAGS if f in flags), None)
+
+
+#: bf16 on a CPU that computes it natively runs at about 2.6x the fp32 matmul rate, but
+#: SmolLM2-135M picked the same letter as in fp32 on only 83.5% of 200 MMStar questions
+#: (``scripts/dtype_agreement.py``, issue 22; the bar is 98%): a verdict must not depend on
+#: the CPU it ran on, so ``auto`` stays fp32 on CPUs and bf16 is opt-in (``--dtype bf16``)
+CPU_BF16_BY_DEFAULT = False
+
+
+def auto_dtype(on_cuda: bool) -> str:
+    """What ``dtype: auto`` means here: bf16 on a GPU that has it (else fp16); on a CPU fp32
+    (bf16 only where ``CPU_BF16_BY_DEFAULT`` and the CPU computes bf16 natively)."""
+    if on_cuda:
+        return "bf16" if _torch().cuda.is_bf16_supported() else "fp16"
+    return "bf16" if CPU_BF16_BY_DEFAULT and cpu_bf16() else "fp32"
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+# -- weights on disk ---------------------------------------------------------------------
+def converted_dir(gguf_path: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """Where :func:`dequantized_gguf_dir` keeps the copy of ``gguf_path`` (keyed by path, size and mtime)."""
+    from leakaudit.models.cache import cache_root
+
+    gguf_path = Path(gguf_path).resolve()
+    stat = gguf_path.stat()
+    key = hashlib.sha256(f"{gguf_path}|{stat.st_size}|{int(stat.st_mtime)}".encode()).hexdigest()[:12]
+    return Path(cache_dir or cache_root() / GGUF_CACHE_DIR) / f"{gguf_path.stem}-{key}"
+
+
+def dequantized_gguf_dir(gguf_path: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """A safetensors copy of a GGUF model, made once (transformers dequantizes GGUF on load).
+
+    Loading GGUF through transformers dequantizes every tensor (~13 s for 135M params);
+    the saved copy reloads in ~1 s, and bitsandbytes can quantize it (not the GGUF).
+    Under the cache lock: a second process (a background conversion, a Ray worker) that
+    wants the same copy waits for it instead of converting again.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from leakaudit.models.cache import cache_lock
+
+    gguf_path = Path(gguf_path).resolve()
+    target = converted_dir(gguf_path, cache_dir)
+    if (target / "config.json").is_file():
+        return target
+    with cache_lock(target):
+        if (target / "config.json").is_file():  # converted while this process waited
+            return target
+        log.info("dequantizing %s into %s (once)", gguf_path.name, target)
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):  # left by a killed conversion
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        from leakaudit.models.backends.gguf_fast import fast_gguf_reading
+
+        with fast_gguf_reading():  # the same tensors, less Python (see gguf_fast)
+            tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=_torch().float32)
+        # the weights are plain fp32 now: drop the GGUF "quantizer" so they save as safetensors
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process finished first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def built_model_dir(builder: str) -> Path:
+    """The folder of an offline random VLM (``leakaudit.models.backends.tiny_vlm`` builds and caches it)."""
+    from leakaudit.models.zoo import BUILDERS
+
+    try:
+        from leakaudit.models.backends import tiny_vlm
+    except ModuleNotFoundError as exc:
+        raise MissingDependencyError(f"builder {builder!r} needs leakaudit.models.backends.tiny_vlm, which is not available") from exc
+    return Path(getattr(tiny_vlm, BUILDERS[builder])())
+
+
+# -- the backend ---------------------------------------------------------------------------
+@dataclass
+class _Encoded:
+    """A rendered, tokenized prompt; ``n_prefix`` leading tokens are the shared prefix."""
+
+    ids: list[int]
+    n_prefix: int
+
+
+@dataclass
+class _State:
+    """The model's state after some tokens: KV cache (batch 1) and the next-token log-probs."""
+
+    cache: Any
+    next_logprobs: "torch.Tensor"
+    length: int
+
+
+class HFBackend(LM):
+    """A transformers model behind the ``LM`` interface (causal LM, or LVLM with a processor)."""
+
+    def __init__(
+        self,
+        name: str,
+        source: str | Path | None = None,
+        *,
+        gguf_file: str | Path | None = None,
+        kind: str = "llm",
+        revision: str | None = None,
+        dtype: str = "auto",
+        device: str | None = None,
+        device_map: str | dict | None = None,
+        quantization: str | None = None,
+        prompt_style: str = "chat",
+        chat_template: str | None = None,
+        trust_remote_code: bool = False,
+        text_tower: bool = False,
+        batch_size: int = 16,
+        max_batch_tokens: int = 8192,
+        use_prefix_cache: bool = True,
+        prefix_cache_size: int = 4,
+        model: Any = None,
+        tokenizer: Any = None,
+        processor: Any = None,
+    ):
+        self.name = name
+        self.source = str(source) if source is not None else None
+        self.gguf_file = Path(gguf_file) if gguf_file else None
+        self.kind = kind
+        self.revision = revision
+        self.dtype_name = dtype
+        self.quantization = quantization
+        self.prompt_style = prompt_style
+        self.trust_remote_code = trust_remote_code
+        self.text_tower = text_tower
+        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.use_prefix_cache = use_prefix_cache
+        self.stats = {"prefix_cache_hits": 0, "prefix_cache_misses": 0, "prefix_unaligned": 0, "forward_passes": 0}
+        self._prefix_cache: OrderedDict[tuple[int, ...], _State] = OrderedDict()
+        self._prefix_cache_size = prefix_cache_size
+        self._variant_ids: dict[str, list[int]] = {}
+        if quantization not in (None, "4bit", "8bit"):
+            raise ConfigError(f"model {name!r}, field 'quantization': {quantization!r} is not 4bit or 8bit")
+        if model is not None:
+            self.model, self.tokenizer, self.processor = model, tokenizer, processor
+            if self.tokenizer is None:
+                self.tokenizer = getattr(processor, "tokenizer", None)
+            if self.tokenizer is None:
+                raise ConfigError(f"model {name!r}: pass tokenizer= (or processor=) with a preloaded model")
+        else:
+            self._load(device=device, device_map=device_map)
+        self.supports_images = self.processor is not None and not text_tower
+        if chat_template:
+            template = CHAT_TEMPLATES.get(chat_template, chat_template)
+            self.tokenizer.chat_template = template
+            if self.processor is not None:
+                self.processor.chat_template = template
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model.eval()
+        self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_spec(cls, spec: "ModelSpec", zoo: "Zoo | None" = None, **overrides: Any) -> "HFBackend":
+        """Construct from a zoo entry: GGUF and builders are resolved to local folders here."""
+        kwargs: dict[str, Any] = dict(
+            kind=spec.kind,
+            revision=spec.revision,
+            dtype=spec.dtype,
+            device_map=spec.device_map,
+            quantization=spec.quantization,
+            prompt_style=spec.prompt_style,
+            chat_template=spec.chat_template,
+            trust_remote_code=spec.trust_remote_code,
+            text_tower=spec.text_tower,
+        )
+        source: str | Path | None = spec.hf_id
+        if spec.gguf:
+            kwargs["gguf_file"] = spec.resolve_gguf()
+            source = None
+        elif spec.builder:
+            source = built_model_dir(spec.builder)
+        kwargs.update(spec.options)
+        kwargs.update(overrides)
+        return cls(spec.name, source, **kwargs)
+
+    def _resolve_dtype(self, on_cuda: bool):
+        torch = _torch()
+        if self.dtype_name == "auto":
+            return getattr(torch, DTYPE_NAMES[auto_dtype(on_cuda)])
+        if self.dtype_name not in DTYPE_NAMES:
+            raise ConfigError(f"model {self.name!r}, field 'dtype': {self.dtype_name!r} is not one of auto, bf16, fp16, fp32")
+        return getattr(torch, DTYPE_NAMES[self.dtype_name])
+
+    def _load(self, device: str | None, device_map: str | dict | None) -> None:
+        import transformers
+        from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer
+
+        torch = _torch()
+        on_cuda = torch.cuda.is_available() and device != "cpu"
+        source = self.source
+        if self.gguf_file is not None:
+            # GGUF -> safetensors once; bitsandbytes then quantizes the dequantized copy
+            source = str(dequantized_gguf_dir(self.gguf_file))
+            self.source = source
+        if source is None:
+            raise ConfigError(f"model {self.name!r}: no hf_id, local folder or gguf file to load")
+        common: dict[str, Any] = {"revision": self.revision, "trust_remote_code": self.trust_remote_code}
+        load_kw: dict[str, Any] = {**common, "dtype": self._resolve_dtype(on_cuda)}
+        if self.quantization:
+            try:
+                import bitsandbytes  # noqa: F401
+            except ModuleNotFoundError as exc:
+                raise MissingDependencyError("4bit/8bit quantization needs bitsandbytes: pip install 'leakaudit[gpu]'") from exc
+            from transformers import BitsAndBytesConfig
+
+            if self.quantization == "4bit":
+                qcfg = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=load_kw["dtype"], bnb_4bit_quant_type="nf4")
+            else:
+                qcfg = BitsAndBytesConfig(load_in_8bit=True)
+            load_kw["quantization_config"] = qcfg
+        if device_map is not None:
+            load_kw["device_map"] = device_map
+        elif on_cuda:
+            load_kw["device_map"] = "auto"
+        elif self.quantization:
+            load_kw["device_map"] = "cpu"
+        self.processor = None
+        try:
+            if self.kind == "lvlm" or self.text_tower:
+                from transformers import AutoModelForImageTextToText
+
+                processor = AutoProcessor.from_pretrained(source, **common)
+                vlm = AutoModelForImageTextToText.from_pretrained(source, **load_kw)
+                self.tokenizer = getattr(processor, "tokenizer", processor)
+                if self.text_tower:
+                    self.model = _text_tower(vlm)
+                else:
+                    self.model, self.processor = vlm, processor
+            else:
+                self.tokenizer = AutoTokenizer.from_pretrained(source, **common)
+                self.model = AutoModelForCausalLM.from_pretrained(source, **load_kw)
+        except OSError as exc:
+            offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+            raise LeakauditError(
+                f"model {self.name!r}: could not load {source!r} ({exc})"
+                + (" -- HF_HUB_OFFLINE=1 is set, so only cached or local models load" if offline else "")
+            ) from exc
+        if "device_map" not in load_kw:
+            self.model.to("cuda" if on_cuda else "cpu")
+        log.info("loaded %s with transformers %s", self.name, transformers.__version__)
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    def info(self) -> dict[str, Any]:
+        cfg = getattr(self.model, "config", None)
+        return {
+            "name": self.name,
+            "backend": "hf",
+            "source": self.source,
+            "gguf_file": str(self.gguf_file) if self.gguf_file else None,
+            "revision": self.revision or getattr(cfg, "_commit_hash", None),
+            "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
+            "quantization": self.quantization,
+            "device": str(self.device),
+            "prompt_style": self.prompt_style,
+            "architecture": (getattr(cfg, "architectures", None) or [type(self.model).__name__])[0],
+            "n_params": sum(p.numel() for p in self.model.parameters()),
+            **self.stats,
+        }
+
+    def close(self) -> None:
+        self._prefix_cache.clear()
+        torch = _torch()
+        self.model = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    # -- rendering ------------------------------------------------------------------------
+    def _has_template(self) -> bool:
+        holder = self.processor if self.processor is not None else self.tokenizer
+        return bool(getattr(holder, "chat_template", None)) and self.prompt_style == "chat"
+
+    def render(self, prompt: Prompt, n_messages: int | None = None, generation: bool = True) -> str:
+        """The text the model sees: chat template (or plain ``Role: content``) + answer prefix."""
+        messages = prompt.messages if n_messages is None else prompt.messages[:n_messages]
+        if not self._has_template():
+            text = self._render_plain(messages, generation)
+        else:
+            text = self._render_template(messages, images=len(prompt.images) if n_messages is None else 0, generation=generation)
+        if generation and prompt.answer_prefix:
+            text += prompt.answer_prefix
+        return text
+
+    def _render_plain(self, messages: list[dict[str, str]], generation: bool) -> str:
+        bos = self.tokenizer.bos_token or ""
+        probe = self.tokenizer("a").input_ids
+        text = bos if bos and probe and probe[0] == self.tokenizer.bos_token_id else ""
+        text += "".join(f"{m['role'].capitalize()}: {m['content']}\n\n" for m in messages)
+        return text + ("Assistant:" if generation else "")
+
+    def _render_template(self, messages: list[dict[str, str]], images: int, generation: bool) -> str:
+        def build(msgs):
+            if self.processor is None:
+                return msgs
+            out = []
+            for i, m in enumerate(msgs):
+                content = [{"type": "text", "text": m["content"]}]
+                if i == len(msgs) - 1 and m["role"] == "user" and images:
+                    content = [{"type": "image"}] * images + content
+                out.append({"role": m["role"], "content": content})
+            return out
+
+        apply = (self.processor or self.tokenizer).apply_chat_template
+        try:
+            return apply(build(messages), tokenize=False, add_generation_prompt=generation)
+        except Exception as exc:  # e.g. Mistral's template rejects the system role
+            if not messages or messages[0]["role"] != "system" or len(messages) < 2:
+                raise LeakauditError(f"model {self.name!r}: its chat template failed: {exc}") from exc
+            merged = [{"role": messages[1]["role"], "content": messages[0]["content"] + "\n\n" + messages[1]["content"]}] + list(messages[2:])
+            return apply(build(merged), tokenize=False, add_generation_prompt=generation)
+
+    # -- tokenization -------------------------------------------------------------------
+    def _encode(self, prompt: Prompt) -> _Encoded:
+        """Tokenize the rendered prompt; mark how many leading tokens are the shared prefix."""
+        text = self.render(prompt)
+        n_prefix_msgs = prompt.prefix_len if self.use_prefix_cache else 0
+        if n_prefix_msgs <= 0 or n_prefix_msgs >= len(prompt.messages):
+            return _Encoded(self.tokenizer(text, add_special_tokens=False).input_ids, 0)
+        prefix_text = self.render(prompt, n_messages=n_prefix_msgs, generation=False)
+        if not text.startswith(prefix_text):
+            self.stats["prefix_unaligned"] += 1
+            return _Encoded(self.tokenizer(text, add_special_tokens=False).input_ids, 0)
+        try:
+            enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+            ids, offsets = enc.input_ids, enc.offset_mapping
+            n_prefix = 0
+            while n_prefix < len(ids) and offsets[n_prefix][1] <= len(prefix_text):
+                n_prefix += 1
+        except (NotImplementedError, ValueError, TypeError):  # slow tokenizers give no offsets
+            ids = self.tokenizer(text, add_special_tokens=False).input_ids
+            pre = self.tokenizer(prefix_text, add_special_tokens=False).input_ids
+            n_prefix = len(pre) if ids[: len(pre)] == pre else 0
+        return _Encoded(ids, min(n_prefix, len(ids) - 1))
+
+    def letter_token_ids(self, letter: str) -> list[int]:
+        """Token ids a letter answer can start with at the assistant turn ("A", " A", "▁A")."""
+        if letter not in self._variant_ids:
+            context = self.render(Prompt(messages=[{"role": "user", "content": "?"}]))
+            ctx_ids = self.tokenizer(context, add_special_tokens=False).input_ids
+            found: list[int] = []
+            for variant in (letter, " " + letter):
+                full = self.tokenizer(context + variant, add_special_tokens=False).input_ids
+                candidates = [full[len(ctx_ids):]] if full[: len(ctx_ids)] == ctx_ids else []
+                candidates.append(self.tokenizer(variant, add_special_tokens=False).input_ids)
+                for toks in candidates:
+                    if len(toks) == 1 and toks[0] not in found:
+                        found.append(toks[0])
+            if not found:
+                raise LeakauditError(f"model {self.name!r}: the letter {letter!r} is not a single token in its vocabulary")
+            self._variant_ids[letter] = found
+        return self._variant_ids[letter]
+
+    # -- forward passes -----------------------------------------------------------------
+    def _prefix_state(self, prefix: tuple[int, ...]) -> _State:
+        if prefix in self._prefix_cache:
+            self.stats["prefix_cache_hits"] += 1
+            self._prefix_cache.move_to_end(prefix)
+            return self._prefix_cache[prefix]
+        self.stats["prefix_cache_misses"] += 1
+        state = self._extend(None, [list(prefix)], want_state=True)[1]
+        self._prefix_cache[prefix] = state
+        while len(self._prefix_cache) > self._prefix_cache_size:
+            self._prefix_cache.popitem(last=False)
+        return state
+
+    def _extend(
+        self,
+        state: _State | None,
+        suffixes: list[list[int]],
+        positions: list[list[int]] | None = None,
+        want_state: bool = False,
+    ) -> tuple[list["torch.Tensor"], _State | None]:
+        """Run ``suffixes`` (one batch, right-padded) after ``state``.
+
+        Returns, per row, the log-probs (len(positions[i]) x vocab) predicted AT the given
+        suffix positions (default: the last token), and for a single row the new state.
+        Right padding needs no attention mask: causal attention keeps later pads out.
+        """
+        torch = _torch()
+        lengths = [len(s) for s in suffixes]
+        width = max(lengths)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([s + [pad] * (width - len(s)) for s in suffixes], device=self.device)
+        if positions is None:
+            positions = [[n - 1] for n in lengths]
+        wanted = sorted({p for row in positions for p in row})
+        kwargs: dict[str, Any] = {"use_cache": True}
+        if state is not None:
+            cache = copy.deepcopy(state.cache)
+            if len(suffixes) > 1:
+                cache.batch_repeat_interleave(len(suffixes))
+            kwargs["past_key_values"] = cache
+        keep_index = None
+        if self._keeps_logits:
+            keep_index = torch.tensor(wanted, device=self.device)
+            kwargs["logits_to_keep"] = keep_index
+        with torch.inference_mode():
+            out = self.model(input_ids=ids, **kwargs)
+        self.stats["forward_passes"] += 1
+        logits = out.logits
+        col = {p: (i if keep_index is not None else p) for i, p in enumerate(wanted)}
+        rows = [torch.log_softmax(logits[b, [col[p] for p in positions[b]]].float(), dim=-1) for b in range(len(suffixes))]
+        new_state = None
+        if want_state and len(suffixes) == 1:
+            base = state.length if state is not None else 0
+            new_state = _State(out.past_key_values, rows[0][-1], base + lengths[0])
+        return rows, new_state
+
+    def _batches(self, items: list[tuple[int, int]]) -> list[list[int]]:
+        """Group item indices (sorted by length) into batches under the size and token budget."""
+        order = sorted(range(len(items)), key=lambda i: items[i][1])
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:
+            length = items[i][1]
+            if current and (len(current) >= self.batch_size or length * (len(current) + 1) > self.max_batch_tokens):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
+
+    def _next_token_logprobs(self, encoded: list[_Encoded]) -> list["torch.Tensor"]:
+        """Log-probs of the next token after each prompt (prefix cache + length batching)."""
+        results: list[Any] = [None] * len(encoded)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, e in enumerate(encoded):
+            groups.setdefault(tuple(e.ids[: e.n_prefix]), []).append(i)
+        for prefix, members in groups.items():
+            state = self._prefix_state(prefix) if prefix else None
+            n = len(prefix)
+            for batch in self._batches([(i, len(encoded[i].ids) - n) for i in members]):
+                idx = [members[j] for j in batch]
+                rows, _ = self._extend(state, [encoded[i].ids[n:] for i in idx])
+                for i, row in zip(idx, rows):
+                    results[i] = row[-1]
+        return results
+
+    # -- LM interface -------------------------------------------------------------------
+    def letter_logprobs(self, prompts: list[Prompt], letters: list[list[str]]) -> list[list[float]]:
+        if any(p.images for p in prompts) or self.processor is not None:
+            rows = [self._lvlm_next_logprobs(p) for p in prompts]
+        else:
+            rows = self._next_token_logprobs([self._encode(p) for p in prompts])
+        torch = _torch()
+        out = []
+        for row, ls in zip(rows, letters):
+            out.append([float(torch.logsumexp(row[self.letter_token_ids(letter)], dim=0)) for letter in ls])
+        return out
+
+    def _continuation_ids(self, context_ids: list[int], context: str, continuation: str) -> list[int]:
+        """Tokens of ``continuation`` after ``context``, as the model would tokenize the whole."""
+        full = self.tokenizer(context + continuation, add_special_tokens=False).input_ids
+        if full[: len(context_ids)] == context_ids and len(full) > len(context_ids):
+            return full[len(context_ids):]
+        return self.tokenizer(continuation, add_special_tokens=False).input_ids
+
+    def loglikelihood(self, prompts: list[Prompt], continuations: list[list[str]]) -> list[list[tuple[float, int]]]:
+        if any(p.images for p in prompts) or self.processor is not None:
+            return [[self._lvlm_loglikelihood(p, c) for c in conts] for p, conts in zip(prompts, continuations)]
+        out: list[list[tuple[float, int]]] = []
+        for prompt, conts in zip(prompts, continuations):
+            enc = self._encode(prompt)
+            text = self.render(prompt)
+            prefix = tuple(enc.ids[: enc.n_prefix])
+            state = self._prefix_state(prefix) if prefix else None
+            # the question once, then every continuation from a copy of its state
+            _, ctx_state = self._extend(state, [enc.ids[enc.n_prefix:]], want_state=True)
+            cont_ids = [self._continuation_ids(enc.ids, text, c) for c in conts]
+            scores: list[tuple[float, int]] = [(0.0, 0)] * len(conts)
+            nonempty = [(i, ids) for i, ids in enumerate(cont_ids) if ids]
+            for batch in self._batches([(i, len(ids)) for i, ids in nonempty]):
+                chosen = [nonempty[j] for j in batch]
+                positions = [list(range(len(ids) - 1)) or [0] for _, ids in chosen]
+                rows, _ = self._extend(ctx_state, [ids for _, ids in chosen], positions=positions)
+                for (i, ids), row in zip(chosen, rows):
+                    total = float(ctx_state.next_logprobs[ids[0]])
+                    for k, tok in enumerate(ids[1:]):
+                        total += float(row[k, tok])
+                    scores[i] = (total, len(ids))
+            out.append(scores)
+        return out
+
+    def generate(self, prompts: list[Prompt], max_new_tokens: int = 64) -> list[str]:
+        torch = _torch()
+        outputs = []
+        for prompt in prompts:
+            if prompt.images or self.processor is not None:
+                inputs = self._lvlm_inputs(prompt)
+                kwargs: dict[str, Any] = {}
+            else:
+                enc = self._encode(prompt)
+                inputs = {"input_ids": torch.tensor([enc.ids], device=self.device)}
+                kwargs = {}
+                if enc.n_prefix:
+                    kwargs["past_key_values"] = copy.deepcopy(self._prefix_state(tuple(enc.ids[: enc.n_prefix])).cache)
+            n_in = inputs["input_ids"].shape[1]
+            with torch.inference_mode():
+                gen = self.model.generate(
+                    **inputs, **kwargs, max_new_tokens=max_new_tokens, do_sample=False,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                )
+            self.stats["forward_passes"] += 1
+            text = self.tokenizer.decode(gen[0, n_in:], skip_special_tokens=True)
+            if not self._has_template():  # a base model writes the next "User:" turn itself
+                text = text.split("\n\nUser:")[0]
+            outputs.append(text.strip())
+        return outputs
+
+    # -- vision-language models -----------------------------------------------------------
+    def _lvlm_inputs(self, prompt: Prompt, extra_text: str = ""):
+        if prompt.images and self.processor is None:
+            raise LeakauditError(f"model {self.name!r} is text-only and cannot take images")
+        text = self.render(prompt) + extra_text
+        if self.processor is None:
+            return self.tokenizer(text, add_special_tokens=False, return_tensors="pt").to(self.device)
+        images = [img.convert("RGB") for img in prompt.images] or None
+        inputs = self.processor(text=[text], images=images, return_tensors="pt", add_special_tokens=False)
+        dtype = next(self.model.parameters()).dtype
+        return {k: (v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device)) for k, v in inputs.items()}
+
+    def _lvlm_next_logprobs(self, prompt: Prompt):
+        torch = _torch()
+        inputs = self._lvlm_inputs(prompt)
+        with torch.inference_mode():
+            logits = self.model(**inputs).logits
+        self.stats["forward_passes"] += 1
+        return torch.log_softmax(logits[0, -1].float(), dim=-1)
+
+    def _lvlm_loglikelihood(self, prompt: Prompt, continuation: str) -> tuple[float, int]:
+        torch = _torch()
+        n_ctx = self._lvlm_inputs(prompt)["input_ids"].shape[1]
+        inputs = self._lvlm_inputs(prompt, continuation)
+        ids = inputs["input_ids"][0]
+        if len(ids) <= n_ctx:
+            return 0.0, 0
+        with torch.inference_mode():
+            logits = self.model(**inputs).logits[0]
+        self.stats["forward_passes"] += 1
+        logprobs = torch.log_softmax(logits[n_ctx - 1 : len(ids) - 1].float(), dim=-1)
+        target = ids[n_ctx:]
+        return float(logprobs.gather(1, target[:, None]).sum()), int(len(target))
+
+
+def _text_tower(vlm):
+    """The language model of a vision-language model, as a standalone causal LM."""
+    from transformers import AutoModelForCausalLM
+
+    text_config = vlm.config.get_text_config(decoder=True)
+    causal = AutoModelForCausalLM.from_config(text_config)
+    language_model = vlm.get_decoder()  # LLaVA's language_model, Idefics3's text_model, ...
+    missing, unexpected = causal.model.load_state_dict(language_model.state_dict(), strict=False)
+    if unexpected or [m for m in missing if "rotary" not in m]:
+        raise LeakauditError(f"could not extract the text tower of {type(vlm).__name__}: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    causal.lm_head.load_state_dict(vlm.lm_head.state_dict())
+    return causal.to(next(vlm.parameters()).dtype)
