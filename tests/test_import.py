@@ -129,7 +129,7 @@ def test_import_cli(toy_bench, tmp_path, monkeypatch):
     from leakaudit.cli import main
     import leakaudit.answers.imports as imports_mod
 
-    monkeypatch.setattr(imports_mod, "load_benchmark", lambda name, path=None, split=None, no_images=False: toy_bench)
+    monkeypatch.setattr(imports_mod, "load_benchmark", lambda name, path=None, split=None, no_images=False, on_error="raise": toy_bench)
     f = tmp_path / "p.tsv"
     pd.DataFrame({"index": [0, 1], "prediction": ["A", "C"]}).to_csv(f, sep="\t", index=False)
     res = CliRunner().invoke(main, ["import", str(f), "--format", "vlmevalkit", "--model", "m", "--condition", "blind",
