@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Does bf16 change the answers? Letter agreement of bf16 vs fp32 on the same MMStar questions.
 
-The hf backend's ``dtype: auto`` runs bf16 on a CPU with bf16 arithmetic (avx512_bf16,
-amx_bf16, ARM bf16). This scores the same four-option MMStar questions (text only, 2-shot
+The hf backend's ``dtype: auto`` stays fp32 on a CPU, even one with bf16 arithmetic
+(avx512_bf16, amx_bf16, ARM bf16): bf16 is opt-in until it gives the same answers. This
+measures that. It scores the same four-option MMStar questions (text only, 2-shot
 letter scoring, prompts built as in a run) with each model twice, in fp32 and in bf16, and
 prints the share of questions where both pick the same letter (target >= 98%), each
 dtype's accuracy and the bf16/fp32 time ratio of the two runs on this machine. Example::

@@ -134,3 +134,30 @@ def test_probe_cli_json_carries_the_baselines(tmp_path):
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["majority_baseline"]["letter"] == "B" and 0 < doc["permutation_p"] <= 1 and doc["permutations"] == 50
+
+
+def test_vectorised_softmax_and_argmax_by_question_match_the_per_question_loop():
+    """The permutation null calls these 200 times per probe: they are vectorised; the plain loop is the reference."""
+    import numpy as np
+    import pandas as pd
+
+    from leakaudit.audit.signals.probe import _argmax_by_group, _softmax_by_group
+
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(2, 6, size=300)
+    q = np.repeat(np.arange(300), sizes)
+    pos = np.concatenate([np.arange(n) for n in sizes])
+    scores = rng.normal(size=len(q))
+    reference = np.empty_like(scores)
+    for qi in range(300):
+        idx = q == qi
+        e = np.exp(scores[idx] - scores[idx].max())
+        reference[idx] = e / e.sum()
+    assert np.abs(_softmax_by_group(scores, q) - reference).max() < 1e-12
+    probs = reference.copy()
+    probs[1] = probs[0]  # a tie goes to the first option, as pandas' idxmax gives it
+    frame = pd.DataFrame({"q": q, "p": probs, "pos": pos})
+    expected = frame.loc[frame.groupby("q")["p"].idxmax()].sort_values("q")["pos"].to_numpy()
+    assert (_argmax_by_group(probs, q, pos) == expected).all()
+    with pytest.raises(ValueError, match="grouped by question"):
+        _softmax_by_group(scores[::-1], q[::-1])

@@ -207,9 +207,12 @@ def random_lines(comparison: dict[str, Any]) -> list[str]:
         if not c:
             continue
         lo, hi = c["random_range"]
+        share = c["percentile"]  # of random removals whose change is smaller than the filter's
+        where = ("smaller than every random removal's" if share == 0 else "larger than every random removal's" if share == 1
+                 else f"larger than {share:.1%} of random removals'")
         out.append(f"filter vs random removal of {comparison['n_removed']} of {comparison['n_audited']} questions "
                    f"({comparison['seeds']} seeds): {label} {c['before']:.1f} -> {c['after']:.1f}, random {c['random_mean']:.1f} "
-                   f"[{lo:.1f}, {hi:.1f}] (the filter's change is below {c['percentile']:.1%} of random removals)")
+                   f"[{lo:.1f}, {hi:.1f}] (the filter's change, {c['after'] - c['before']:+.1f}, is {where})")
     return out
 
 

@@ -188,14 +188,20 @@ def _design(frame: pd.DataFrame, texts: list[str], questions: list[str]):
     return sparse.hstack([sparse.csr_matrix(dense), keys, X_opt]).tocsr()
 
 
+def _group_starts(q: np.ndarray) -> np.ndarray:
+    """First row of each question; the rows are grouped by question in question order (as ``_option_rows`` makes them)."""
+    if len(q) and np.any(np.diff(q) < 0):
+        raise ValueError("option rows must be grouped by question, in order")
+    return np.flatnonzero(np.r_[True, q[1:] != q[:-1]]) if len(q) else np.array([], dtype=int)
+
+
 def _softmax_by_group(scores: np.ndarray, q: np.ndarray) -> np.ndarray:
-    out = np.empty_like(scores)
-    for qi in np.unique(q):
-        idx = q == qi
-        z = scores[idx] - scores[idx].max()
-        e = np.exp(z)
-        out[idx] = e / e.sum()
-    return out
+    """Softmax of the option scores within each question (vectorised: the null repeats it per permutation)."""
+    starts = _group_starts(q)
+    sizes = np.diff(np.r_[starts, len(q)])
+    z = scores - np.repeat(np.maximum.reduceat(scores, starts), sizes)
+    e = np.exp(z)
+    return e / np.repeat(np.add.reduceat(e, starts), sizes)
 
 
 def _out_of_fold_scores(X, y: np.ndarray, fold_row: np.ndarray, k: int, C: float) -> np.ndarray:
@@ -245,9 +251,10 @@ def _permutation_null(X, gold_pos: np.ndarray, n_options: np.ndarray, q: np.ndar
 
 
 def _argmax_by_group(probs: np.ndarray, q: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """The chosen option position per question (rows are grouped by question, in order)."""
-    frame = pd.DataFrame({"q": q, "p": probs, "pos": pos})
-    return frame.loc[frame.groupby("q")["p"].idxmax()].sort_values("q")["pos"].to_numpy()
+    """The chosen option position per question (rows grouped by question, in order; a tie goes to the first option)."""
+    starts = _group_starts(q)
+    order = np.lexsort((np.arange(len(q)), -probs, q))  # by question, then highest probability, then first row
+    return pos[order[starts]]
 
 
 def probe(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0, C: float = 1.0,
