@@ -171,3 +171,30 @@ def test_option_confidences_match_one_at_a_time():
     expect = [reference_confidence(s, c) for s, c in zip(scores, chosen)]
     assert np.array_equal(option_confidences(scores, chosen), expect, equal_nan=True)
     assert np.array_equal(option_confidences(scores, pd.Series(chosen, dtype="str")), expect, equal_nan=True)
+
+
+def test_answers_table_orders_rows_as_a_stable_sort_by_the_key_columns():
+    """answers_table sorts on factorized codes (no copy of the key columns); the reference is pandas' stable sort."""
+    import numpy as np
+    import pandas as pd
+
+    from leakaudit.audit.result import ANSWER_COLUMNS, answers_table
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    answers = pd.DataFrame({
+        "benchmark": rng.choice(["mmstar", "demo", "ai2d"], n), "sample_hash": rng.choice([f"h{i}" for i in range(40)], n),
+        "sample_id": rng.choice(["10", "9", "a", "B", "b2"], n), "model": rng.choice(["m-b", "m-a", "Z"], n),
+        "condition": rng.choice(["text", "vision", "blind"], n), "shots": rng.integers(0, 3, n), "rotation": rng.integers(0, 2, n),
+        "correct": rng.integers(0, 2, n), "chosen": rng.choice(["A", "B", None], n), "option_scores": [None] * n,
+        "seq": np.arange(n),  # the original row, to see ties kept in order
+    })
+    samples = answers[["benchmark", "sample_hash"]].drop_duplicates().iloc[:100]
+    keys = ["benchmark", "sample_id", "model", "condition", "shots", "rotation"]
+    audited = pd.MultiIndex.from_arrays([answers["benchmark"], answers["sample_hash"]]).isin(
+        pd.MultiIndex.from_arrays([samples["benchmark"], samples["sample_hash"]]))
+    expected = answers[audited].sort_values(keys, kind="mergesort")
+    got = answers_table(answers.copy(), samples)
+    assert list(got.columns) == [c for c in ANSWER_COLUMNS if c in answers.columns or c == "confidence"]
+    assert got[keys].reset_index(drop=True).equals(expected[keys].reset_index(drop=True).astype({"shots": int, "rotation": int}))
+    assert (got["chosen"].fillna("-").to_numpy() == expected["chosen"].fillna("-").to_numpy()).all()  # ties kept in input order

@@ -479,6 +479,8 @@ def audit(
     elif summary["panel"]["warning"]:
         summary["verdict"]["panel"] = summary["panel"]["text"]
         summary["verdict"]["panel_warning"] = summary["panel"]["warning"]
+    # the per-answer frames of the evidence are done with: a million answers are not held twice below
+    del correct, text, text_all, text_ev, parts, by_condition
     return AuditResult(metrics=mres.metrics, samples=evidence, summary=summary, averages=mres.averages,
                        answers=answers_table(answers, samples))
 
@@ -499,7 +501,12 @@ def answers_table(answers: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
     answers["rotation"] = answers["rotation"].astype(int)
     keys = ["benchmark", "sample_id", "model", "condition", "shots", "rotation"]
     rows = np.flatnonzero(audited)
-    order = rows[answers.iloc[rows][keys].reset_index(drop=True).sort_values(keys, kind="mergesort").index.to_numpy()]
+    del audited
+    # the stable sort by the key columns, on integer codes (sorted factorize keeps each column's order;
+    # the key columns are NOT NULL in the store), so no copy of the key columns is sorted
+    codes = [pd.factorize(answers[c].to_numpy()[rows], sort=True)[0] for c in keys]
+    order = rows[np.lexsort(codes[::-1])]
+    del codes
     out = {}
     for col in [c for c in ANSWER_COLUMNS if c in answers.columns]:
         out[col] = answers.pop(col).iloc[order].reset_index(drop=True)
