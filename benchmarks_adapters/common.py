@@ -162,13 +162,14 @@ def options_from_list(value: Any, *, file=None, row=None, field="options") -> li
     return out
 
 
-def options_from_columns(row: dict[str, Any], letters: str = LETTERS, *, names: Iterable[str] | None = None, file=None, row_index=None) -> list[str]:
+def options_from_columns(row: dict[str, Any], letters: str = LETTERS, *, names: Iterable[str] | None = None, file=None, row_index=None,
+                         gap_hint: str = "") -> list[str]:
     """Options from ``A``..``J`` (or ``choice_a``..) columns, up to the last present one (MMBench has NaN for absent D).
 
     Only an empty cell (or None / NaN) is an absent option; "None", "N/A", "nan"... are option
     texts. Missing options may only trail: an empty option followed by a present one (A=x,
     B=y, C empty, D=z; or options {A, C, D}) is an error naming the gap, never a silently
-    shorter question.
+    shorter question. ``gap_hint`` is added to that error (what the caller's layout suggests).
     """
     cols = list(names) if names is not None else list(letters)
     present = [c for c in cols if not is_missing(row.get(c))]
@@ -179,7 +180,7 @@ def options_from_columns(row: dict[str, Any], letters: str = LETTERS, *, names: 
     if gaps:
         have = ", ".join(present)
         raise DataError(file, row_index, gaps[0], f"option {gaps[0]} is missing or empty but later options are present (have {have}); "
-                        "options must be consecutive from the first letter")
+                        "options must be consecutive from the first letter" + gap_hint)
     out = []
     for col in cols[: last + 1]:
         value = row.get(col)
@@ -395,16 +396,11 @@ def probe_images(sample: Sample, *, file=None, row=None) -> None:
 def vlmevalkit_row_to_sample(benchmark: str, row: dict[str, Any], i: int, *, file=None, root=None, circular: bool = False) -> Sample:
     """VLMEvalKit's TSV layout: index, question, A..J, answer, image (base64) or image_path, hint, category, l2-category."""
     question = text(row.get("question"), file=file, row=i, field="question", required=True)
-    try:
-        options = options_from_columns(row, file=file, row_index=i)
-    except DataError as err:
-        if "later options are present" not in err.message:
-            raise
-        # VLMEvalKit writes an option whose text pandas read as NA ("None", "nan") as an empty cell;
-        # the text is gone from this file, so it is not invented here: the benchmark's own file has it
-        raise DataError(file, i, err.field, err.message + "; VLMEvalKit writes option texts such as 'None' or 'nan' as empty "
-                        f"cells: load the questions from {benchmark}'s own file (--path) and import this file as predictions "
-                        "only, or leave such rows out with --on-error skip") from None
+    # VLMEvalKit writes an option whose text pandas read as NA ("None", "nan") as an empty cell; the text
+    # is gone from this file, so it is not invented here: the benchmark's own file has it
+    options = options_from_columns(row, file=file, row_index=i, gap_hint=(
+        "; VLMEvalKit writes option texts such as 'None' or 'nan' as empty cells: load the questions from "
+        f"{benchmark}'s own file (--path) and import this file as predictions only, or leave such rows out with --on-error skip"))
     answer_raw = row.get("answer")
     if options:
         answer, answer_type = normalise_letter(answer_raw, file=file, row=i), "letter"

@@ -291,7 +291,7 @@ def probe(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0, C: flo
     frame["p"] = probs
     frame["gold"] = y
     p_gold = frame.loc[frame["gold"] == 1].set_index("q")["p"]
-    choice = frame.loc[frame.groupby("q")["p"].idxmax()].set_index("q")["pos"]
+    choice = _argmax_by_group(probs, q, pos)  # per question, in question order
     n_options = np.array([len(s.options) for s in mc])
     null_acc, p_gold_null, hit_null = (_permutation_null(X, gold_pos, n_options, q, pos, fold_row, k, C, permutations, seed)
                                        if permutations else (np.array([]), np.full(len(mc), np.nan), np.full(len(mc), np.nan)))
