@@ -15,6 +15,8 @@ Each engine is loaded (load time printed apart), warmed up on 4 questions, then 
 transformers measured in this run, and how often each engine picks transformers' letter;
 then this machine's matmul rate in fp32 and bf16, the FLOPs of the tokens transformers
 computed for these questions and each engine's seconds against that bound.
+The transformers and lm-eval engines run in fp32 (``--dtype``), the weights vLLM's CPU build
+computes with, so every engine does the same arithmetic; ``bench_speed.py`` measures bf16.
 On a shared machine, run it when it is quiet; ``--repeat`` takes the best of several passes.
 Example::
 
@@ -82,6 +84,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--shots", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=1, help="timed passes per engine (the best is kept)")
     parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated subset of {', '.join(ENGINES)}")
+    parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "auto"),
+                        help="dtype of the transformers and lm-eval engines (default fp32: the weights vLLM's CPU build runs)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args(argv)
 
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{engine}: skipped ({why})", flush=True)
             continue
         t0 = time.perf_counter()
-        lm = zoo.load(ENGINES[engine])
+        lm = zoo.load(ENGINES[engine], **({"dtype": args.dtype} if engine in ("transformers", "lm-eval") else {}))
         load_s = time.perf_counter() - t0
         lm.letter_logprobs(prompts[:4], letters[:4])  # warm-up (first-call allocations, compilation)
         best = float("inf")

@@ -10,16 +10,23 @@ Scores the same MMStar questions (text only, 2-shot) with SmolLM2-135M twice:
   loaded model>)``. lm-eval picks its 2 demonstrations with its own sampler, so the two
   prompts differ in which solved questions they show; both have the same structure.
 
+The model loads in the zoo's dtype (``--dtype``): ``auto`` is bf16 with an fp32 head and the
+fp32 check of close calls on a CPU with bf16 arithmetic (both copies of the weights are
+loaded), fp32 elsewhere; lm-eval gets the same loaded model (bf16 here, without the check).
 The runners alternate over chunks of the questions so that load from other jobs on a
-shared machine hits both alike. Prints questions/second of each and the ratio, this
-machine's measured matmul rate in fp32 and bf16, the FLOPs of the tokens each runner
-computed and how far each is from the bound they set (``machine_bound.py``). Example::
+shared machine hits both alike; each chunk pays leakaudit's shared prefix and lm-eval's task
+setup again (``--chunks 1`` on a quiet machine: once each, as one run pays them). Then leakaudit scores the same questions in fp32, for the
+share of letters bf16 keeps (target >= 98%) and fp32's time. Prints questions/second of
+each and the ratios, this machine's measured matmul rate in fp32 and bf16, the FLOPs of the
+tokens each runner computed (the check's fp32 tokens apart) and how far each is from the
+bound they set (``machine_bound.py``). Example::
 
     python scripts/bench_speed.py --n 200
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -47,18 +54,30 @@ def load_questions(path: Path, n: int):
     return bench, four[:n]
 
 
-def run_leakaudit(lm, bench, samples, shots: int) -> tuple[float, float]:
-    """Seconds and accuracy of letter scoring with the prefix cache, prompts built as in a run."""
+def run_leakaudit(lm, bench, samples, shots: int) -> tuple[float, float, list[int]]:
+    """Seconds, accuracy and chosen options of letter scoring with the prefix cache, prompts built as in a run."""
     from leakaudit.answers.prompts import build_prompt, select_fewshot
 
     fewshot = select_fewshot(bench, shots)
     prompts = [build_prompt(s, "text", shots=shots, fewshot=fewshot, scoring="letter") for s in samples]
     lm._prefix_cache.clear()  # the shared prefix is computed inside the timed region
+    lm._check_prefix_cache.clear()
     start = time.perf_counter()
     scores = lm.letter_logprobs(prompts, [list(s.letters) for s in samples])
     seconds = time.perf_counter() - start
-    correct = sum(row.index(max(row)) == s.answer_index for row, s in zip(scores, samples))
-    return seconds, correct / len(samples)
+    picks = [row.index(max(row)) for row in scores]
+    correct = sum(p == s.answer_index for p, s in zip(picks, samples))
+    return seconds, correct / len(samples), picks
+
+
+def describe(lm) -> str:
+    """The dtype a backend scores in, as the run records it: fp32, bf16, or bf16 + fp32 check."""
+    info = lm.info()
+    if info["dtype"] == "float32":
+        return "fp32"
+    head = ", fp32 head" if info.get("head_dtype") == "float32" else ""
+    check = f", fp32 check of close calls ({info['fp32_check']} nats)" if info.get("fp32_check") else ""
+    return f"{info['dtype'].replace('bfloat16', 'bf16')}{head}{check}"
 
 
 def write_lmeval_task(folder: Path, bench, samples, shots: int) -> str:
@@ -128,6 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=16, help="batch size of both runners")
     parser.add_argument("--chunks", type=int, default=4, help="alternate the runners over this many chunks (default 4)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--dtype", default=None, choices=("auto", "bf16", "fp32"), help="the model's dtype (default: the zoo's, auto)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args(argv)
     if not args.data.is_file():
@@ -140,26 +160,42 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     bench, samples = load_questions(args.data, args.n)
-    lm = load_zoo().load(args.model, batch_size=args.batch_size)
+    zoo = load_zoo()
+    lm = zoo.load(args.model, batch_size=args.batch_size, **({"dtype": args.dtype} if args.dtype else {}))
     run_leakaudit(lm, bench, samples[:4], args.shots)  # warm-up (first-call allocations)
+    lm.stats.update(fp32_checked=0, fp32_rescored=0)
 
     # the two runners alternate chunk by chunk, so a change in machine load (other jobs
     # on a shared machine) hits both alike; each chunk pays its own prefix / task setup
+    # (--chunks 1 on a quiet machine: each runner pays them once, as one run does)
     la_s = lm_s = la_hits = lm_hits = 0.0
+    picks: list[int] = []
     la_tokens, lm_tokens = TokenCounter(lm.model), TokenCounter(lm.model)
+    check_tokens = TokenCounter(lm._check_model) if lm._check_model is not None else contextlib.nullcontext()
     size = -(-len(samples) // max(1, args.chunks))
     for start in range(0, len(samples), size):
         chunk = samples[start : start + size]
-        with la_tokens:
-            seconds, acc = run_leakaudit(lm, bench, chunk, args.shots)
+        with la_tokens, check_tokens:
+            seconds, acc, chosen = run_leakaudit(lm, bench, chunk, args.shots)
         la_s, la_hits = la_s + seconds, la_hits + acc * len(chunk)
+        picks += chosen
         with lm_tokens:
             seconds, acc = run_lmeval(lm, bench, chunk, args.shots, args.batch_size)
         lm_s, lm_hits = lm_s + seconds, lm_hits + acc * len(chunk)
         print(f"{start + len(chunk)}/{len(samples)} questions: leakaudit {la_s:.1f} s, lm-eval {lm_s:.1f} s", flush=True)
     la_acc, lm_acc = la_hits / len(samples), lm_hits / len(samples)
+    mode = describe(lm)
+
+    # the reference: the same runner in fp32, for the answers bf16 must keep (and its time)
+    ref = lm if mode == "fp32" else zoo.construct(zoo[args.model], batch_size=args.batch_size, dtype="fp32")
+    run_leakaudit(ref, bench, samples[:4], args.shots)
+    ref_tokens = TokenCounter(ref.model)
+    with ref_tokens:
+        ref_s, ref_acc, ref_picks = run_leakaudit(ref, bench, samples, args.shots)
+    same = sum(a == b for a, b in zip(picks, ref_picks))
     out = {
         "model": args.model,
+        "dtype": mode,
         "questions": len(samples),
         "shots": args.shots,
         "batch_size": args.batch_size,
@@ -172,20 +208,35 @@ def main(argv: list[str] | None = None) -> dict:
         "lmeval_qps": round(len(samples) / lm_s, 3),
         "lmeval_acc": round(lm_acc, 4),
         "speedup": round(lm_s / la_s, 2),
+        "fp32_seconds": round(ref_s, 2),
+        "fp32_acc": round(ref_acc, 4),
+        "same_letter_as_fp32": same / len(samples),
+        "fp32_rescored": lm.stats.get("fp32_rescored", 0),
     }
     n_params = sum(p.numel() for p in lm.model.parameters())
     rates = machine_rates()
-    flops = {"leakaudit": 2.0 * n_params * la_tokens.tokens, "lm-eval": 2.0 * n_params * lm_tokens.tokens}
-    out.update(params=n_params, leakaudit_tokens=la_tokens.tokens, lmeval_tokens=lm_tokens.tokens,
-               leakaudit_flops=flops["leakaudit"], lmeval_flops=flops["lm-eval"],
+    main_dtype = "fp32" if mode == "fp32" else "bf16"
+    la_work = {main_dtype: 2.0 * n_params * la_tokens.tokens}
+    if lm._check_model is not None:
+        la_work["fp32"] = 2.0 * n_params * check_tokens.tokens
+    lm_work = {main_dtype: 2.0 * n_params * lm_tokens.tokens}
+    ref_work = 2.0 * n_params * ref_tokens.tokens
+    out.update(params=n_params, leakaudit_tokens=la_tokens.tokens, lmeval_tokens=lm_tokens.tokens, fp32_tokens=ref_tokens.tokens,
+               leakaudit_flops=la_work, lmeval_flops=lm_work, fp32_flops=ref_work,
                matmul_gflops_fp32=rates["fp32"], matmul_gflops_bf16=rates["bf16"])
-    print(f"\n{args.model}, {len(samples)} MMStar questions, {args.shots}-shot letter scoring, "
-          f"{str(next(lm.model.parameters()).dtype).replace('torch.', '')}")
+    print(f"\n{args.model}, {len(samples)} MMStar questions, {args.shots}-shot letter scoring, {mode}")
     print(f"{'runner':<30}{'seconds':>9}{'questions/s':>13}{'accuracy':>10}{'tokens':>10}")
     print(f"{'leakaudit (prefix KV cache)':<30}{la_s:>9.1f}{out['leakaudit_qps']:>13.2f}{la_acc:>10.3f}{la_tokens.tokens:>10}")
     print(f"{'lm-eval 0.4 multiple_choice':<30}{lm_s:>9.1f}{out['lmeval_qps']:>13.2f}{lm_acc:>10.3f}{lm_tokens.tokens:>10}")
-    print(f"speed-up: {out['speedup']:.2f}x (leakaudit / lm-eval questions per second)\n")
-    for line in bound_lines(rates, [("leakaudit", la_s, flops["leakaudit"]), ("lm-eval", lm_s, flops["lm-eval"])]):
+    if ref is not lm:
+        print(f"{'leakaudit in fp32 (reference)':<30}{ref_s:>9.1f}{len(samples) / ref_s:>13.2f}{ref_acc:>10.3f}{ref_tokens.tokens:>10}")
+    print(f"speed-up: {out['speedup']:.2f}x (leakaudit / lm-eval questions per second)")
+    if ref is not lm:
+        print(f"same letter as fp32: {same}/{len(samples)} ({same / len(samples):.1%}; target >= 98%); "
+              f"{out['fp32_rescored']} close calls scored again in fp32; {ref_s / la_s:.2f}x fp32's speed")
+    print()
+    runs = [("leakaudit", la_s, la_work), ("lm-eval", lm_s, lm_work)] + ([("leakaudit fp32", ref_s, ref_work)] if ref is not lm else [])
+    for line in bound_lines(rates, runs):
         print(line)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")

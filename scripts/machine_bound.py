@@ -54,13 +54,18 @@ def machine_rates() -> dict[str, float | None]:
     return {"fp32": matmul_gflops("fp32"), "bf16": matmul_gflops("bf16")}
 
 
-def bound_lines(rates: dict[str, float | None], runs: list[tuple[str, float, float | None]]) -> list[str]:
+def bound_lines(rates: dict[str, float | None], runs: list[tuple[str, float, "float | dict[str, float] | None"]]) -> list[str]:
     """Lines (<= 80 columns): the machine's rates, then per run its TFLOPs, the bound at each
-    rate and seconds / bound. ``runs``: (name, seconds, FLOPs or None where not counted)."""
+    rate and seconds / bound. ``runs``: (name, seconds, FLOPs or None where not counted); FLOPs
+    may be split by dtype ({"bf16": ..., "fp32": ...}: a bf16 run with fp32 re-scoring), which
+    adds a line with the bound of each part at its own rate."""
     fmt = {k: (f"{v:.0f} GFLOP/s" if v else "n/a") for k, v in rates.items()}
     lines = [f"matmul 2048^3 on this machine: fp32 {fmt['fp32']}, bf16 {fmt['bf16']}",
              f"{'run':<22}{'TFLOP':>7}{'bound fp32':>12}{'x':>6}{'bound bf16':>12}{'x':>6}{'seconds':>9}"]
-    for name, seconds, flops in runs:
+    mixed = []
+    for name, seconds, work in runs:
+        parts = work if isinstance(work, dict) else ({"all": work} if work else {})
+        flops = sum(parts.values()) if parts else None
         cells = []
         for dtype in ("fp32", "bf16"):
             rate = rates.get(dtype)
@@ -68,5 +73,10 @@ def bound_lines(rates: dict[str, float | None], runs: list[tuple[str, float, flo
             cells += [f"{bound:>10.1f} s" if bound else f"{'-':>12}", f"{seconds / bound:>6.2f}" if bound else f"{'-':>6}"]
         tflop = f"{flops / 1e12:>7.2f}" if flops else f"{'-':>7}"
         lines.append(f"{name[:21]:<22}{tflop}{cells[0]}{cells[1]}{cells[2]}{cells[3]}{seconds:>9.1f}")
+        if isinstance(work, dict) and all(rates.get(d) for d in work):
+            bound = sum(f / (rates[d] * 1e9) for d, f in work.items())
+            split = " + ".join(f"{d} {f / 1e12:.2f}" for d, f in work.items())
+            mixed.append(f"{name}, each dtype at its rate ({split} TFLOP): bound {bound:.1f} s, x {seconds / bound:.2f}")
+    lines += mixed
     lines.append("work: 2 x params x tokens computed; x: seconds / bound (1.0 = matmul rate)")
     return lines

@@ -154,9 +154,16 @@ def test_ray_gives_the_same_answers_as_local(tmp_path, ray_cluster):
     assert remote.rows[0].new == local.rows[0].new == 16
     a, b = _rows(tmp_path / "local"), _rows(tmp_path / "ray")
     assert a.keys() == b.keys()
+    # fp32 gives the same scores to 1e-4 in any batch; in bf16 (dtype auto on a CPU with bf16)
+    # a letter's log-prob is off fp32's by up to 0.13 nats on SmolLM2 and moves with the
+    # batch's shape (a close call scored again in fp32 in one run may not be one in the
+    # other); the fp32 check keeps the choices
+    from leakaudit.models.backends.transformers_backend import auto_dtype
+
+    tolerance = 1e-4 if auto_dtype(on_cuda=False) == "fp32" else 0.3
     for key in a:
         assert a[key][0] == b[key][0]
-        assert a[key][1] == pytest.approx(b[key][1], abs=1e-4)
+        assert a[key][1] == pytest.approx(b[key][1], abs=tolerance)
     assert remote.rows[0].accuracy == pytest.approx(local.rows[0].accuracy)
 
 

@@ -221,18 +221,28 @@ def test_auto_dtype_is_bf16_only_where_cpuinfo_names_bf16_arithmetic(monkeypatch
     assert tb.cpu_bf16(x86) == "avx512_bf16" and tb.cpu_bf16(arm) == "bf16" and tb.cpu_bf16(old) is None
     assert tb.cpu_bf16("model name\t: bf16 in a name is not a flag\n") is None
     monkeypatch.setattr(tb, "cpu_bf16", lambda cpuinfo=None: "amx_bf16")
-    assert tb.auto_dtype(on_cuda=False) == "fp32"  # bf16 changed 16.5% of SmolLM2's letters: opt-in only
+    assert tb.auto_dtype(on_cuda=False) == "bf16"  # with the fp32 head and the fp32 check of close calls
+    monkeypatch.setattr(tb, "CPU_BF16_BY_DEFAULT", False)
+    assert tb.auto_dtype(on_cuda=False) == "fp32"
     monkeypatch.setattr(tb, "CPU_BF16_BY_DEFAULT", True)
-    assert tb.auto_dtype(on_cuda=False) == "bf16"
     monkeypatch.setattr(tb, "cpu_bf16", lambda cpuinfo=None: None)
     assert tb.auto_dtype(on_cuda=False) == "fp32"
     lm = tb.HFBackend.__new__(tb.HFBackend)
-    lm.name, lm.dtype_name = "m", "fp32"
+    lm.name, lm.dtype_name, lm.quantization, lm.fp32_check = "m", "fp32", None, None
     import torch
 
     assert lm._resolve_dtype(on_cuda=False) is torch.float32  # --dtype fp32 forces fp32 on any CPU
     lm.dtype_name = "auto"
     assert lm._resolve_dtype(on_cuda=False) is torch.float32
+    # the check: by default only where auto chose bf16 on a CPU; an explicit margin anywhere but fp32 / bitsandbytes
+    assert lm._check_margin(False, torch.bfloat16) == tb.FP32_CHECK_MARGIN and lm._check_margin(True, torch.bfloat16) == 0
+    assert lm._check_margin(False, torch.float32) == 0
+    lm.dtype_name = "bf16"
+    assert lm._check_margin(False, torch.bfloat16) == 0
+    lm.fp32_check = 0.3
+    assert lm._check_margin(True, torch.bfloat16) == 0.3
+    lm.quantization = "4bit"
+    assert lm._check_margin(False, torch.bfloat16) == 0
 
 
 def test_plan_shows_the_dtype_auto_resolves_to(monkeypatch):
@@ -245,8 +255,10 @@ def test_plan_shows_the_dtype_auto_resolves_to(monkeypatch):
     zoo = load_zoo()
     monkeypatch.setattr(tb, "cpu_bf16", lambda cpuinfo=None: "avx512_bf16")
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
-    assert plan.planned_dtype(zoo["smollm2-135m"]) == "fp32 (auto; bf16 opt-in)"
-    monkeypatch.setattr(tb, "CPU_BF16_BY_DEFAULT", True)
-    assert plan.planned_dtype(zoo["smollm2-135m"]) == "bf16 (auto)"
+    assert plan.planned_dtype(zoo["smollm2-135m"]) == "bf16 (auto; fp32 check)"
+    monkeypatch.setattr(tb, "CPU_BF16_BY_DEFAULT", False)
+    assert plan.planned_dtype(zoo["smollm2-135m"]) == "fp32 (auto)"
+    monkeypatch.setattr(tb, "cpu_bf16", lambda cpuinfo=None: None)
+    assert plan.planned_dtype(zoo["smollm2-135m"]) == "fp32 (auto)"
     assert plan.planned_dtype(replace(zoo["smollm2-135m"], dtype="fp32")) == "fp32"
     assert plan.planned_dtype(replace(zoo["smollm2-135m"], quantization="4bit")) == "4bit"

@@ -110,7 +110,7 @@ def hf(smollm2_path):
     """SmolLM2-135M through the hf backend's loader (GGUF dequantised once, cached as safetensors)."""
     from leakaudit.models.backends.transformers_backend import HFBackend
 
-    backend = HFBackend("smollm2-135m", gguf_file=smollm2_path)
+    backend = HFBackend("smollm2-135m", gguf_file=smollm2_path, dtype="fp32")  # numerics: fp32 on any CPU
     yield backend
     backend.close()
 

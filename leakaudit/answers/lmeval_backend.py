@@ -401,6 +401,17 @@ def _answer_row(
 
 
 # -- the LM interface through HFLM ---------------------------------------------------------------
+def _cpu_fp32(options: dict[str, Any]) -> dict[str, Any]:
+    """``dtype: auto`` on a CPU means fp32 on the lm-eval path: HFLM scores with one model, so
+    there is no fp32 copy to check bf16's close calls with (the hf backend's auto has one)."""
+    if options.get("dtype", "auto") == "auto":
+        import torch
+
+        if not torch.cuda.is_available():
+            return {**options, "dtype": "fp32"}
+    return options
+
+
 class LMEvalBackend(LM):
     """leakaudit's ``LM`` served by lm-eval's ``HFLM`` (text only).
 
@@ -439,11 +450,13 @@ class LMEvalBackend(LM):
             preloaded = None if isinstance(model, (str, Path)) else model
             if preloaded is None and source is None and gguf_file is None:
                 raise LeakauditError(f"model {name!r}: backend 'lmeval' needs a loaded model, `model:`/`path:` (hub id or folder) or `gguf_file:`")
-            hf = HFBackend(name, source, gguf_file=gguf_file, model=preloaded, tokenizer=tokenizer, **hf_options)
+            hf = HFBackend(name, source, gguf_file=gguf_file, model=preloaded, tokenizer=tokenizer, **_cpu_fp32(hf_options))
         if getattr(hf, "processor", None) is not None:
             raise LeakauditError(f"model {name!r}: the lmeval backend is text-only; load the LVLM with the hf backend")
         self.hf = hf
-        self.hflm = make_hflm(hf.model, hf.tokenizer, batch_size=batch_size, max_length=max_length)
+        # HFLM scores with the one model it is given: an hf backend's fp32 copy where it has one
+        scorer = hf._check_model if getattr(hf, "_check_model", None) is not None else hf.model
+        self.hflm = make_hflm(scorer, hf.tokenizer, batch_size=batch_size, max_length=max_length)
 
     @classmethod
     def from_spec(cls, spec: Any, zoo: Any = None, **overrides: Any) -> "LMEvalBackend":
@@ -454,7 +467,7 @@ class LMEvalBackend(LM):
             raise LeakauditError(f"model {spec.name!r}: the lmeval backend is text-only (kind: llm)")
         options = {**spec.options, **overrides}
         mine = {k: options.pop(k) for k in ("batch_size", "max_length") if k in options}
-        hf = HFBackend.from_spec(spec, zoo, **options)
+        hf = HFBackend.from_spec(spec, zoo, **_cpu_fp32({"dtype": spec.dtype, **options}))
         return cls(spec.name, hf=hf, **mine)
 
     def render(self, prompt: Prompt) -> str:

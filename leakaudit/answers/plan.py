@@ -58,9 +58,10 @@ def planned_dtype(spec: Any) -> str:
 
     from leakaudit.models.backends.transformers_backend import auto_dtype, cpu_bf16
 
-    resolved = auto_dtype(torch.cuda.is_available())
-    if resolved == "fp32" and not torch.cuda.is_available() and cpu_bf16():
-        return "fp32 (auto; bf16 opt-in)"  # the CPU has bf16, but it changes answers (CPU_BF16_BY_DEFAULT)
+    on_cuda = torch.cuda.is_available()
+    resolved = auto_dtype(on_cuda)
+    if resolved == "bf16" and not on_cuda and cpu_bf16():
+        return "bf16 (auto; fp32 check)"  # close calls scored again by an fp32 copy: 1.5x the fp32 weights' memory
     return f"{resolved} (auto)"
 
 

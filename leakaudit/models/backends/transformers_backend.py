@@ -12,6 +12,12 @@ so it is built for throughput without changing the numbers:
 - questions are batched by length (right padding, so the causal mask alone keeps pads
   out of the real positions) and only the needed logits are computed.
 
+On a CPU with bf16 arithmetic, ``dtype: auto`` runs the body in bf16 and keeps fp32 answers:
+the output head (last hidden state x vocabulary, one token per question) stays in fp32, since
+bf16 logits near 16 come in steps of 0.125 and letters tie; and every question whose two best
+options are within ``fp32_check`` nats is scored again by an fp32 copy of the model (see
+``CPU_BF16_BY_DEFAULT``). Generation runs on the fp32 copy.
+
 Cloze scoring reuses the same prefix cache, encodes each question once, and scores all
 its continuations from a copy of that state. A GGUF file is dequantized by transformers
 once and cached as safetensors (reload ~1 s instead of ~13 s). LVLMs go through
@@ -19,10 +25,12 @@ once and cached as safetensors (reload ~1 s instead of ~13 s). LVLMs go through
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import inspect
 import logging
+import math
 import os
 import shutil
 from collections import OrderedDict
@@ -86,19 +94,69 @@ def cpu_bf16(cpuinfo: str | None = None) -> str | None:
     return next((f for f in CPU_BF16_FLAGS if f in flags), None)
 
 
-#: bf16 on a CPU that computes it natively runs at about 2.6x the fp32 matmul rate, but
-#: SmolLM2-135M picked the same letter as in fp32 on only 83.5% of 200 MMStar questions
-#: (``scripts/dtype_agreement.py``, issue 22; the bar is 98%): a verdict must not depend on
-#: the CPU it ran on, so ``auto`` stays fp32 on CPUs and bf16 is opt-in (``--dtype bf16``)
-CPU_BF16_BY_DEFAULT = False
+#: ``dtype: auto`` on a CPU with bf16 arithmetic runs bf16 (2.6x the fp32 matmul rate with
+#: avx512_bf16, 6x with AMX) and keeps fp32's answers. Same letter as fp32 on 200 MMStar
+#: questions (``scripts/dtype_agreement.py``, issue 22, the bar is 98%): all-bf16 gave SmolLM2
+#: 83.5% and Qwen2.5-Coder-1.5B 93% (bf16 logits tie: 29 of 33 flips were exact ties); an fp32
+#: head gave 99.5% and 93% (the 1.5B has questions its fp32 letters split by 0.004 nats); the
+#: fp32 re-check of close calls below gives 100% on all four models tried
+CPU_BF16_BY_DEFAULT = True
+
+#: two options within this many nats (log-probs, or per-token means in cloze) are a close
+#: call that bf16 may flip: the question is scored again in fp32. bf16's error of a gap
+#: between two letters was at most 0.08-0.23 nats on the four models and every flip had a
+#: bf16 gap <= 0.064 (scripts/dtype_agreement.py); 0 turns the check off
+FP32_CHECK_MARGIN = 0.1
 
 
 def auto_dtype(on_cuda: bool) -> str:
-    """What ``dtype: auto`` means here: bf16 on a GPU that has it (else fp16); on a CPU fp32
-    (bf16 only where ``CPU_BF16_BY_DEFAULT`` and the CPU computes bf16 natively)."""
+    """What ``dtype: auto`` means here: bf16 on a GPU that has it (else fp16); on a CPU bf16
+    where it computes bf16 natively (``CPU_BF16_BY_DEFAULT``, with the fp32 check), else fp32."""
     if on_cuda:
         return "bf16" if _torch().cuda.is_bf16_supported() else "fp16"
     return "bf16" if CPU_BF16_BY_DEFAULT and cpu_bf16() else "fp32"
+
+
+def close_call(scores: list[float], margin: float) -> bool:
+    """True when the two best of ``scores`` are within ``margin`` (or a score is not finite):
+    a choice that bf16's rounding may have made."""
+    if len(scores) < 2:
+        return False
+    if not all(math.isfinite(x) for x in scores):
+        return True
+    top = sorted(scores, reverse=True)
+    return top[0] - top[1] < margin
+
+
+def _untie_in_fp32(head) -> None:
+    """The head's own fp32 copy of its weight (and bias), untied from the input embedding."""
+    torch = _torch()
+    head.weight = torch.nn.Parameter(head.weight.detach().float(), requires_grad=False)
+    if getattr(head, "bias", None) is not None:
+        head.bias = torch.nn.Parameter(head.bias.detach().float(), requires_grad=False)
+
+
+def _fp32_head_hook(head, args):
+    """Before the head runs: its input in fp32, and its weight in fp32 again where somebody
+    tied it back to the bf16 embedding (lm-eval's HFLM calls ``tie_weights()``)."""
+    if head.weight.dtype != _torch().float32:
+        _untie_in_fp32(head)
+    return (args[0].float(), *args[1:])
+
+
+def head_to_fp32(model) -> bool:
+    """Give ``model`` an fp32 output head (untied from a bf16/fp16 input embedding); False
+    where it has no plain linear head or the head is fp32 already."""
+    torch = _torch()
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    weight = getattr(head, "weight", None)
+    if not isinstance(weight, torch.nn.Parameter) or weight.dtype not in (torch.bfloat16, torch.float16):
+        return False
+    if weight.device.type == "meta":  # offloaded by accelerate: its hook loads the stored dtype back
+        return False
+    _untie_in_fp32(head)
+    head.register_forward_pre_hook(_fp32_head_hook)
+    return True
 
 
 def _torch():
@@ -211,6 +269,8 @@ class HFBackend(LM):
         max_batch_tokens: int = 8192,
         use_prefix_cache: bool = True,
         prefix_cache_size: int = 4,
+        fp32_head: bool = True,
+        fp32_check: float | None = None,
         model: Any = None,
         tokenizer: Any = None,
         processor: Any = None,
@@ -229,6 +289,14 @@ class HFBackend(LM):
         self.max_batch_tokens = max_batch_tokens
         self.use_prefix_cache = use_prefix_cache
         self.stats = {"prefix_cache_hits": 0, "prefix_cache_misses": 0, "prefix_unaligned": 0, "forward_passes": 0}
+        if fp32_check is not None and (isinstance(fp32_check, bool) or not isinstance(fp32_check, (int, float))
+                                       or not math.isfinite(fp32_check) or fp32_check < 0):
+            raise ConfigError(f"model {name!r}, option 'fp32_check': {fp32_check!r} is not a margin in nats >= 0 (0: no check)")
+        self.fp32_check = fp32_check
+        self.fp32_head = bool(fp32_head)
+        self.check_margin = 0.0  # the fp32 check's margin in effect (0: none); set by _load
+        self._check_model: Any = None  # the fp32 copy that re-scores close calls
+        self._check_prefix_cache: OrderedDict[tuple[int, ...], _State] = OrderedDict()
         self._prefix_cache: OrderedDict[tuple[int, ...], _State] = OrderedDict()
         self._prefix_cache_size = prefix_cache_size
         self._variant_ids: dict[str, list[int]] = {}
@@ -251,7 +319,11 @@ class HFBackend(LM):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model.eval()
-        self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        self.head_dtype = "float32" if self.fp32_head and head_to_fp32(self.model) else None
+        forward_args = inspect.signature(self.model.forward).parameters
+        self._keeps_logits = "logits_to_keep" in forward_args
+        # transformers 5.2x renamed past_key_values to cache (the old name warns on every call)
+        self._cache_arg = "cache" if "cache" in forward_args else "past_key_values"
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -288,7 +360,6 @@ class HFBackend(LM):
 
     def _load(self, device: str | None, device_map: str | dict | None) -> None:
         import transformers
-        from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer
 
         torch = _torch()
         on_cuda = torch.cuda.is_available() and device != "cpu"
@@ -319,30 +390,49 @@ class HFBackend(LM):
             load_kw["device_map"] = "auto"
         elif self.quantization:
             load_kw["device_map"] = "cpu"
-        self.processor = None
+        self.model, self.tokenizer, self.processor = self._from_pretrained(source, load_kw, common)
+        self.check_margin = self._check_margin(on_cuda, load_kw["dtype"])
+        if self.check_margin:
+            # the reference the close calls are scored again by; loaded from the same files
+            self._check_model = self._from_pretrained(source, {**load_kw, "dtype": torch.float32}, common)[0].eval()
+        if "device_map" not in load_kw:
+            for model in (self.model, self._check_model):
+                if model is not None:
+                    model.to("cuda" if on_cuda else "cpu")
+        log.info("loaded %s with transformers %s", self.name, transformers.__version__)
+
+    def _from_pretrained(self, source: str, load_kw: dict[str, Any], common: dict[str, Any]) -> tuple[Any, Any, Any]:
+        """(model, tokenizer, processor or None) from a hub id or folder; a clear error when absent."""
+        from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer
+
         try:
             if self.kind == "lvlm" or self.text_tower:
                 from transformers import AutoModelForImageTextToText
 
                 processor = AutoProcessor.from_pretrained(source, **common)
                 vlm = AutoModelForImageTextToText.from_pretrained(source, **load_kw)
-                self.tokenizer = getattr(processor, "tokenizer", processor)
+                tokenizer = getattr(processor, "tokenizer", processor)
                 if self.text_tower:
-                    self.model = _text_tower(vlm)
-                else:
-                    self.model, self.processor = vlm, processor
-            else:
-                self.tokenizer = AutoTokenizer.from_pretrained(source, **common)
-                self.model = AutoModelForCausalLM.from_pretrained(source, **load_kw)
+                    return _text_tower(vlm), tokenizer, None
+                return vlm, tokenizer, processor
+            tokenizer = AutoTokenizer.from_pretrained(source, **common)  # first: its error names a folder with no model best
+            return AutoModelForCausalLM.from_pretrained(source, **load_kw), tokenizer, None
         except OSError as exc:
             offline = os.environ.get("HF_HUB_OFFLINE") == "1"
             raise LeakauditError(
                 f"model {self.name!r}: could not load {source!r} ({exc})"
                 + (" -- HF_HUB_OFFLINE=1 is set, so only cached or local models load" if offline else "")
             ) from exc
-        if "device_map" not in load_kw:
-            self.model.to("cuda" if on_cuda else "cpu")
-        log.info("loaded %s with transformers %s", self.name, transformers.__version__)
+
+    def _check_margin(self, on_cuda: bool, dtype: Any) -> float:
+        """The fp32 check's margin: the explicit ``fp32_check``, else ``FP32_CHECK_MARGIN`` where
+        ``auto`` chose bf16 on a CPU; 0 for fp32 weights and bitsandbytes (no fp32 reference)."""
+        torch = _torch()
+        if dtype == torch.float32 or self.quantization:
+            return 0.0
+        if self.fp32_check is not None:
+            return float(self.fp32_check)
+        return FP32_CHECK_MARGIN if self.dtype_name == "auto" and not on_cuda else 0.0
 
     @property
     def device(self):
@@ -357,6 +447,8 @@ class HFBackend(LM):
             "gguf_file": str(self.gguf_file) if self.gguf_file else None,
             "revision": self.revision or getattr(cfg, "_commit_hash", None),
             "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
+            "head_dtype": self.head_dtype,
+            "fp32_check": self.check_margin or None,
             "quantization": self.quantization,
             "device": str(self.device),
             "prompt_style": self.prompt_style,
@@ -367,8 +459,9 @@ class HFBackend(LM):
 
     def close(self) -> None:
         self._prefix_cache.clear()
+        self._check_prefix_cache.clear()
         torch = _torch()
-        self.model = None
+        self.model = self._check_model = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
@@ -496,7 +589,7 @@ class HFBackend(LM):
             cache = copy.deepcopy(state.cache)
             if len(suffixes) > 1:
                 cache.batch_repeat_interleave(len(suffixes))
-            kwargs["past_key_values"] = cache
+            kwargs[self._cache_arg] = cache
         keep_index = None
         if self._keeps_logits:
             keep_index = torch.tensor(wanted, device=self.device)
@@ -510,7 +603,7 @@ class HFBackend(LM):
         new_state = None
         if want_state and len(suffixes) == 1:
             base = state.length if state is not None else 0
-            new_state = _State(out.past_key_values, rows[0][-1], base + lengths[0])
+            new_state = _State(out["cache"] if "cache" in out else out.past_key_values, rows[0][-1], base + lengths[0])
         return rows, new_state
 
     def _batches(self, items: list[tuple[int, int]]) -> list[list[int]]:
@@ -544,8 +637,45 @@ class HFBackend(LM):
                     results[i] = row[-1]
         return results
 
+    # -- the fp32 check ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _in_fp32(self):
+        """Run the enclosed calls on the fp32 copy (with its own prefix cache); a no-op without one."""
+        if self._check_model is None:
+            yield
+            return
+        saved = self.model, self._prefix_cache
+        self.model, self._prefix_cache = self._check_model, self._check_prefix_cache
+        try:
+            yield
+        finally:
+            self.model, self._prefix_cache = saved
+
+    def _checked(self, score, items: list, choices: list[list[float]] | None = None) -> list:
+        """``score(items)``, then the close calls scored again in fp32 (``check_margin``).
+
+        ``choices`` turns one result into the lists of numbers an option is chosen by
+        (default: the result itself)."""
+        results = score(items)
+        if not self.check_margin:
+            return results
+        pick = choices or (lambda r: [r])
+        close = [i for i, r in enumerate(results) if any(close_call(c, self.check_margin) for c in pick(r))]
+        self.stats["fp32_checked"] = self.stats.get("fp32_checked", 0) + len(results)
+        self.stats["fp32_rescored"] = self.stats.get("fp32_rescored", 0) + len(close)
+        if close:
+            with self._in_fp32():
+                again = score([items[i] for i in close])
+            for i, r in zip(close, again):
+                results[i] = r
+        return results
+
     # -- LM interface -------------------------------------------------------------------
     def letter_logprobs(self, prompts: list[Prompt], letters: list[list[str]]) -> list[list[float]]:
+        pairs = list(zip(prompts, letters))
+        return self._checked(lambda chunk: self._letter_logprobs([p for p, _ in chunk], [ls for _, ls in chunk]), pairs)
+
+    def _letter_logprobs(self, prompts: list[Prompt], letters: list[list[str]]) -> list[list[float]]:
         if any(p.images for p in prompts) or self.processor is not None:
             rows = [self._lvlm_next_logprobs(p) for p in prompts]
         else:
@@ -564,6 +694,13 @@ class HFBackend(LM):
         return self.tokenizer(continuation, add_special_tokens=False).input_ids
 
     def loglikelihood(self, prompts: list[Prompt], continuations: list[list[str]]) -> list[list[tuple[float, int]]]:
+        def by(row: list[tuple[float, int]]) -> list[list[float]]:  # cloze picks by the per-token mean; others by the sum
+            return [[total for total, _ in row], [total / max(1, n) for total, n in row]]
+
+        pairs = list(zip(prompts, continuations))
+        return self._checked(lambda chunk: self._loglikelihood([p for p, _ in chunk], [c for _, c in chunk]), pairs, by)
+
+    def _loglikelihood(self, prompts: list[Prompt], continuations: list[list[str]]) -> list[list[tuple[float, int]]]:
         if any(p.images for p in prompts) or self.processor is not None:
             return [[self._lvlm_loglikelihood(p, c) for c in conts] for p, conts in zip(prompts, continuations)]
         out: list[list[tuple[float, int]]] = []
@@ -590,6 +727,12 @@ class HFBackend(LM):
         return out
 
     def generate(self, prompts: list[Prompt], max_new_tokens: int = 64) -> list[str]:
+        """Greedy answers; with an fp32 check they come from the fp32 copy (a bf16 token can
+        change every token after it, and no margin says when)."""
+        with self._in_fp32():
+            return self._generate(prompts, max_new_tokens)
+
+    def _generate(self, prompts: list[Prompt], max_new_tokens: int = 64) -> list[str]:
         torch = _torch()
         outputs = []
         for prompt in prompts:
@@ -601,7 +744,7 @@ class HFBackend(LM):
                 inputs = {"input_ids": torch.tensor([enc.ids], device=self.device)}
                 kwargs = {}
                 if enc.n_prefix:
-                    kwargs["past_key_values"] = copy.deepcopy(self._prefix_state(tuple(enc.ids[: enc.n_prefix])).cache)
+                    kwargs[self._cache_arg] = copy.deepcopy(self._prefix_state(tuple(enc.ids[: enc.n_prefix])).cache)
             n_in = inputs["input_ids"].shape[1]
             with torch.inference_mode():
                 gen = self.model.generate(
