@@ -67,7 +67,8 @@ def audit_hit(scores: list[float], gold: int, min_confidence: float = 0.5) -> bo
     return scores.index(top) == gold and weights[gold] / sum(weights) >= min_confidence
 
 
-def compare(model: str, bench, samples, shots: int, batch_size: int, scoring: str, margin: float) -> list[dict]:
+def compare(model: str, bench, samples, shots: int, batch_size: int, scoring: str, margin: float,
+            modes: list[str] | None = None) -> list[dict]:
     from leakaudit.models.backends.transformers_backend import HFBackend
     from leakaudit.models.zoo import load_zoo
 
@@ -75,6 +76,8 @@ def compare(model: str, bench, samples, shots: int, batch_size: int, scoring: st
     gold = [s.answer_index for s in samples]
     rows, reference = [], None
     for mode, options in MODES.items():
+        if modes and mode != "fp32" and mode not in modes:  # fp32 is the reference: always run
+            continue
         options = {**options, **({"fp32_check": margin} if mode == "auto" else {})}
         lm = HFBackend.from_spec(zoo[model], zoo, batch_size=batch_size, **options)
         option_scores(lm, bench, samples[:2], shots, scoring)  # warm-up
@@ -107,6 +110,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="mmstar_text.parquet (MMStar questions, text only)")
     parser.add_argument("--scoring", choices=("letter", "cloze"), default="letter")
     parser.add_argument("--margin", type=float, default=FP32_CHECK_MARGIN, help=f"fp32 check margin of 'auto' in nats (default {FP32_CHECK_MARGIN})")
+    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of: {', '.join(MODES)} (fp32 always runs)")
     parser.add_argument("--shots", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
@@ -122,7 +126,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"{len(samples)} questions, {args.scoring} scoring, {args.shots}-shot; fp32 check margin {args.margin} nats")
     print(f"{'model':<20}{'mode':<18}{'same option':>12}{'same hit':>10}{'accuracy':>10}{'re-scored':>11}{'time/fp32':>11}")
     for model in [m for m in args.models.split(",") if m]:
-        for r in compare(model, bench, samples, args.shots, args.batch_size, args.scoring, args.margin):
+        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+        unknown = sorted(set(modes) - set(MODES))
+        if unknown:
+            parser.error(f"unknown mode(s) {unknown}; known: {', '.join(MODES)}")
+        for r in compare(model, bench, samples, args.shots, args.batch_size, args.scoring, args.margin, modes):
             rows.append(r)
             print(f"{model[:19]:<20}{r['mode']:<18}{r['same_option']:>11.1%} {r['same_hit']:>9.1%} {r['accuracy']:>9.3f} "
                   f"{r['rescored']:>10.1%} {r['time_vs_fp32']:>10.2f}", flush=True)
