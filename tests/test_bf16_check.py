@@ -126,6 +126,23 @@ def test_auto_on_a_cpu_with_bf16_checks_close_calls_and_is_fp32_elsewhere(smollm
     assert (lm.info()["dtype"], lm.check_margin, lm._check_model, lm.info()["head_dtype"]) == ("float32", 0.0, None, None)
 
 
+def test_auto_runs_fp32_alone_where_a_bf16_copy_does_not_fit(smollm2_path, monkeypatch, caplog):
+    """Memory first: the fp32 reference is loaded, and without room for a bf16 copy beside it
+    the model runs fp32 alone (fp32's answers, fp32's memory) and says so."""
+    from leakaudit.models.backends import transformers_backend as tb
+    from leakaudit.models.zoo import load_zoo
+
+    real = tb.available_memory()
+    assert real is None or real > 0
+    zoo = load_zoo()
+    monkeypatch.setattr(tb, "cpu_bf16", lambda cpuinfo=None: "amx_bf16")
+    monkeypatch.setattr(tb, "available_memory", lambda: 100 * 2**20)  # 100 MiB left: SmolLM2's bf16 copy is 270 MB
+    with caplog.at_level("WARNING"):
+        lm = zoo.construct(zoo["smollm2-135m"])
+    assert (lm.info()["dtype"], lm.check_margin, lm._check_model, lm.info()["fp32_check"]) == ("float32", 0.0, None, None)
+    assert "runs fp32 alone" in caplog.text and "smollm2-135m" in caplog.text
+
+
 @pytest.mark.parametrize("bad", [-0.1, "0.1", float("nan"), True])
 def test_a_bad_margin_names_the_option(bad):
     from leakaudit.models.backends.transformers_backend import HFBackend

@@ -117,6 +117,17 @@ def auto_dtype(on_cuda: bool) -> str:
     return "bf16" if CPU_BF16_BY_DEFAULT and cpu_bf16() else "fp32"
 
 
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give (``MemAvailable`` of /proc/meminfo), or None."""
+    try:
+        for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def close_call(scores: list[float], margin: float) -> bool:
     """True when the two best of ``scores`` are within ``margin`` (or a score is not finite):
     a choice that bf16's rounding may have made."""
@@ -390,11 +401,22 @@ class HFBackend(LM):
             load_kw["device_map"] = "auto"
         elif self.quantization:
             load_kw["device_map"] = "cpu"
-        self.model, self.tokenizer, self.processor = self._from_pretrained(source, load_kw, common)
         self.check_margin = self._check_margin(on_cuda, load_kw["dtype"])
-        if self.check_margin:
-            # the reference the close calls are scored again by; loaded from the same files
-            self._check_model = self._from_pretrained(source, {**load_kw, "dtype": torch.float32}, common)[0].eval()
+        if not self.check_margin:
+            self.model, self.tokenizer, self.processor = self._from_pretrained(source, load_kw, common)
+        else:
+            # the fp32 reference first: where a bf16 copy does not fit beside it, it runs alone
+            fp32, self.tokenizer, self.processor = self._from_pretrained(source, {**load_kw, "dtype": torch.float32}, common)
+            need = 2 * sum(p.numel() for p in fp32.parameters())  # bytes of a bf16 copy
+            free = None if on_cuda else available_memory()
+            if free is not None and free < 1.2 * need:
+                log.warning("model %s: dtype auto runs fp32 alone: its bf16 copy (%.1f GB) does not fit in the %.1f GB "
+                            "of memory left beside the fp32 weights the close calls are checked with",
+                            self.name, need / 1e9, free / 1e9)
+                self.model, self.check_margin = fp32, 0.0
+            else:
+                self.model = self._from_pretrained(source, load_kw, common)[0]
+                self._check_model = fp32.eval()
         if "device_map" not in load_kw:
             for model in (self.model, self._check_model):
                 if model is not None:
