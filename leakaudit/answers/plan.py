@@ -204,7 +204,7 @@ def plan_table(frame: pd.DataFrame, title: str):
     table = Table(title=title, caption=(
         f"GPU memory: params x bytes/param x {ACTIVATION_FACTOR} + {CUDA_OVERHEAD_GB} GB; time: prompt tokens / "
         f"({GPU_PEAK_FLOPS / 1e12:.0f} TFLOP/s x {MFU} / 2 x params), one H100. Backend: with the dtype it loads "
-        f"(hf auto: bf16 on a GPU or a CPU with bf16 arithmetic, else fp32). Nothing was loaded."))
+        f"(hf auto: bf16 on a GPU or a bf16 CPU (fp32 check), else fp32). Nothing was loaded."))
     cols = ["model", "kind", "backend", "condition", "size_b", "weights", "gpu_gb", "questions", "stored", "to_ask", "prompt_tokens", "est_seconds"]
     for c in cols:
         table.add_column(c, justify="right" if c in ("size_b", "gpu_gb", "questions", "stored", "to_ask", "prompt_tokens", "est_seconds") else "left",

@@ -56,7 +56,7 @@ def model_options(*, batch_size: bool = True) -> Callable:
             click.option("--backend", type=click.Choice(BACKEND_CHOICES), default=None,
                          help="Backend for models given by hub id, folder or .gguf (default hf; llamacpp for .gguf when installed)."),
             click.option("--device", default=None, help="Device for the hf backend (cpu, cuda, cuda:1...; default: cuda when present)."),
-            click.option("--dtype", type=click.Choice(DTYPE_CHOICES), default=None, help="Weights dtype for the hf backend (default auto: bf16 on a GPU or a CPU with bf16 arithmetic, else fp32)."),
+            click.option("--dtype", type=click.Choice(DTYPE_CHOICES), default=None, help="Weights dtype for the hf backend (default auto: bf16 on a GPU; on a CPU with bf16 arithmetic bf16 with an fp32 head and an fp32 copy that scores close calls again; else fp32)."),
             click.option("--model-args", "model_args", default=None,
                          help="key=value,... keyword arguments for the models' backend (e.g. n_ctx=2048 for llamacpp, max_batch_tokens=4096 for hf)."),
         ]
