@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        parser.error(f"unknown mode(s) {unknown}; known: {', '.join(MODES)}")
     if not args.data.is_file():
         parser.error(f"MMStar questions not found at {args.data} (pass --data or set LEAKAUDIT_SHARED_DATA)")
 
@@ -126,10 +130,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"{len(samples)} questions, {args.scoring} scoring, {args.shots}-shot; fp32 check margin {args.margin} nats")
     print(f"{'model':<20}{'mode':<18}{'same option':>12}{'same hit':>10}{'accuracy':>10}{'re-scored':>11}{'time/fp32':>11}")
     for model in [m for m in args.models.split(",") if m]:
-        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-        unknown = sorted(set(modes) - set(MODES))
-        if unknown:
-            parser.error(f"unknown mode(s) {unknown}; known: {', '.join(MODES)}")
         for r in compare(model, bench, samples, args.shots, args.batch_size, args.scoring, args.margin, modes):
             rows.append(r)
             print(f"{model[:19]:<20}{r['mode']:<18}{r['same_option']:>11.1%} {r['same_hit']:>9.1%} {r['accuracy']:>9.3f} "

@@ -50,17 +50,17 @@ class PlanRow:
 
 def planned_dtype(spec: Any) -> str:
     """The dtype a model will run in: the zoo's, or for the hf backend's ``auto`` what it
-    resolves to on this machine (``bf16 (auto)`` on a CPU with bf16 arithmetic)."""
+    resolves to on this machine (``bf16 (auto; fp32 check)`` on a CPU with bf16 arithmetic)."""
     dtype = getattr(spec, "quantization", None) or getattr(spec, "dtype", "auto") or "auto"
     if dtype != "auto" or getattr(spec, "backend", "") != "hf":
         return dtype
     import torch
 
-    from leakaudit.models.backends.transformers_backend import auto_dtype, cpu_bf16
+    from leakaudit.models.backends.transformers_backend import auto_dtype
 
     on_cuda = torch.cuda.is_available()
     resolved = auto_dtype(on_cuda)
-    if resolved == "bf16" and not on_cuda and cpu_bf16():
+    if resolved == "bf16" and not on_cuda:  # auto picks bf16 on a CPU only where it computes bf16
         return "bf16 (auto; fp32 check)"  # close calls scored again by an fp32 copy: 1.5x the fp32 weights' memory
     return f"{resolved} (auto)"
 

@@ -36,7 +36,7 @@ import shutil
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from leakaudit.errors import ConfigError, LeakauditError, MissingDependencyError
 from leakaudit.models.backends.base import LM, Prompt
@@ -673,12 +673,13 @@ class HFBackend(LM):
         finally:
             self.model, self._prefix_cache = saved
 
-    def _checked(self, score, items: list, choices: list[list[float]] | None = None) -> list:
-        """``score(items)``, then the close calls scored again in fp32 (``check_margin``).
+    def _checked(self, score: Callable[[list[Prompt], list], list], prompts: list[Prompt], per_prompt: list,
+                 choices: Callable[[Any], list[list[float]]] | None = None) -> list:
+        """``score(prompts, per_prompt)``, then the close calls scored again in fp32 (``check_margin``).
 
         ``choices`` turns one result into the lists of numbers an option is chosen by
         (default: the result itself)."""
-        results = score(items)
+        results = score(prompts, per_prompt)
         if not self.check_margin:
             return results
         pick = choices or (lambda r: [r])
@@ -687,15 +688,14 @@ class HFBackend(LM):
         self.stats["fp32_rescored"] = self.stats.get("fp32_rescored", 0) + len(close)
         if close:
             with self._in_fp32():
-                again = score([items[i] for i in close])
+                again = score([prompts[i] for i in close], [per_prompt[i] for i in close])
             for i, r in zip(close, again):
                 results[i] = r
         return results
 
     # -- LM interface -------------------------------------------------------------------
     def letter_logprobs(self, prompts: list[Prompt], letters: list[list[str]]) -> list[list[float]]:
-        pairs = list(zip(prompts, letters))
-        return self._checked(lambda chunk: self._letter_logprobs([p for p, _ in chunk], [ls for _, ls in chunk]), pairs)
+        return self._checked(self._letter_logprobs, prompts, letters)
 
     def _letter_logprobs(self, prompts: list[Prompt], letters: list[list[str]]) -> list[list[float]]:
         if any(p.images for p in prompts) or self.processor is not None:
@@ -719,8 +719,7 @@ class HFBackend(LM):
         def by(row: list[tuple[float, int]]) -> list[list[float]]:  # cloze picks by the per-token mean; others by the sum
             return [[total for total, _ in row], [total / max(1, n) for total, n in row]]
 
-        pairs = list(zip(prompts, continuations))
-        return self._checked(lambda chunk: self._loglikelihood([p for p, _ in chunk], [c for _, c in chunk]), pairs, by)
+        return self._checked(self._loglikelihood, prompts, continuations, by)
 
     def _loglikelihood(self, prompts: list[Prompt], continuations: list[list[str]]) -> list[list[tuple[float, int]]]:
         if any(p.images for p in prompts) or self.processor is not None:
