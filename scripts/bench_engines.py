@@ -39,7 +39,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine_bound import TokenCounter, bound_lines, machine_rates  # noqa: E402
+from machine_bound import WorkCounter, bound_lines, machine_rates  # noqa: E402
 
 ENGINES = {
     "transformers": "smollm2-135m",
@@ -118,13 +118,13 @@ def main(argv: list[str] | None = None) -> dict:
         for _ in range(max(1, args.repeat)):
             if hasattr(lm, "_prefix_cache"):
                 lm._prefix_cache.clear()  # the shared prefix is paid inside the timed region
-            counter = TokenCounter(lm.model) if engine == "transformers" else contextlib.nullcontext()
+            counter = WorkCounter(lm.model) if engine == "transformers" else contextlib.nullcontext()
             with counter:
                 t0 = time.perf_counter()
                 scores = lm.letter_logprobs(prompts, letters)
                 best = min(best, time.perf_counter() - t0)
         if engine == "transformers":
-            work = {"tokens": counter.tokens, "flops": 2.0 * sum(p.numel() for p in lm.model.parameters()) * counter.tokens}
+            work = {"tokens": counter.tokens, "flops": counter.flops}
         chosen = [row.index(max(row)) for row in scores]
         correct = sum(c == s.answer_index for c, s in zip(chosen, samples)) / len(samples)
         if engine == "transformers":

@@ -4,22 +4,25 @@
 Scores the same MMStar questions (text only, 2-shot) with SmolLM2-135M twice:
 
 - leakaudit: ``HFBackend.letter_logprobs`` -- one forward pass per question batch over the
-  question's own tokens, the shared system + 2-shot prefix encoded once (KV cache);
+  question's own tokens, the shared system + 2-shot prefix encoded once (KV cache) and
+  attended to in place (``shared_prefix.py``);
 - lm-eval 0.4: a local ``multiple_choice`` task (choices A-D, ``num_fewshot: 2``, same chat
   template, system message and multi-turn few-shot) through ``HFLM(pretrained=<the same
-  loaded model>)``. lm-eval picks its 2 demonstrations with its own sampler, so the two
+  weights, loaded as its users load them>)``. lm-eval picks its 2 demonstrations with its own sampler, so the two
   prompts differ in which solved questions they show; both have the same structure.
 
 The model loads in the zoo's dtype (``--dtype``): ``auto`` is bf16 with an fp32 head and the
 fp32 check of close calls on a CPU with bf16 arithmetic (both copies of the weights are
-loaded), fp32 elsewhere; lm-eval gets the same loaded model (bf16 here, without the check).
-The runners alternate over chunks of the questions so that load from other jobs on a
-shared machine hits both alike; each chunk pays leakaudit's shared prefix and lm-eval's task
-setup again (``--chunks 1`` on a quiet machine: once each, as one run pays them). Then leakaudit scores the same questions in fp32, for the
+loaded), fp32 elsewhere; lm-eval gets the same weights with every one in the body's dtype
+(bf16 here with a bf16 head and no check: its fastest setting). The runners alternate over
+chunks of the questions so that load from other jobs on a shared machine hits both alike;
+each chunk pays leakaudit's shared prefix and lm-eval's task setup again (``--chunks 1`` on
+a quiet machine: once each, as one run pays them). Then leakaudit scores the same questions in fp32, for the
 share of letters bf16 keeps (target >= 98%) and fp32's time. Prints questions/second of
 each and the ratios, this machine's measured matmul rate in fp32 and bf16, the FLOPs of the
-tokens each runner computed (the check's fp32 tokens apart) and how far each is from the
-bound they set (``machine_bound.py``). Example::
+tokens each runner computed by dtype (body and attention in the body's dtype, the head in
+its own, the check's fp32 passes apart) and how far each is from the bound they set
+(``machine_bound.py``). Example::
 
     python scripts/bench_speed.py --n 200
 """
@@ -42,7 +45,7 @@ SHARED = Path(os.environ.get("LEAKAUDIT_SHARED_DATA", Path(__file__).resolve().p
 DEFAULT_DATA = SHARED / "mmstar_text" / "mmstar_text.parquet"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine_bound import TokenCounter, bound_lines, machine_rates  # noqa: E402
+from machine_bound import WorkCounter, bound_lines, machine_rates, total  # noqa: E402
 
 
 def load_questions(path: Path, n: int):
@@ -117,7 +120,15 @@ metric_list:
     return name
 
 
-def run_lmeval(lm, bench, samples, shots: int, batch_size: int) -> tuple[float, float]:
+def lmeval_model(lm):
+    """The same weights as lm-eval's users load them: every weight in the body's dtype (a bf16
+    head too, no fp32 check), SDPA attention -- lm-eval's fastest setting."""
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(lm.source, dtype=next(lm.model.parameters()).dtype).eval()
+
+
+def run_lmeval(lm, model, bench, samples, shots: int, batch_size: int) -> tuple[float, float]:
     import lm_eval
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
@@ -126,7 +137,7 @@ def run_lmeval(lm, bench, samples, shots: int, batch_size: int) -> tuple[float, 
 
     with tempfile.TemporaryDirectory() as tmp:
         task = write_lmeval_task(Path(tmp), bench, samples, shots)
-        model = HFLM(pretrained=lm.model, tokenizer=lm.tokenizer, batch_size=batch_size)
+        model = HFLM(pretrained=model, tokenizer=lm.tokenizer, batch_size=batch_size)
         manager = TaskManager(include_path=tmp)
         start = time.perf_counter()
         results = lm_eval.simple_evaluate(
@@ -170,8 +181,9 @@ def main(argv: list[str] | None = None) -> dict:
     # (--chunks 1 on a quiet machine: each runner pays them once, as one run does)
     la_s = lm_s = la_hits = lm_hits = 0.0
     picks: list[int] = []
-    la_tokens, lm_tokens = TokenCounter(lm.model), TokenCounter(lm.model)
-    check_tokens = TokenCounter(lm._check_model) if lm._check_model is not None else contextlib.nullcontext()
+    plain = lmeval_model(lm)
+    la_tokens, lm_tokens = WorkCounter(lm.model), WorkCounter(plain)
+    check_tokens = WorkCounter(lm._check_model) if lm._check_model is not None else contextlib.nullcontext()
     size = -(-len(samples) // max(1, args.chunks))
     for start in range(0, len(samples), size):
         chunk = samples[start : start + size]
@@ -180,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
         la_s, la_hits = la_s + seconds, la_hits + acc * len(chunk)
         picks += chosen
         with lm_tokens:
-            seconds, acc = run_lmeval(lm, bench, chunk, args.shots, args.batch_size)
+            seconds, acc = run_lmeval(lm, plain, bench, chunk, args.shots, args.batch_size)
         lm_s, lm_hits = lm_s + seconds, lm_hits + acc * len(chunk)
         print(f"{start + len(chunk)}/{len(samples)} questions: leakaudit {la_s:.1f} s, lm-eval {lm_s:.1f} s", flush=True)
     la_acc, lm_acc = la_hits / len(samples), lm_hits / len(samples)
@@ -189,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
     # the reference: the same runner in fp32, for the answers bf16 must keep (and its time)
     ref = lm if mode == "fp32" else zoo.construct(zoo[args.model], batch_size=args.batch_size, dtype="fp32")
     run_leakaudit(ref, bench, samples[:4], args.shots)
-    ref_tokens = TokenCounter(ref.model)
+    ref_tokens = WorkCounter(ref.model)
     with ref_tokens:
         ref_s, ref_acc, ref_picks = run_leakaudit(ref, bench, samples, args.shots)
     same = sum(a == b for a, b in zip(picks, ref_picks))
@@ -213,15 +225,10 @@ def main(argv: list[str] | None = None) -> dict:
         "same_letter_as_fp32": same / len(samples),
         "fp32_rescored": lm.stats.get("fp32_rescored", 0),
     }
-    n_params = sum(p.numel() for p in lm.model.parameters())
     rates = machine_rates()
-    main_dtype = "fp32" if mode == "fp32" else "bf16"
-    la_work = {main_dtype: 2.0 * n_params * la_tokens.tokens}
-    if lm._check_model is not None:
-        la_work["fp32"] = 2.0 * n_params * check_tokens.tokens
-    lm_work = {main_dtype: 2.0 * n_params * lm_tokens.tokens}
-    ref_work = 2.0 * n_params * ref_tokens.tokens
-    out.update(params=n_params, leakaudit_tokens=la_tokens.tokens, lmeval_tokens=lm_tokens.tokens, fp32_tokens=ref_tokens.tokens,
+    la_work = total(la_tokens.flops, check_tokens.flops if lm._check_model is not None else {})
+    lm_work, ref_work = lm_tokens.flops, ref_tokens.flops
+    out.update(body_params=la_tokens.body_params, leakaudit_tokens=la_tokens.tokens, lmeval_tokens=lm_tokens.tokens, fp32_tokens=ref_tokens.tokens,
                leakaudit_flops=la_work, lmeval_flops=lm_work, fp32_flops=ref_work,
                matmul_gflops_fp32=rates["fp32"], matmul_gflops_bf16=rates["bf16"])
     print(f"\n{args.model}, {len(samples)} MMStar questions, {args.shots}-shot letter scoring, {mode}")

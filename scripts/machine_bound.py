@@ -1,11 +1,11 @@
 """How far a scoring run is from what this machine's matrix units allow (bench_speed, bench_engines).
 
 ``matmul_gflops`` measures the machine: the best of a few n x n x n torch matmuls, in fp32
-and in bf16. ``TokenCounter`` counts the tokens a model's forward passes compute (the
-``input_ids`` of every call, padding included: padding is computed too). The work of a
-run is ``2 x parameters x tokens`` FLOPs (a forward pass costs about two FLOPs per weight
-and token; attention over short prompts adds little), its bound ``FLOPs / rate`` seconds,
-and ``seconds / bound`` says how close the run came to it (1.0 = the matmul rate).
+and in bf16. ``WorkCounter`` counts the tokens a model's forward passes compute and their
+FLOPs: two per weight of the body and token, the output head only for the rows of logits
+computed, and the attention's products over the context (see the class). A run's bound is
+``FLOPs / rate`` seconds (each dtype at its own rate), and ``seconds / bound`` says how
+close the run came to it (1.0 = the matmul rate).
 """
 from __future__ import annotations
 
@@ -30,23 +30,75 @@ def matmul_gflops(dtype: str, n: int = 2048, repeat: int = 5) -> float | None:
     return 2.0 * n**3 / best / 1e9
 
 
-class TokenCounter:
-    """Counts the tokens every forward pass of ``model`` computes, while installed (a context manager)."""
+class WorkCounter:
+    """Counts the tokens and FLOPs every forward pass of ``model`` computes, while installed
+    (a context manager).
+
+    Per call with ``input_ids`` of B rows x T tokens after a context of P tokens (a KV cache,
+    or explicit ``position_ids``), padding included (padding is computed too):
+
+    - body: 2 x (parameters without the input embedding and the output head) x B x T;
+    - head: 2 x vocabulary x hidden x the rows of logits computed (``logits_to_keep``: only
+      those; otherwise every token);
+    - attention: 4 x layers x heads x head_dim x B x (T x P + T (T + 1) / 2), the score and
+      value products of full causal attention (sliding windows are not subtracted).
+
+    ``flops`` maps a dtype ("fp32", "bf16") to FLOPs: the head is counted at its own dtype
+    (leakaudit's bf16 models keep an fp32 head)."""
 
     def __init__(self, model):
-        self.model, self.tokens, self._hook = model, 0, None
+        self.model, self.tokens, self.flops, self._hook = model, 0, {}, None
+        head, embed = model.get_output_embeddings(), model.get_input_embeddings()
+        skip = {id(m.weight) for m in (head, embed) if m is not None}
+        self.body_params = sum(p.numel() for p in model.parameters() if id(p) not in skip)
+        self.head_params = head.weight.numel() if head is not None else 0
+        config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        self.attention_width = config.num_hidden_layers * config.num_attention_heads * head_dim
+        self.body_dtype = _dtype_name(next(model.parameters()).dtype)
+        self.head_dtype = _dtype_name(head.weight.dtype) if head is not None else self.body_dtype
+
+    def _add(self, dtype: str, flops: float) -> None:
+        self.flops[dtype] = self.flops.get(dtype, 0.0) + flops
 
     def _count(self, module, args, kwargs):
         ids = kwargs.get("input_ids", args[0] if args else None)
-        if ids is not None and hasattr(ids, "numel"):
-            self.tokens += int(ids.numel())
+        if ids is None or not hasattr(ids, "shape") or ids.dim() != 2:
+            return
+        rows, width = int(ids.shape[0]), int(ids.shape[1])
+        self.tokens += rows * width
+        context = 0
+        positions = kwargs.get("position_ids")
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        if positions is not None:
+            context = int(positions.reshape(-1)[0])
+        elif cache is not None and hasattr(cache, "get_seq_length"):
+            context = int(cache.get_seq_length())
+        keep = kwargs.get("logits_to_keep", 0)
+        kept = width if isinstance(keep, int) and keep == 0 else (keep if isinstance(keep, int) else int(keep.numel()))
+        self._add(self.body_dtype, 2.0 * self.body_params * rows * width
+                  + 4.0 * self.attention_width * rows * (width * context + width * (width + 1) / 2))
+        self._add(self.head_dtype, 2.0 * self.head_params * rows * kept)
 
-    def __enter__(self) -> "TokenCounter":
+    def __enter__(self) -> "WorkCounter":
         self._hook = self.model.register_forward_pre_hook(self._count, with_kwargs=True)
         return self
 
     def __exit__(self, *exc) -> None:
         self._hook.remove()
+
+
+def _dtype_name(dtype) -> str:
+    return {"torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(dtype), "fp32")
+
+
+def total(*works: dict[str, float]) -> dict[str, float]:
+    """FLOPs by dtype, summed over counters."""
+    out: dict[str, float] = {}
+    for work in works:
+        for dtype, flops in work.items():
+            out[dtype] = out.get(dtype, 0.0) + flops
+    return out
 
 
 def machine_rates() -> dict[str, float | None]:
@@ -73,10 +125,11 @@ def bound_lines(rates: dict[str, float | None], runs: list[tuple[str, float, "fl
             cells += [f"{bound:>10.1f} s" if bound else f"{'-':>12}", f"{seconds / bound:>6.2f}" if bound else f"{'-':>6}"]
         tflop = f"{flops / 1e12:>7.2f}" if flops else f"{'-':>7}"
         lines.append(f"{name[:21]:<22}{tflop}{cells[0]}{cells[1]}{cells[2]}{cells[3]}{seconds:>9.1f}")
-        if isinstance(work, dict) and all(rates.get(d) for d in work):
+        if isinstance(work, dict) and len(work) > 1 and all(rates.get(d) for d in work):
             bound = sum(f / (rates[d] * 1e9) for d, f in work.items())
             split = " + ".join(f"{d} {f / 1e12:.2f}" for d, f in work.items())
             mixed.append(f"{name}, each dtype at its rate ({split} TFLOP): bound {bound:.1f} s, x {seconds / bound:.2f}")
     lines += mixed
-    lines.append("work: 2 x params x tokens computed; x: seconds / bound (1.0 = matmul rate)")
+    lines.append("work: 2 x body params x tokens + head on the logits computed + attention over")
+    lines.append("the context; x: seconds / bound (1.0 = matmul rate)")
     return lines

@@ -36,3 +36,41 @@ def test_bench_gpu_projection_arithmetic():
     assert row["sweep_hours"] == pytest.approx(sum(900 / (30.0 * 7 / s) for s in sizes) / 3600)
     prompts = bench_gpu.make_prompts(3, 10, 5)
     assert all(len(p) == 15 for p in prompts) and prompts[0][:10] == prompts[2][:10]
+
+
+def test_work_counter_counts_body_head_and_attention_flops():
+    """The bound's FLOPs: 2 per body weight and token, the head only on the logits computed,
+    the attention's products over the context; embeddings (a lookup) cost nothing."""
+    torch = pytest.importorskip("torch")
+    import transformers
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from machine_bound import WorkCounter, bound_lines, total
+    finally:
+        sys.path.pop(0)
+    cfg = transformers.LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False)
+    model = transformers.LlamaForCausalLM(cfg).eval()
+    counter = WorkCounter(model)
+    body = sum(p.numel() for p in model.parameters()) - 2 * 100 * 32
+    assert (counter.body_params, counter.head_params, counter.attention_width) == (body, 100 * 32, 2 * 4 * 8)
+    with torch.inference_mode(), counter:
+        out = model(input_ids=torch.ones(1, 10, dtype=torch.long), use_cache=True)  # a prefix of 10 tokens
+        model(input_ids=torch.ones(3, 4, dtype=torch.long), cache=_repeat(out.past_key_values, 3),
+              logits_to_keep=1)  # 3 rows of 4 tokens after it, logits of the last token only
+    attention = 4 * 64 * (1 * (10 * 0 + 10 * 11 / 2) + 3 * (4 * 10 + 4 * 5 / 2))
+    assert counter.tokens == 10 + 12
+    assert counter.flops == {"fp32": pytest.approx(2 * body * 22 + 2 * 3200 * (10 + 3) + attention)}
+    assert total({"bf16": 1.0, "fp32": 2.0}, {"fp32": 3.0}) == {"bf16": 1.0, "fp32": 5.0}
+    lines = bound_lines({"fp32": 100.0, "bf16": 400.0}, [("mixed", 2.0, {"bf16": 4e11, "fp32": 1e11}), ("plain", 1.0, {"fp32": 1e11})])
+    assert any(line.startswith("mixed, each dtype at its rate") and "bound 2.0 s, x 1.00" in line for line in lines)
+    assert not any(line.startswith("plain, each dtype") for line in lines)
+
+
+def _repeat(cache, rows: int):
+    import copy
+
+    cache = copy.deepcopy(cache)
+    cache.batch_repeat_interleave(rows)
+    return cache

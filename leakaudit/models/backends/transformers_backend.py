@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from leakaudit.errors import ConfigError, LeakauditError, MissingDependencyError
 from leakaudit.models.backends.base import LM, Prompt
+from leakaudit.models.backends.shared_prefix import SharedPrefix, enable as enable_shared_prefix, supports as supports_shared_prefix
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -282,6 +283,7 @@ class HFBackend(LM):
         prefix_cache_size: int = 4,
         fp32_head: bool = True,
         fp32_check: float | None = None,
+        shared_prefix: bool = True,
         model: Any = None,
         tokenizer: Any = None,
         processor: Any = None,
@@ -331,6 +333,9 @@ class HFBackend(LM):
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model.eval()
         self.head_dtype = "float32" if self.fp32_head and head_to_fp32(self.model) else None
+        # batches after a cached prefix attend to it in place (shared_prefix.py) where the model allows
+        self.shared_prefix = bool(shared_prefix) and all(
+            enable_shared_prefix(m) for m in (self.model, self._check_model) if m is not None)
         forward_args = inspect.signature(self.model.forward).parameters
         self._keeps_logits = "logits_to_keep" in forward_args
         # transformers 5.2x renamed past_key_values to cache (the old name warns on every call)
@@ -471,6 +476,7 @@ class HFBackend(LM):
             "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
             "head_dtype": self.head_dtype,
             "fp32_check": self.check_margin or None,
+            "shared_prefix": self.shared_prefix,
             "quantization": self.quantization,
             "device": str(self.device),
             "prompt_style": self.prompt_style,
@@ -607,7 +613,12 @@ class HFBackend(LM):
             positions = [[n - 1] for n in lengths]
         wanted = sorted({p for row in positions for p in row})
         kwargs: dict[str, Any] = {"use_cache": True}
-        if state is not None:
+        if state is not None and not want_state and self.shared_prefix and supports_shared_prefix(self.model, state.length + width):
+            # every row attends to the one cached prefix in place: no copy per row
+            self.stats["shared_prefix_passes"] = self.stats.get("shared_prefix_passes", 0) + 1
+            kwargs.update(use_cache=False, shared_prefix=SharedPrefix.from_cache(state.cache, state.length),
+                          position_ids=torch.arange(state.length, state.length + width, device=self.device).expand(len(suffixes), -1))
+        elif state is not None:
             cache = copy.deepcopy(state.cache)
             if len(suffixes) > 1:
                 cache.batch_repeat_interleave(len(suffixes))
