@@ -334,7 +334,7 @@ class HFBackend(LM):
         self.model.eval()
         self.head_dtype = "float32" if self.fp32_head and head_to_fp32(self.model) else None
         # batches after a cached prefix attend to it in place (shared_prefix.py) where the model allows
-        self.shared_prefix = bool(shared_prefix) and all(
+        self.shared_prefix = bool(shared_prefix) and self.processor is None and all(
             enable_shared_prefix(m) for m in (self.model, self._check_model) if m is not None)
         forward_args = inspect.signature(self.model.forward).parameters
         self._keeps_logits = "logits_to_keep" in forward_args
