@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
     zoo = load_zoo()
     lm = zoo.load(args.model, batch_size=args.batch_size, **({"dtype": args.dtype} if args.dtype else {}))
     run_leakaudit(lm, bench, samples[:4], args.shots)  # warm-up (first-call allocations)
-    lm.stats.update(fp32_checked=0, fp32_rescored=0)
+    lm.stats.update(fp32_checked=0, fp32_rescored=0, fp32_check_seconds=0.0)
 
     # the two runners alternate chunk by chunk, so a change in machine load (other jobs
     # on a shared machine) hits both alike; each chunk pays its own prefix / task setup
@@ -224,6 +224,7 @@ def main(argv: list[str] | None = None) -> dict:
         "fp32_acc": round(ref_acc, 4),
         "same_letter_as_fp32": same / len(samples),
         "fp32_rescored": lm.stats.get("fp32_rescored", 0),
+        "fp32_check_seconds": lm.stats.get("fp32_check_seconds", 0.0),
     }
     rates = machine_rates()
     la_work = total(la_tokens.flops, check_tokens.flops if lm._check_model is not None else {})
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"speed-up: {out['speedup']:.2f}x (leakaudit / lm-eval questions per second)")
     if ref is not lm:
         print(f"same letter as fp32: {same}/{len(samples)} ({same / len(samples):.1%}; target >= 98%); "
-              f"{out['fp32_rescored']} close calls scored again in fp32; {ref_s / la_s:.2f}x fp32's speed")
+              f"{out['fp32_rescored']} close calls scored again in fp32 ({out['fp32_check_seconds']:.1f} s); {ref_s / la_s:.2f}x fp32's speed")
     print()
     runs = [("leakaudit", la_s, la_work), ("lm-eval", lm_s, lm_work)] + ([("leakaudit fp32", ref_s, ref_work)] if ref is not lm else [])
     for line in bound_lines(rates, runs):

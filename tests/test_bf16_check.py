@@ -97,6 +97,7 @@ def test_with_every_question_checked_the_answers_are_fp32s(models, prompts):
     assert [[n for _, n in row] for row in got] == [[n for _, n in row] for row in want]
     assert [t for row in got for t, _ in row] == pytest.approx([t for row in want for t, _ in row], abs=1e-4)
     assert checked.stats["fp32_rescored"] - before.get("fp32_rescored", 0) == 8  # 4 letter + 4 cloze questions
+    assert checked.stats["fp32_check_seconds"] > before.get("fp32_check_seconds", 0.0)  # the check's cost is recorded
     assert checked.generate(letter[:2], max_new_tokens=6) == ref.generate(letter[:2], max_new_tokens=6)
     info = checked.info()
     assert info["dtype"] == "bfloat16" and info["head_dtype"] == "float32" and info["fp32_check"] == 1e9
@@ -106,7 +107,7 @@ def test_without_the_check_the_scores_are_bf16s_with_an_fp32_head(models, prompt
     samples, letter, _ = prompts
     bf16, ref = models["bf16"], models["fp32"]
     scores, exact = _letters(bf16, samples, letter), _letters(ref, samples, letter)
-    assert "fp32_rescored" not in bf16.stats and bf16.info()["fp32_check"] is None
+    assert "fp32_rescored" not in bf16.stats and "fp32_check_seconds" not in bf16.stats and bf16.info()["fp32_check"] is None
     assert scores != pytest.approx(exact, abs=1e-6)  # bf16 is not fp32 ...
     assert scores == pytest.approx(exact, abs=0.5)  # ... but close to it
     assert bf16.info()["head_dtype"] == "float32"

@@ -33,6 +33,7 @@ import logging
 import math
 import os
 import shutil
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -698,8 +699,11 @@ class HFBackend(LM):
         self.stats["fp32_checked"] = self.stats.get("fp32_checked", 0) + len(results)
         self.stats["fp32_rescored"] = self.stats.get("fp32_rescored", 0) + len(close)
         if close:
+            start = time.perf_counter()
             with self._in_fp32():
                 again = score([prompts[i] for i in close], [per_prompt[i] for i in close])
+            # what the check costs, in the run record beside its counts
+            self.stats["fp32_check_seconds"] = round(self.stats.get("fp32_check_seconds", 0.0) + time.perf_counter() - start, 3)
             for i, r in zip(close, again):
                 results[i] = r
         return results
