@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
                 scores = lm.letter_logprobs(prompts, letters)
                 best = min(best, time.perf_counter() - t0)
         if engine == "transformers":
-            work = {"tokens": counter.tokens, "flops": counter.flops}
+            work = {"tokens": counter.tokens, "flops": counter.flops, "head_dim": counter.head_dim}
         chosen = [row.index(max(row)) for row in scores]
         correct = sum(c == s.answer_index for c, s in zip(chosen, samples)) / len(samples)
         if engine == "transformers":
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{r['engine']:<14}{r['load_seconds']:>8.1f}{r['seconds']:>9.2f}{r['qps']:>8.2f}"
               f"{r.get('ratio_vs_transformers', float('nan')):>11.2f}{r['accuracy']:>10.3f}{agree:>13}")
     print("same letter: share of questions where the engine picks transformers' letter\n")
-    rates = machine_rates()
+    rates = machine_rates(work.get("head_dim") if work else None)
     # the same questions through the same weights: transformers' count (prefix cache included) is the work of every engine
     flops = work["flops"] if work else None
     for line in bound_lines(rates, [(r["engine"], r["seconds"], flops) for r in rows if "seconds" in r]):

@@ -22,7 +22,8 @@ share of letters bf16 keeps (target >= 98%) and fp32's time. Prints questions/se
 each and the ratios, this machine's measured matmul rate in fp32 and bf16, the FLOPs of the
 tokens each runner computed by dtype (body and attention in the body's dtype, the head in
 its own, the check's fp32 passes apart) and how far each is from the bound they set
-(``machine_bound.py``). Example::
+(``machine_bound.py``); then the rate of PyTorch's CPU flash-attention kernel at the model's
+head width and leakaudit's bound with its attention at that rate (what these kernels allow). Example::
 
     python scripts/bench_speed.py --n 200
 """
@@ -45,7 +46,7 @@ SHARED = Path(os.environ.get("LEAKAUDIT_SHARED_DATA", Path(__file__).resolve().p
 DEFAULT_DATA = SHARED / "mmstar_text" / "mmstar_text.parquet"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine_bound import WorkCounter, bound_lines, machine_rates, total  # noqa: E402
+from machine_bound import WorkCounter, bound_lines, head_dim_of, kernel_bound, machine_rates, total  # noqa: E402
 
 
 def load_questions(path: Path, n: int):
@@ -226,12 +227,16 @@ def main(argv: list[str] | None = None) -> dict:
         "fp32_rescored": lm.stats.get("fp32_rescored", 0),
         "fp32_check_seconds": lm.stats.get("fp32_check_seconds", 0.0),
     }
-    rates = machine_rates()
+    rates = machine_rates(head_dim_of(lm.model))
     la_work = total(la_tokens.flops, check_tokens.flops if lm._check_model is not None else {})
+    la_attention = total(la_tokens.attention, check_tokens.attention if lm._check_model is not None else {})
+    la_kernel = kernel_bound(rates, la_work, la_attention)
     lm_work, ref_work = lm_tokens.flops, ref_tokens.flops
     out.update(body_params=la_tokens.body_params, leakaudit_tokens=la_tokens.tokens, lmeval_tokens=lm_tokens.tokens, fp32_tokens=ref_tokens.tokens,
                leakaudit_flops=la_work, lmeval_flops=lm_work, fp32_flops=ref_work,
-               matmul_gflops_fp32=rates["fp32"], matmul_gflops_bf16=rates["bf16"])
+               matmul_gflops_fp32=rates["fp32"], matmul_gflops_bf16=rates["bf16"],
+               attention_gflops_fp32=rates["attention_fp32"], attention_gflops_bf16=rates["attention_bf16"],
+               leakaudit_attention_flops=la_attention, leakaudit_kernel_bound_seconds=la_kernel)
     print(f"\n{args.model}, {len(samples)} MMStar questions, {args.shots}-shot letter scoring, {mode}")
     print(f"{'runner':<30}{'seconds':>9}{'questions/s':>13}{'accuracy':>10}{'tokens':>10}")
     print(f"{'leakaudit (prefix KV cache)':<30}{la_s:>9.1f}{out['leakaudit_qps']:>13.2f}{la_acc:>10.3f}{la_tokens.tokens:>10}")
@@ -246,6 +251,9 @@ def main(argv: list[str] | None = None) -> dict:
     runs = [("leakaudit", la_s, la_work), ("lm-eval", lm_s, lm_work)] + ([("leakaudit fp32", ref_s, ref_work)] if ref is not lm else [])
     for line in bound_lines(rates, runs):
         print(line)
+    if la_kernel:
+        print(f"leakaudit with its attention ({sum(la_attention.values()) / 1e12:.2f} TFLOP) at the flash kernel's rate:")
+        print(f"  bound {la_kernel:.1f} s, x {la_s / la_kernel:.2f} (what PyTorch's CPU kernels allow)")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
     return out

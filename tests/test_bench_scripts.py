@@ -46,7 +46,7 @@ def test_work_counter_counts_body_head_and_attention_flops():
 
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
-        from machine_bound import WorkCounter, bound_lines, total
+        from machine_bound import WorkCounter, bound_lines, kernel_bound, total
     finally:
         sys.path.pop(0)
     cfg = transformers.LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -62,10 +62,29 @@ def test_work_counter_counts_body_head_and_attention_flops():
     attention = 4 * 64 * (1 * (10 * 0 + 10 * 11 / 2) + 3 * (4 * 10 + 4 * 5 / 2))
     assert counter.tokens == 10 + 12
     assert counter.flops == {"fp32": pytest.approx(2 * body * 22 + 2 * 3200 * (10 + 3) + attention)}
+    assert counter.attention == {"fp32": pytest.approx(attention)} and counter.head_dim == 8
+    # the attention at the flash kernel's rate instead of the matmul's: 1e11 FLOPs at 100 + 1e11 at 50 GFLOP/s
+    rates = {"fp32": 100.0, "bf16": 400.0, "attention_head_dim": 8, "attention_fp32": 50.0, "attention_bf16": 50.0}
+    assert kernel_bound(rates, {"fp32": 2e11}, {"fp32": 1e11}) == pytest.approx(3.0)
+    assert kernel_bound({"fp32": 100.0}, {"fp32": 2e11}, {"fp32": 1e11}) is None  # no kernel rate measured
+    assert "flash attention kernel, head dim 8: fp32 50 GFLOP/s, bf16 50 GFLOP/s" in bound_lines(rates, [])
     assert total({"bf16": 1.0, "fp32": 2.0}, {"fp32": 3.0}) == {"bf16": 1.0, "fp32": 5.0}
     lines = bound_lines({"fp32": 100.0, "bf16": 400.0}, [("mixed", 2.0, {"bf16": 4e11, "fp32": 1e11}), ("plain", 1.0, {"fp32": 1e11})])
     assert any(line.startswith("mixed, each dtype at its rate") and "bound 2.0 s, x 1.00" in line for line in lines)
     assert not any(line.startswith("plain, each dtype") for line in lines)
+
+
+def test_attention_gflops_measures_the_flash_kernel():
+    """The rate bench_speed prints beside the matmul's: a positive GFLOP/s in both dtypes."""
+    pytest.importorskip("torch")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from machine_bound import attention_gflops
+    finally:
+        sys.path.pop(0)
+    for dtype in ("fp32", "bf16"):
+        rate = attention_gflops(dtype, head_dim=16, queries=64, keys=32, heads=2, repeat=1)
+        assert rate is not None and rate > 0
 
 
 def _repeat(cache, rows: int):

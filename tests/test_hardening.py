@@ -230,6 +230,38 @@ def test_store_check_and_repair_keep_every_readable_answer(tmp_path):
         assert st.count() == r["kept"]["answers"]
 
 
+def test_arrow_scores_parse_slice_by_slice_like_the_lists(tmp_path, monkeypatch):
+    """``answers(scores="arrow")`` parses option_scores a few rows at a time: plain slices by
+    Arrow, a slice with another cell (nested, null, NaN) by JSON, the same values as
+    ``scores="lists"``; bad JSON still names its row."""
+    import leakaudit.answers.store as store_mod
+
+    monkeypatch.setattr(store_mod, "SCORE_PARSE_ROWS", 3)
+    scores = [[0.0, -1.0], [-2.5, 1e-3], None, [0.5, -0.5, -1.5], [], [-1.0, -3.0], [1.0, 2.0]]
+    with AnswerStore(tmp_path / "run") as st:
+        for i, sc in enumerate(scores):
+            st.add(Answer("b", f"s{i}", f"h{i}", "m", "text", "p", "letter", True, option_scores=sc))
+    c = sqlite3.connect(tmp_path / "run" / "answers.sqlite")
+    c.execute("UPDATE answers SET option_scores = '[ -1.0 ,  -3.0 ]' WHERE sample_id = 's5'")  # spaces: still plain
+    c.commit()
+    with AnswerStore(tmp_path / "run", read_only=True) as st:
+        arrow, lists = st.answers(scores="arrow"), st.answers()
+    assert str(arrow["option_scores"].dtype).startswith("list<item: double>")
+    import pandas as pd
+
+    as_lists = [None if v is None or v is pd.NA else list(v) for v in arrow["option_scores"].tolist()]
+    expected = [None if v is None else [float(x) for x in v] for v in lists["option_scores"]]
+    assert as_lists == expected
+    assert dict(zip(arrow["sample_id"], as_lists))["s5"] == [-1.0, -3.0]
+    c.execute("UPDATE answers SET option_scores = '[1, oops]' WHERE sample_id = 's6'")
+    c.commit()
+    c.close()
+    for how in ("arrow", "lists"):  # a list-shaped cell with bad JSON: the row, not a ValueError
+        with AnswerStore(tmp_path / "run", read_only=True) as st, pytest.raises(DataError) as err:
+            st.answers(scores=how)
+        assert err.value.field == "option_scores" and "rowid 7" in str(err.value.row)
+
+
 def test_export_format_follows_the_suffix(tmp_path):
     with AnswerStore(tmp_path / "run") as st:
         st.add(answer(1))

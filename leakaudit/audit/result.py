@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from leakaudit.answers.settings import AuditSettings
 from leakaudit.answers.store import AnswerStore, resolve_store  # noqa: F401 - resolve_store was found here
@@ -504,12 +505,15 @@ def answers_table(answers: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
     del audited
     # the stable sort by the key columns, on integer codes (sorted factorize keeps each column's order;
     # the key columns are NOT NULL in the store), so no copy of the key columns is sorted
-    codes = [pd.factorize(answers[c].to_numpy()[rows], sort=True)[0] for c in keys]
+    # (on the column itself, not its to_numpy(): Arrow strings are factorized without a Python object per answer)
+    codes = [pd.factorize(answers[c].iloc[rows], sort=True)[0] for c in keys]
     order = rows[np.lexsort(codes[::-1])]
     del codes
     out = {}
+    pool = pa.default_memory_pool()
     for col in [c for c in ANSWER_COLUMNS if c in answers.columns]:
         out[col] = answers.pop(col).iloc[order].reset_index(drop=True)
+        pool.release_unused()  # the moved column's old buffers go back to the system before the next is copied
     answers.drop(columns=list(answers.columns), inplace=True)
     return pd.DataFrame(out)
 
