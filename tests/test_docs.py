@@ -20,7 +20,7 @@ from leakaudit.cli import main
 README = Path(__file__).resolve().parents[1] / "README.md"
 #: flags the README shows for tools other than leakaudit (``scripts/install.sh --test``)
 #: flags of scripts/install.sh and scripts/*.py named in the prose (not leakaudit commands)
-OTHER_TOOLS_FLAGS = {"--test", "--vllm", "--frames", "--labelled-only", "--signals", "--compare", "--sizes", "--jobs", "--n", "--threads", "--chunks", "--offset", "--modes"}
+OTHER_TOOLS_FLAGS = {"--test", "--vllm", "--frames", "--labelled-only", "--signals", "--compare", "--sizes", "--jobs", "--n", "--threads", "--chunks", "--offset", "--modes", "--stages"}
 
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
 _INLINE = re.compile(r"`([^`\n]+)`")
