@@ -13,20 +13,34 @@ from __future__ import annotations
 
 import time
 
+from leakaudit.models.backends.shared_prefix import text_config
+
+
+def _best_seconds(call, repeat: int) -> float:
+    """The fastest of ``repeat`` timed calls, after one untimed warm-up (thread pool, kernel choice)."""
+    call()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _torch_dtype(dtype: str):
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
+
 
 def matmul_gflops(dtype: str, n: int = 2048, repeat: int = 5) -> float | None:
     """Best GFLOP/s of an n^3 matmul in ``dtype`` ("fp32" or "bf16"); None where torch cannot."""
     import torch
 
-    kind = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
+    kind = _torch_dtype(dtype)
     try:
         a, b = torch.randn(n, n, dtype=kind), torch.randn(n, n, dtype=kind)
-        torch.mm(a, b)  # warm-up (thread pool, kernel choice)
-        best = float("inf")
-        for _ in range(repeat):
-            start = time.perf_counter()
-            torch.mm(a, b)
-            best = min(best, time.perf_counter() - start)
+        best = _best_seconds(lambda: torch.mm(a, b), repeat)
     except RuntimeError:
         return None
     return 2.0 * n**3 / best / 1e9
@@ -38,19 +52,14 @@ def attention_gflops(dtype: str, head_dim: int = 64, queries: int = 2048, keys: 
     PyTorch's CPU flash-attention kernel, non-causal, in ``dtype``; None where torch lacks it."""
     import torch
 
-    kind = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
+    kind = _torch_dtype(dtype)
     kernel = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
     if kernel is None:
         return None
     try:
         q = torch.randn(1, heads, queries, head_dim, dtype=kind)
         k, v = (torch.randn(1, heads, keys, head_dim, dtype=kind) for _ in range(2))
-        kernel(q, k, v, 0.0, False, scale=head_dim ** -0.5)  # warm-up
-        best = float("inf")
-        for _ in range(repeat):
-            start = time.perf_counter()
-            kernel(q, k, v, 0.0, False, scale=head_dim ** -0.5)
-            best = min(best, time.perf_counter() - start)
+        best = _best_seconds(lambda: kernel(q, k, v, 0.0, False, scale=head_dim ** -0.5), repeat)
     except (RuntimeError, NotImplementedError):
         return None
     return 4.0 * heads * queries * keys * head_dim / best / 1e9
@@ -58,7 +67,7 @@ def attention_gflops(dtype: str, head_dim: int = 64, queries: int = 2048, keys: 
 
 def head_dim_of(model) -> int:
     """The attention head width of a transformers model (its text tower's)."""
-    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    config = text_config(model)
     return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
 
 
@@ -85,7 +94,7 @@ class WorkCounter:
         skip = {id(m.weight) for m in (head, embed) if m is not None}
         self.body_params = sum(p.numel() for p in model.parameters() if id(p) not in skip)
         self.head_params = head.weight.numel() if head is not None else 0
-        config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+        config = text_config(model)
         self.head_dim = head_dim_of(model)
         self.attention_width = config.num_hidden_layers * config.num_attention_heads * self.head_dim
         self.body_dtype = _dtype_name(next(model.parameters()).dtype)

@@ -234,6 +234,8 @@ def test_arrow_scores_parse_slice_by_slice_like_the_lists(tmp_path, monkeypatch)
     """``answers(scores="arrow")`` parses option_scores a few rows at a time: plain slices by
     Arrow, a slice with another cell (nested, null, NaN) by JSON, the same values as
     ``scores="lists"``; bad JSON still names its row."""
+    import pandas as pd
+
     import leakaudit.answers.store as store_mod
 
     monkeypatch.setattr(store_mod, "SCORE_PARSE_ROWS", 3)
@@ -247,8 +249,6 @@ def test_arrow_scores_parse_slice_by_slice_like_the_lists(tmp_path, monkeypatch)
     with AnswerStore(tmp_path / "run", read_only=True) as st:
         arrow, lists = st.answers(scores="arrow"), st.answers()
     assert str(arrow["option_scores"].dtype).startswith("list<item: double>")
-    import pandas as pd
-
     as_lists = [None if v is None or v is pd.NA else list(v) for v in arrow["option_scores"].tolist()]
     expected = [None if v is None else [float(x) for x in v] for v in lists["option_scores"]]
     assert as_lists == expected

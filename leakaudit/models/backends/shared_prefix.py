@@ -87,7 +87,8 @@ def _register() -> None:
         AttentionMaskInterface.register(NAME, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
 
 
-def _text_config(model):
+def text_config(model):
+    """The config of a model's text tower (the model's own for a text model; None without one)."""
     config = getattr(model, "config", None)
     return config.get_text_config() if config is not None and hasattr(config, "get_text_config") else config
 
@@ -108,7 +109,7 @@ def enable(model) -> bool:
 
     False, with the model untouched, where its attention is not plain causal softmax
     attention, it runs off the CPU, or it uses another attention implementation."""
-    config = _text_config(model)
+    config = text_config(model)
     if config is None or getattr(config, "model_type", None) not in MODEL_TYPES:
         return False
     if getattr(config, "attn_logit_softcapping", None) or getattr(config, "use_sinks", False):
@@ -123,7 +124,7 @@ def enable(model) -> bool:
 def supports(model, total_length: int) -> bool:
     """Whether ``model`` attends this way over ``total_length`` tokens (prefix + own tokens):
     ``enable`` switched it, and no sliding window is shorter than that."""
-    config = _text_config(model)
+    config = text_config(model)
     if config is None or getattr(config, "_attn_implementation", None) != NAME:
         return False
     window = _window(config)
