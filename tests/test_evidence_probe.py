@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import random
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -12,6 +13,7 @@ from leakaudit.cli import main
 from leakaudit.audit.signals.nulls import wilson_interval
 from leakaudit.audit.signals.probe import probe, probe_signal
 from leakaudit.data.schema import LETTERS, Sample
+from leakaudit.errors import LeakauditError
 
 NOUNS = "apple river candle tiger pencil mirror garden rocket violin marble helmet tunnel jacket bottle carpet planet".split()
 
@@ -55,6 +57,18 @@ def test_probe_is_deterministic_and_out_of_fold():
         assert res.loc[s.id, "fold"] == res.loc[s.id + "x", "fold"]
 
 
+def test_probe_result_does_not_depend_on_the_threads():
+    # the (1 + permutations) x folds fits run on a thread pool; order and numbers must be a single thread's
+    b = _bench(90, shortcut=False, seed=4)
+    one, three = probe(b, seed=5, permutations=12, jobs=1), probe(b, seed=5, permutations=12, jobs=3)
+    pd.testing.assert_frame_equal(one.samples, three.samples, check_exact=True)
+    assert one.summary == three.summary
+    # the null is the permutations' own: a pool that mixed up which fit belongs to which permutation moves it
+    assert 0 < one.summary["permutation_p"] <= 1 and one.samples["p_gold_null"].nunique() > 10
+    with pytest.raises(LeakauditError, match="--jobs"):
+        probe(b, jobs=0)
+
+
 def test_probe_signal_columns_and_open_questions():
     b = _bench(20, shortcut=True)
     b.samples.append(Sample(id="open", benchmark="synthetic", question="How many?", answer="3", answer_type="integer"))
@@ -74,7 +88,7 @@ def test_probe_cli_json_and_errors(tmp_path):
     rows = [{"id": s.id, "question": s.question, "options": s.options, "answer": s.answer} for s in _bench(40, shortcut=True).samples]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     runner = CliRunner()
-    res = runner.invoke(main, ["probe", str(path), "--json", "-o", str(tmp_path / "p.csv")])
+    res = runner.invoke(main, ["probe", str(path), "--json", "--jobs", "2", "-o", str(tmp_path / "p.csv")])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["n"] == 40 and out["accuracy"] > out["chance"] and len(out["samples"]) == 40
@@ -82,6 +96,8 @@ def test_probe_cli_json_and_errors(tmp_path):
     assert (tmp_path / "p.csv").is_file()
     res = runner.invoke(main, ["probe", str(path), "--folds", "1"])
     assert res.exit_code == 2 and "folds" in res.output
+    res = runner.invoke(main, ["probe", str(path), "--jobs", "0"])
+    assert res.exit_code == 2 and "--jobs" in res.output
     tiny = tmp_path / "t.jsonl"
     tiny.write_text("\n".join(json.dumps(r) for r in rows[:3]) + "\n")
     res = runner.invoke(main, ["probe", str(tiny)])

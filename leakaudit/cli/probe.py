@@ -9,7 +9,7 @@ from rich.table import Table
 
 from leakaudit.audit.signals.probe import DEFAULT_FOLDS, DEFAULT_PERMUTATIONS
 from leakaudit.audit.signals.probe import probe as run_probe
-from leakaudit.cli.console import make_console
+from leakaudit.cli.console import make_console, quiet
 from leakaudit.data.benchmark import load_benchmark
 
 
@@ -22,17 +22,21 @@ from leakaudit.data.benchmark import load_benchmark
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the fold assignment and the permutations.")
 @click.option("--permutations", type=click.IntRange(0), default=DEFAULT_PERMUTATIONS, show_default=True,
               help="Label permutations of the null (gold letters shuffled, folds kept); 0: no null.")
+@click.option("--jobs", type=click.IntRange(1), default=None,
+              help="Threads that run the fits (default: the usable cores, at most 8); the result does not depend on it.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the per-question table (.csv or .parquet).")
-def probe(bench: str, path: Path | None, split: str | None, limit: int | None, folds: int, seed: int, permutations: int, as_json: bool,
-          out: Path | None) -> None:
+def probe(bench: str, path: Path | None, split: str | None, limit: int | None, folds: int, seed: int, permutations: int, jobs: int | None,
+          no_progress: bool, as_json: bool, out: Path | None) -> None:
     """Predict each answer of BENCH from its wording alone (no model, no image), out of fold.
 
     Accuracy above the permutation null (and the majority letter) means the question and
     option text give answers away; above chance alone may only be a letter prior.
     """
     loaded = load_benchmark(bench, path=path, split=split, limit=limit)
-    res = run_probe(loaded, folds=folds, seed=seed, permutations=permutations)
+    res = run_probe(loaded, folds=folds, seed=seed, permutations=permutations, jobs=jobs,
+                    progress=not no_progress and not quiet() and not as_json)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix == ".parquet":

@@ -32,15 +32,18 @@ same letter prior) and the whole k-fold fit is repeated with the fold assignment
 ``permutation_p`` = (1 + #null accuracies >= observed) / (1 + permutations); per question,
 ``p_gold_null`` is the mean probability the null models give the question's (permuted)
 gold option and ``p_gold_excess`` = ``p_gold`` - ``p_gold_null``. The model is liblinear's
-logistic regression (11x faster than lbfgs here, 34.1% vs 34.0% on MMStar), so 200
-permutations of MMStar's 1,500 questions take about a minute on 2 cores.
+logistic regression (11x faster than lbfgs here, 34.1% vs 34.0% on MMStar); liblinear
+releases the GIL, so the (1 + permutations) x k fits run on a pool of threads, one per core
+(``jobs``), with the same result as one thread.
 """
 from __future__ import annotations
 
 import math
+import os
 import re
+import sys
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -59,6 +62,8 @@ FLAG_THRESHOLD = 0.5
 DEFAULT_FOLDS = 5
 #: label permutations of the null (the issue's minimum: 200)
 DEFAULT_PERMUTATIONS = 200
+#: most threads the fits run on by default (each fit in flight copies the training rows)
+MAX_JOBS = 8
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOP = frozenset(
@@ -204,20 +209,26 @@ def _softmax_by_group(scores: np.ndarray, q: np.ndarray) -> np.ndarray:
     return e / np.repeat(np.add.reduceat(e, starts), sizes)
 
 
-def _out_of_fold_scores(X, y: np.ndarray, fold_row: np.ndarray, k: int, C: float) -> np.ndarray:
-    """Each option row's score from a model that never saw its question (folds fixed by the caller)."""
+def default_jobs() -> int:
+    """Threads for the probe's fits: the cores this process may use, at most ``MAX_JOBS``
+    (every fit in flight holds its own copy of the training rows)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_JOBS, cores))
+
+
+def _fold_scores(X, y: np.ndarray, test: np.ndarray, C: float) -> np.ndarray | None:
+    """The held-out rows' scores from a model fitted on the other rows (None: one class only, scores stay 0)."""
     from sklearn.linear_model import LogisticRegression
 
-    scores = np.zeros(len(y))
-    for f in range(k):
-        test = fold_row == f
-        train = ~test
-        if not train.any() or y[train].min() == y[train].max():  # one class only: fall back to uniform
-            continue
-        model = LogisticRegression(C=C, max_iter=2000, solver="liblinear")
-        model.fit(X[train], y[train])
-        scores[test] = model.decision_function(X[test])
-    return scores
+    train = ~test
+    if not train.any() or y[train].min() == y[train].max():
+        return None
+    model = LogisticRegression(C=C, max_iter=2000, solver="liblinear")
+    model.fit(X[train], y[train])
+    return model.decision_function(X[test])
 
 
 def _gold_rows(gold_pos: np.ndarray, q: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -225,29 +236,64 @@ def _gold_rows(gold_pos: np.ndarray, q: np.ndarray, pos: np.ndarray) -> np.ndarr
     return (pos == gold_pos[q]).astype(int)
 
 
-def _permutation_null(X, gold_pos: np.ndarray, n_options: np.ndarray, q: np.ndarray, pos: np.ndarray, fold_row: np.ndarray,
-                      k: int, C: float, permutations: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Null accuracies (one per permutation), each question's mean null ``p_gold`` and its null hit rate.
+def _out_of_fold_probs(X, golds: Sequence[np.ndarray], q: np.ndarray, pos: np.ndarray, fold_row: np.ndarray, k: int, C: float,
+                       jobs: int, progress: bool) -> Iterator[np.ndarray]:
+    """Per gold-position vector of ``golds``, in order: every option row's probability from models that never saw its question.
 
-    Gold positions are shuffled among questions with the same number of options, so every
-    permutation keeps the benchmark's letter distribution (its majority-letter prior).
+    The k fits of every vector (the observed labels, then each permutation) run on ``jobs``
+    threads: liblinear releases the GIL, so the null's (1 + permutations) x k fits use every
+    core, and the results are those of one thread (each fit is deterministic).
     """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    tests = [fold_row == f for f in range(k)]
+
+    def fits():
+        for gold in golds:
+            y = _gold_rows(gold, q, pos)
+            for test in tests:
+                yield delayed(_fold_scores)(X, y, test, C)
+
+    results = Parallel(n_jobs=jobs, prefer="threads", return_as="generator")(fits())
+    with tqdm(total=len(golds) * k, desc="probe fits", unit="fit", disable=not progress, file=sys.stderr) as bar:
+        scores = np.zeros(len(q))
+        for i, held_out in enumerate(results):
+            if held_out is not None:
+                scores[tests[i % k]] = held_out
+            bar.update()
+            if i % k == k - 1:
+                yield _softmax_by_group(scores, q)
+                scores = np.zeros(len(q))
+
+
+def _permuted_golds(gold_pos: np.ndarray, n_options: np.ndarray, permutations: int, seed: int) -> list[np.ndarray]:
+    """The null's gold positions: shuffled among questions with the same number of options, so every
+    permutation keeps the benchmark's letter distribution (its majority-letter prior)."""
     rng = np.random.default_rng([seed, 23])
     groups = [np.flatnonzero(n_options == n) for n in np.unique(n_options)]
-    acc = np.empty(permutations)
-    p_null = np.zeros(len(gold_pos))
-    hit_null = np.zeros(len(gold_pos))
-    for b in range(permutations):
+    perms = []
+    for _ in range(permutations):
         perm = gold_pos.copy()
         for idx in groups:
             perm[idx] = gold_pos[rng.permutation(idx)]
-        probs = _softmax_by_group(_out_of_fold_scores(X, _gold_rows(perm, q, pos), fold_row, k, C), q)
+        perms.append(perm)
+    return perms
+
+
+def _permutation_null(null_probs: Iterator[np.ndarray], perms: list[np.ndarray], q: np.ndarray, pos: np.ndarray,
+                      n_questions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Null accuracies (one per permutation), each question's mean null ``p_gold`` and its null hit rate."""
+    acc = np.empty(len(perms))
+    p_null = np.zeros(n_questions)
+    hit_null = np.zeros(n_questions)
+    for b, (perm, probs) in enumerate(zip(perms, null_probs)):
         p_gold = probs[pos == perm[q]]  # one row per question, in question order
         choice = _argmax_by_group(probs, q, pos)
         acc[b] = float((choice == perm).mean())
         p_null += p_gold
         hit_null += choice == perm
-    return acc, p_null / max(permutations, 1), hit_null / max(permutations, 1)
+    return acc, p_null / max(len(perms), 1), hit_null / max(len(perms), 1)
 
 
 def _argmax_by_group(probs: np.ndarray, q: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -258,17 +304,21 @@ def _argmax_by_group(probs: np.ndarray, q: np.ndarray, pos: np.ndarray) -> np.nd
 
 
 def probe(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0, C: float = 1.0,
-          permutations: int = DEFAULT_PERMUTATIONS) -> ProbeResult:
+          permutations: int = DEFAULT_PERMUTATIONS, jobs: int | None = None, progress: bool = False) -> ProbeResult:
     """Score every multiple-choice question of ``bench`` out of fold; open questions get NaN.
 
     ``folds`` is lowered to the number of distinct question texts when the benchmark is
     small; fewer than 4 multiple-choice questions is an error (nothing to learn from).
     ``permutations`` label permutations give the null (0: none, and no ``permutation_p``).
+    ``jobs`` threads run the fits (None: ``default_jobs()``); the result does not depend on it.
+    ``progress`` shows a bar of the fits on stderr.
     """
     if folds < 2:
         raise LeakauditError(f"--folds must be at least 2 (got {folds})")
     if permutations < 0:
         raise LeakauditError(f"--permutations must be 0 or more (got {permutations})")
+    if jobs is not None and jobs < 1:
+        raise LeakauditError(f"--jobs must be at least 1 (got {jobs})")
     mc = [s for s in bench.samples if s.is_multiple_choice]
     if len(mc) < 4:
         raise LeakauditError(f"{bench.name}: the probe needs at least 4 multiple-choice questions, found {len(mc)}")
@@ -287,13 +337,15 @@ def probe(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0, C: flo
                              "have the same text and options; it needs at least 2 distinct questions")
     fold_q = _folds_for(group_key, k, seed)
     fold_row = fold_q[q]
-    probs = _softmax_by_group(_out_of_fold_scores(X, y, fold_row, k, C), q)
+    n_options = np.array([len(s.options) for s in mc])
+    perms = _permuted_golds(gold_pos, n_options, permutations, seed)
+    fitted = _out_of_fold_probs(X, [gold_pos, *perms], q, pos, fold_row, k, C, jobs or default_jobs(), progress)
+    probs = next(fitted)
     frame["p"] = probs
     frame["gold"] = y
     p_gold = frame.loc[frame["gold"] == 1].set_index("q")["p"]
     choice = _argmax_by_group(probs, q, pos)  # per question, in question order
-    n_options = np.array([len(s.options) for s in mc])
-    null_acc, p_gold_null, hit_null = (_permutation_null(X, gold_pos, n_options, q, pos, fold_row, k, C, permutations, seed)
+    null_acc, p_gold_null, hit_null = (_permutation_null(fitted, perms, q, pos, len(mc))
                                        if permutations else (np.array([]), np.full(len(mc), np.nan), np.full(len(mc), np.nan)))
 
     by_id = {id(s): i for i, s in enumerate(mc)}
@@ -425,5 +477,5 @@ class Probe(EvidenceSignal):
         return [(self.name, text + null_text(info))]
 
 
-__all__ = ["Probe", "ProbeResult", "COLUMNS", "DEFAULT_FOLDS", "DEFAULT_PERMUTATIONS", "DESCRIPTION", "FLAG_THRESHOLD", "NAME", "probe",
-           "probe_signal"]
+__all__ = ["Probe", "ProbeResult", "COLUMNS", "DEFAULT_FOLDS", "DEFAULT_PERMUTATIONS", "DESCRIPTION", "FLAG_THRESHOLD", "MAX_JOBS", "NAME",
+           "default_jobs", "probe", "probe_signal"]
