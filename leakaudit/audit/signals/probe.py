@@ -236,35 +236,33 @@ def _gold_rows(gold_pos: np.ndarray, q: np.ndarray, pos: np.ndarray) -> np.ndarr
     return (pos == gold_pos[q]).astype(int)
 
 
-def _out_of_fold_probs(X, golds: Sequence[np.ndarray], q: np.ndarray, pos: np.ndarray, fold_row: np.ndarray, k: int, C: float,
-                       jobs: int, progress: bool) -> Iterator[np.ndarray]:
-    """Per gold-position vector of ``golds``, in order: every option row's probability from models that never saw its question.
+def _out_of_fold_probs(X, y: np.ndarray, tests: Sequence[np.ndarray], q: np.ndarray, C: float) -> np.ndarray:
+    """Every option row's probability from the model of the one fold that held its question out."""
+    scores = np.zeros(len(y))
+    for test in tests:
+        held_out = _fold_scores(X, y, test, C)
+        if held_out is not None:
+            scores[test] = held_out
+    return _softmax_by_group(scores, q)
 
-    The k fits of every vector (the observed labels, then each permutation) run on ``jobs``
-    threads: liblinear releases the GIL, so the null's (1 + permutations) x k fits use every
-    core, and the results are those of one thread (each fit is deterministic).
+
+def _k_fold_fits(X, golds: Sequence[np.ndarray], q: np.ndarray, pos: np.ndarray, fold_row: np.ndarray, k: int, C: float,
+                 jobs: int, progress: bool) -> Iterator[np.ndarray]:
+    """Per gold-position vector of ``golds``, in order: its out-of-fold probabilities (``_out_of_fold_probs``).
+
+    The vectors (the observed labels, then each permutation) are fitted on ``jobs`` threads:
+    liblinear releases the GIL, so the null's (1 + permutations) x k fits use every core, and
+    the results are those of one thread (each fit is deterministic).
     """
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
     tests = [fold_row == f for f in range(k)]
-
-    def fits():
-        for gold in golds:
-            y = _gold_rows(gold, q, pos)
-            for test in tests:
-                yield delayed(_fold_scores)(X, y, test, C)
-
-    results = Parallel(n_jobs=jobs, prefer="threads", return_as="generator")(fits())
-    with tqdm(total=len(golds) * k, desc="probe fits", unit="fit", disable=not progress, file=sys.stderr) as bar:
-        scores = np.zeros(len(q))
-        for i, held_out in enumerate(results):
-            if held_out is not None:
-                scores[tests[i % k]] = held_out
+    fits = (delayed(_out_of_fold_probs)(X, _gold_rows(gold, q, pos), tests, q, C) for gold in golds)
+    with tqdm(total=len(golds), desc=f"probe ({k}-fold fits)", unit="fit", disable=not progress, file=sys.stderr) as bar:
+        for probs in Parallel(n_jobs=jobs, prefer="threads", return_as="generator")(fits):
             bar.update()
-            if i % k == k - 1:
-                yield _softmax_by_group(scores, q)
-                scores = np.zeros(len(q))
+            yield probs
 
 
 def _permuted_golds(gold_pos: np.ndarray, n_options: np.ndarray, permutations: int, seed: int) -> list[np.ndarray]:
@@ -339,7 +337,7 @@ def probe(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0, C: flo
     fold_row = fold_q[q]
     n_options = np.array([len(s.options) for s in mc])
     perms = _permuted_golds(gold_pos, n_options, permutations, seed)
-    fitted = _out_of_fold_probs(X, [gold_pos, *perms], q, pos, fold_row, k, C, jobs or default_jobs(), progress)
+    fitted = _k_fold_fits(X, [gold_pos, *perms], q, pos, fold_row, k, C, jobs or default_jobs(), progress)
     probs = next(fitted)
     frame["p"] = probs
     frame["gold"] = y
