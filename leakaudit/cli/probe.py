@@ -35,10 +35,11 @@ def probe(bench: str, path: Path | None, split: str | None, limit: int | None, f
     option text give answers away; above chance alone may only be a letter prior.
     """
     loaded = load_benchmark(bench, path=path, split=split, limit=limit)
+    if out is not None:  # a bad output path fails before the fits, not after them
+        out.parent.mkdir(parents=True, exist_ok=True)
     res = run_probe(loaded, folds=folds, seed=seed, permutations=permutations, jobs=jobs,
                     progress=not no_progress and not quiet() and not as_json)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix == ".parquet":
             res.samples.to_parquet(out, index=False)
         else:
