@@ -345,6 +345,7 @@ def probe(bench: Benchmark, *, folds: int = DEFAULT_FOLDS, seed: int = 0, C: flo
     choice = _argmax_by_group(probs, q, pos)  # per question, in question order
     null_acc, p_gold_null, hit_null = (_permutation_null(fitted, perms, q, pos, len(mc))
                                        if permutations else (np.array([]), np.full(len(mc), np.nan), np.full(len(mc), np.nan)))
+    fitted.close()  # every fit is in: the bar and the pool end here, not at garbage collection
 
     by_id = {id(s): i for i, s in enumerate(mc)}
     recs = []
