@@ -39,7 +39,6 @@ releases the GIL, so the (1 + permutations) x k fits run on a pool of threads, o
 from __future__ import annotations
 
 import math
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -210,13 +209,11 @@ def _softmax_by_group(scores: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def default_jobs() -> int:
-    """Threads for the probe's fits: the cores this process may use, at most ``MAX_JOBS``
-    (every fit in flight holds its own copy of the training rows)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(MAX_JOBS, cores))
+    """Threads for the probe's fits: the cores this process may use (joblib counts CPU affinity
+    and container quotas), at most ``MAX_JOBS`` (every fit in flight copies the training rows)."""
+    from joblib import cpu_count
+
+    return max(1, min(MAX_JOBS, cpu_count()))
 
 
 def _fold_scores(X, y: np.ndarray, test: np.ndarray, C: float) -> np.ndarray | None:
