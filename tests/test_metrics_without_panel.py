@@ -148,6 +148,25 @@ def test_probe_on_a_store_with_no_audited_question(tmp_path):
     assert "probe accuracy" in text and "flagged share not measured (no question audited)" in text
 
 
+def test_the_probe_in_audit_and_filter_shows_its_bar_unless_told_not_to(tmp_path):
+    """The probe's fits take minutes on a large benchmark: audit and filter show their bar on stderr, as `probe` does;
+    --no-progress, --json and --quiet keep stderr free of it, and stdout never carries it."""
+    data, bench = _bench(tmp_path)
+    run = tmp_path / "run"
+    _store(run, bench, [("published-lvlm", "vision", set(IDS[:6])), ("reader-llm", "text", set(IDS[:3]))])
+    bar = "probe (5-fold fits)"
+    audit = ["audit", "--run-dir", str(run), "--n-boot", "0", "--path", str(data)]
+    filt = ["filter", str(data), "--run-dir", str(run), "--inspectors", "reader-llm", "-o", str(tmp_path / "kept")]
+    for args in (audit, filt):
+        res = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        assert bar in res.stderr and "201/201" in res.stderr and bar not in res.stdout
+        for quiet_args in (args + ["--no-progress"], args + ["--json"], ["--quiet", *args]):
+            res = CliRunner().invoke(main, quiet_args, catch_exceptions=False)
+            assert res.exit_code == 0, res.output
+            assert bar not in res.stderr, quiet_args
+
+
 def test_report_and_compare_show_metrics_without_a_panel(tmp_path):
     _, bench = _bench(tmp_path)
     run = tmp_path / "run"

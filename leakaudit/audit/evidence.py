@@ -53,6 +53,7 @@ def compute_evidence(
     notes: list[str] | None = None,
     zoo: Any = None,
     run_dir: Any = None,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """One row per question: base columns, every registered signal's columns, label and decision.
 
@@ -60,10 +61,11 @@ def compute_evidence(
     ``blind``, ``vision``, or any extra condition) to per-question correctness with one row per
     (benchmark, sample_hash, model) and ``correct`` 0/1. ``settings`` is an
     :class:`~leakaudit.answers.settings.AuditSettings` (k, n, circular, the signals the filter removes).
+    ``progress``: signals with long work (the probe) show a bar on stderr.
     """
     ctx = sig.EvidenceContext(samples=samples.reset_index(drop=True), correct=correct, roles=roles, settings=settings,
                               answers=answers, benchmark=benchmark, notes=notes if notes is not None else [], zoo=zoo,
-                              run_dir=run_dir)
+                              run_dir=run_dir, progress=progress)
     signals = sig.registered()
     vision = ctx.per_sample("vision")
     n_opt = pd.to_numeric(ctx.samples["n_options"]).fillna(0).astype(int)

@@ -328,6 +328,7 @@ def audit(
     inspectors: Sequence[str] | None = None,
     extra_signals: Sequence[str] = (),
     min_confidence: float | None = None,
+    progress: bool = False,
 ) -> AuditResult:
     """Audit the answers stored in ``run_dir``.
 
@@ -346,6 +347,7 @@ def audit(
     ``min_confidence``: a text-only or blind hit counts as evidence only if the model gave the
     answer at least this softmax share of its option scores (unscored answers count as they
     are); S_t and the other metrics are unchanged. None: every hit counts, as in MMStar.
+    ``progress``: a bar on stderr for the signals' long work (the probe's fits, with a loaded benchmark).
     """
     notes: list[str] = []
     store_path = resolve_store(run_dir)
@@ -457,7 +459,7 @@ def audit(
         by_condition[cond] = frame
     evidence = compute_evidence(by_condition, samples, roles, settings, answers=answers,
                                 benchmark=benchmark if not isinstance(benchmark, str) else None, notes=notes, zoo=zoo_obj,
-                                run_dir=store_path.parent)
+                                run_dir=store_path.parent, progress=progress)
     used = sorted(set(text_ev["model"].unique())) if len(text_ev) else []
     summary = build_summary(evidence, mres.averages, roles, sources=sources, store=store_path, k=k, n=n, text_shots=text_shots,
                             evidence_shots=evidence_shots, circular=circular, n_boot=n_boot, seed=seed, scoring=scoring,

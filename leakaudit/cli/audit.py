@@ -280,8 +280,9 @@ def audited_benchmark(run_dir: str, name: str | None, path: str | None) -> Any:
 @click.option("--path", "bench_path", type=click.Path(exists=True), default=None,
               help="Local copy of the benchmark: it is loaded, so the probe and the --signals run on its questions.")
 @signal_options()
+@click.option("--no-progress", is_flag=True, help="No progress bar (the probe's fits, with a loaded benchmark).")
 def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, zoo_group, zoo_path, base_llm, scoring, out_dir, by_category,
-              min_confidence, inspectors, bench_path, extra_signals, signal_thresholds) -> None:
+              min_confidence, inspectors, bench_path, extra_signals, signal_thresholds, no_progress) -> None:
     """MMStar's S_v, S_wv, S_t, MG and ML per model, benchmark and capability, from RUN_DIR's answers.
 
     The probe and the model-based signals (--signals) need the questions themselves: give
@@ -301,7 +302,8 @@ def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, 
     echo_overrides(lines)
     bench = audited_benchmark(run_dir, benchmark, bench_path) if (extra_signals or bench_path) else benchmark
     # metrics need no panel: without inspectors the summary says why there is no verdict (exit 0)
-    result = audit_run(run_dir, settings, benchmark=bench, zoo=zoo_path, scoring=scoring, overrides=lines)
+    result = audit_run(run_dir, settings, benchmark=bench, zoo=zoo_path, scoring=scoring, overrides=lines,
+                       progress=not no_progress and not quiet() and not as_json)
     if out_dir:
         result.save(out_dir)
     if as_json:
@@ -346,8 +348,9 @@ def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, 
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
 @json_option("Print one JSON object: kept and input counts, the kept file, removal reasons with counts.")
 @base_llm_option()
+@click.option("--no-progress", is_flag=True, help="No progress bar (the probe's fits).")
 def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, shots, circular, min_confidence, zoo_group, zoo_path, out_dir,
-            inspectors, no_images, as_json, base_llm) -> None:
+            inspectors, no_images, as_json, base_llm, no_progress) -> None:
     """Write BENCH without its text-answerable questions (MMStar's filter), in its own format, plus removed.csv."""
     from dataclasses import replace
 
@@ -367,7 +370,8 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, shots,
                                                base_llms=("base_llm", _base_llm_map(base_llm) or None)))
     echo_overrides(lines)
     bench_obj = load_benchmark(bench, path=bench_path, split=split, no_images=no_images)
-    result = audit_run(run_dir, replace(settings, n_boot=0), benchmark=bench_obj, zoo=zoo_path, overrides=lines, require_inspectors=True)
+    result = audit_run(run_dir, replace(settings, n_boot=0), benchmark=bench_obj, zoo=zoo_path, overrides=lines, require_inspectors=True,
+                       progress=not no_progress and not quiet() and not as_json)
     fres = filter_benchmark(bench_obj, result, settings=settings)
     data_file = fres.write(out_dir)
     if as_json:
@@ -406,7 +410,7 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, shots,
 @click.option("--balance", is_flag=True, help="Filter keeps the same number of questions per capability.")
 @click.option("--n-boot", type=click.IntRange(0), default=1000, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip the PDF.")
-@click.option("--no-progress", is_flag=True)
+@click.option("--no-progress", is_flag=True, help="No progress bars (model runs, the probe's fits).")
 @json_option("Print one JSON object (metrics, averages, summary, where the files went).")
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (only the text-only LLMs run; vision models are skipped with the reason).")
 @models_option(help="Comma-separated models instead of a zoo group: zoo names, hub ids (org/name), local folders or .gguf files.")

@@ -267,7 +267,7 @@ def audited_subset(bench: Benchmark, limit: int | None) -> Benchmark:
 
 # -- audit and filter with recorded settings -------------------------------------------------
 def audit_run(run_dir: str | Path, settings: AuditSettings, *, benchmark: Any = None, zoo: Any = None, scoring: str | None = None,
-              overrides: Sequence[str] = (), require_inspectors: bool = False) -> AuditResult:
+              overrides: Sequence[str] = (), require_inspectors: bool = False, progress: bool = False) -> AuditResult:
     """``audit(run_dir)`` under ``settings``; the summary records them and any overriding flags.
 
     ``require_inspectors``: refuse (``LeakauditError``, exit 2) when no inspector LLM answered
@@ -277,7 +277,7 @@ def audit_run(run_dir: str | Path, settings: AuditSettings, *, benchmark: Any = 
     result = audit(run_dir, benchmark=benchmark, zoo=zoo, text_shots=settings.shots, k=settings.k, n=settings.n,
                    circular=settings.circular, n_boot=settings.n_boot, seed=settings.seed, base_llms=settings.base_llms or None,
                    scoring=scoring, blind_mode=settings.blind_mode, prefer_scoring=settings.scoring, inspectors=settings.inspectors,
-                   min_confidence=settings.min_confidence or None, extra_signals=settings.extra_signals)
+                   min_confidence=settings.min_confidence or None, extra_signals=settings.extra_signals, progress=progress)
     result.summary["settings"]["recorded"] = settings.to_dict()
     result.summary["settings"]["overridden"] = list(overrides)
     if require_inspectors:
@@ -312,7 +312,8 @@ def run_pipeline(benchmark: Benchmark, *, settings: AuditSettings, plan: ModelPl
                        base_llm_runs=[plan.name(m) for m in plan.base_llms])
     settings.validate().save(run_dir)
     audited = audited_subset(benchmark, limit)
-    result = audit_run(run_dir, settings, benchmark=audited, zoo=zoo, overrides=overrides, require_inspectors=require_verdict)
+    result = audit_run(run_dir, settings, benchmark=audited, zoo=zoo, overrides=overrides, require_inspectors=require_verdict,
+                       progress=progress)
     fres = None
     if do_filter and result.summary.get("verdict") is not None:
         fres = filter_benchmark(audited, result, settings=settings)

@@ -64,6 +64,8 @@ class EvidenceContext:
     zoo: Any = None
     #: the run folder whose answer store keeps what such signals ask (None: asked, not kept)
     run_dir: Any = None
+    #: show progress bars on stderr for long signal work (the probe's fits: minutes at 20,000 questions)
+    progress: bool = False
 
     def frame(self, condition: str) -> pd.DataFrame:
         df = self.correct.get(condition)

@@ -446,7 +446,7 @@ class Probe(EvidenceSignal):
         return ctx.benchmark is not None and sum(1 for s in ctx.benchmark.samples if s.is_multiple_choice) >= 4
 
     def run(self, ctx: EvidenceContext) -> pd.DataFrame:
-        return probe(ctx.benchmark, seed=ctx.settings.seed).samples
+        return probe(ctx.benchmark, seed=ctx.settings.seed, progress=ctx.progress).samples
 
     def summary(self, evidence: pd.DataFrame, settings: Any) -> dict[str, Any]:
         """Probe accuracy vs chance, recomputed from the evidence columns (so a reloaded audit gives the same)."""
