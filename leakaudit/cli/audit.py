@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
-from leakaudit.cli.console import quiet
+from leakaudit.cli.console import quiet, show_progress
 from leakaudit.cli.model_options import resolve, save_config
 from leakaudit.cli.options import (base_llm_option, blind_option, comma_list, engine_options, json_option, model_options, models_option,
-                                   out_option, scoring_option, shots_option, zoo_options)
+                                   no_progress_option, out_option, scoring_option, shots_option, zoo_options)
 from leakaudit.cli.signal_opts import signal_options
 from leakaudit.errors import LeakauditError
 from leakaudit.types import CONDITIONS, IMPORT_FORMATS
@@ -280,7 +280,7 @@ def audited_benchmark(run_dir: str, name: str | None, path: str | None) -> Any:
 @click.option("--path", "bench_path", type=click.Path(exists=True), default=None,
               help="Local copy of the benchmark: it is loaded, so the probe and the --signals run on its questions.")
 @signal_options()
-@click.option("--no-progress", is_flag=True, help="No progress bar (the probe's fits, with a loaded benchmark).")
+@no_progress_option("No progress bar (the probe's fits, with a loaded benchmark).")
 def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, zoo_group, zoo_path, base_llm, scoring, out_dir, by_category,
               min_confidence, inspectors, bench_path, extra_signals, signal_thresholds, no_progress) -> None:
     """MMStar's S_v, S_wv, S_t, MG and ML per model, benchmark and capability, from RUN_DIR's answers.
@@ -303,7 +303,7 @@ def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, 
     bench = audited_benchmark(run_dir, benchmark, bench_path) if (extra_signals or bench_path) else benchmark
     # metrics need no panel: without inspectors the summary says why there is no verdict (exit 0)
     result = audit_run(run_dir, settings, benchmark=bench, zoo=zoo_path, scoring=scoring, overrides=lines,
-                       progress=not no_progress and not quiet() and not as_json)
+                       progress=show_progress(no_progress, as_json))
     if out_dir:
         result.save(out_dir)
     if as_json:
@@ -348,7 +348,7 @@ def audit_cmd(run_dir, benchmark, as_json, shots, circular, k, n, n_boot, seed, 
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
 @json_option("Print one JSON object: kept and input counts, the kept file, removal reasons with counts.")
 @base_llm_option()
-@click.option("--no-progress", is_flag=True, help="No progress bar (the probe's fits).")
+@no_progress_option("No progress bar (the probe's fits).")
 def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, shots, circular, min_confidence, zoo_group, zoo_path, out_dir,
             inspectors, no_images, as_json, base_llm, no_progress) -> None:
     """Write BENCH without its text-answerable questions (MMStar's filter), in its own format, plus removed.csv."""
@@ -371,7 +371,7 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, shots,
     echo_overrides(lines)
     bench_obj = load_benchmark(bench, path=bench_path, split=split, no_images=no_images)
     result = audit_run(run_dir, replace(settings, n_boot=0), benchmark=bench_obj, zoo=zoo_path, overrides=lines, require_inspectors=True,
-                       progress=not no_progress and not quiet() and not as_json)
+                       progress=show_progress(no_progress, as_json))
     fres = filter_benchmark(bench_obj, result, settings=settings)
     data_file = fres.write(out_dir)
     if as_json:
@@ -410,7 +410,7 @@ def filter_(bench, run_dir, bench_path, split, k, n, drop_blind, balance, shots,
 @click.option("--balance", is_flag=True, help="Filter keeps the same number of questions per capability.")
 @click.option("--n-boot", type=click.IntRange(0), default=1000, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip the PDF.")
-@click.option("--no-progress", is_flag=True, help="No progress bars (model runs, the probe's fits).")
+@no_progress_option("No progress bars (model runs, the probe's fits).")
 @json_option("Print one JSON object (metrics, averages, summary, where the files went).")
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (only the text-only LLMs run; vision models are skipped with the reason).")
 @models_option(help="Comma-separated models instead of a zoo group: zoo names, hub ids (org/name), local folders or .gguf files.")
@@ -435,7 +435,7 @@ def scan_cmd(bench, zoo_group, zoo_path, bench_path, split, limit, out_dir, run_
     res = scan_mod.scan(
         bench, zoo_group=zoo_group, zoo=zoo_obj, models=models, path=bench_path, split=split, limit=limit, out=out_dir, run_dir=run_dir,
         shots=shots, scoring=scoring, circular=circular, k=k, n=n, drop_blind=drop_blind or None, balance=balance or None,
-        min_confidence=min_confidence, n_boot=given(n_boot=("n_boot", n_boot))["n_boot"], progress=not no_progress and not quiet(),
+        min_confidence=min_confidence, n_boot=given(n_boot=("n_boot", n_boot))["n_boot"], progress=show_progress(no_progress),
         report=not no_report, extra_signals=extra_signals, signal_thresholds=signal_thresholds,
         base_llms=_base_llm_map(base_llm) or None,
     )

@@ -82,6 +82,12 @@ def quiet() -> bool:
     return OUTPUT.quiet
 
 
+def show_progress(no_progress: bool, as_json: bool = False) -> bool:
+    """Whether a command shows its bars (stderr): not under ``--no-progress``, ``--quiet``, or
+    ``--json`` where the command passes it (its stdout is one document; ``scan`` keeps its bars)."""
+    return OUTPUT.progress and not no_progress and not as_json
+
+
 def silence_third_party(debug: bool = False) -> None:
     """Turn off third-party warnings, loggers and loading bars (all kept under ``debug``).
 

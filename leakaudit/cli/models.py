@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from leakaudit.cli.console import make_console, quiet
+from leakaudit.cli.console import make_console, quiet, show_progress
 from leakaudit.cli.model_options import model_names, resolve, save_config
-from leakaudit.cli.options import (blind_option, engine_options, json_option, model_options, models_option, out_option, scoring_option,
-                                   shots_option, zoo_options)
+from leakaudit.cli.options import (blind_option, engine_options, json_option, model_options, models_option, no_progress_option, out_option,
+                                   scoring_option, shots_option, zoo_options)
 from leakaudit.errors import LeakauditError
 from leakaudit.types import CONDITIONS
 
@@ -69,7 +69,7 @@ def _summary_json(summary) -> dict:
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--max-new-tokens", type=click.IntRange(1), default=32, show_default=True)
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the few-shot choice.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@no_progress_option()
 @click.option("--no-images", is_flag=True, help="Read image fields as metadata, never open them (question files published without images; text-only runs and imports).")
 @click.option("--long-prompts", type=click.Choice(["truncate", "skip"]), default=None,
               help="A prompt over the model's max_prompt_tokens: cut the question, or skip it (listed in the run record) [default: truncate].")
@@ -98,7 +98,7 @@ def run(bench, models_opt, zoo_group, zoo_path, condition, shots, scoring, blind
     bench_obj = load_benchmark(bench, path=bench_path, split=split, limit=None if shots else limit, no_images=no_images)
     summary = run_models(
         bench_obj, names, condition=condition, run_dir=run_dir, shots=shots, scoring=scoring, blind=blind,
-        circular=circular, limit=limit, zoo=zoo, progress=not no_progress and not quiet() and not as_json, batch_size=batch_size,
+        circular=circular, limit=limit, zoo=zoo, progress=show_progress(no_progress, as_json), batch_size=batch_size,
         max_new_tokens=max_new_tokens, seed=seed, command=shlex.join(["leakaudit", *sys.argv[1:]]), long_prompts=long_prompts,
     )
     from leakaudit.answers.settings import AuditSettings, record

@@ -68,6 +68,11 @@ def json_option(help: str = "Print one JSON object on stdout instead of the line
     return click.option("--json", "as_json", is_flag=True, help=help)
 
 
+def no_progress_option(help: str = "No progress bar.") -> Callable:
+    """``--no-progress``: no bars on stderr (``leakaudit.cli.console.show_progress`` decides with it)."""
+    return click.option("--no-progress", "no_progress", is_flag=True, help=help)
+
+
 # -- the zoo -----------------------------------------------------------------------------
 def _looks_like_file(value: str) -> bool:
     return value.lower().endswith((".yaml", ".yml")) or Path(value).is_file()

@@ -9,7 +9,8 @@ from rich.table import Table
 
 from leakaudit.audit.signals.probe import DEFAULT_FOLDS, DEFAULT_PERMUTATIONS
 from leakaudit.audit.signals.probe import probe as run_probe
-from leakaudit.cli.console import make_console, quiet
+from leakaudit.cli.console import make_console, show_progress
+from leakaudit.cli.options import no_progress_option
 from leakaudit.data.benchmark import load_benchmark
 
 
@@ -24,7 +25,7 @@ from leakaudit.data.benchmark import load_benchmark
               help="Label permutations of the null (gold letters shuffled, folds kept); 0: no null.")
 @click.option("--jobs", type=click.IntRange(1), default=None,
               help="Threads that run the fits (default: the usable cores, at most 8); the result does not depend on it.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@no_progress_option()
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the per-question table (.csv or .parquet).")
 def probe(bench: str, path: Path | None, split: str | None, limit: int | None, folds: int, seed: int, permutations: int, jobs: int | None,
@@ -38,7 +39,7 @@ def probe(bench: str, path: Path | None, split: str | None, limit: int | None, f
     if out is not None:  # a bad output path fails before the fits, not after them
         out.parent.mkdir(parents=True, exist_ok=True)
     res = run_probe(loaded, folds=folds, seed=seed, permutations=permutations, jobs=jobs,
-                    progress=not no_progress and not quiet() and not as_json)
+                    progress=show_progress(no_progress, as_json))
     if out is not None:
         if out.suffix == ".parquet":
             res.samples.to_parquet(out, index=False)
